@@ -1,0 +1,97 @@
+"""Command-line entry: ``python -m fpexp [overrides]`` or the ``fpexp`` console script.
+
+A thin layer: Hydra parses and composes, ``task`` hands the config to ``run_experiment``.
+Here user mistakes become ``fpexp: error: ...`` lines and exit code 2 instead of tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from fpexp.config.store import CONFIG_NAME, config_dir, register
+from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
+
+log = logging.getLogger("fpexp")
+_failures: list[UsageError] = []
+
+
+def task(cfg: DictConfig) -> None:
+    """The Hydra task: one run, into the run directory Hydra made for it."""
+    from fpexp.app import run_experiment
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    context = {
+        "argv": list(sys.argv),
+        "cwd": hc.runtime.cwd,
+        "overrides": list(hc.overrides.task),
+        "choices": {
+            k: v for k, v in hc.runtime.choices.items() if not k.startswith(("hydra/", "schema/"))
+        },
+        "mode": hc.mode.name if hc.mode is not None else "RUN",
+        "job_num": hc.job.get("num"),
+    }
+    try:
+        run_experiment(cfg, run_dir, context)
+    except UsageError as err:
+        for line in err.lines():
+            log.error("%s", line)
+        err.reported = True
+        if context["mode"] == "MULTIRUN":
+            raise  # Hydra marks the job failed and goes on with the others
+        _failures.append(err)  # a single run: main() exits 2, without Hydra's extra report
+        return
+    log.info("run directory: %s", os.path.relpath(run_dir, hc.runtime.cwd))
+
+
+register()
+_hydra_main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)(
+    task
+)
+
+
+def _print(problems: list[Problem]) -> None:
+    for p in problems:
+        print(f"fpexp: error: {p}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run Hydra on ``argv`` and turn failures into exit codes: 2 usage, 130 interrupted."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
+    sys.argv = [saved_argv[0] if saved_argv else "fpexp", *args]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
+    _failures.clear()
+    try:
+        _hydra_main()
+        if _failures:
+            return EXIT_USAGE
+    except UsageError as err:
+        if not err.reported:
+            _print(err.problems)
+        return EXIT_USAGE
+    except (KeyboardInterrupt, Interrupted):
+        print("fpexp: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (HydraException, OmegaConfBaseException) as err:
+        from fpexp.config.diagnose import diagnose
+
+        problems = diagnose([a for a in args if not a.startswith("-")])
+        _print(problems or [Problem("config", str(err).strip().splitlines()[0])])
+        return EXIT_USAGE
+    finally:
+        sys.argv = saved_argv
+        if saved_env is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_env
+    return 0

@@ -1,0 +1,1 @@
+"""Typed configuration: the schema, its registration with Hydra, and validation."""

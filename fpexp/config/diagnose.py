@@ -1,0 +1,140 @@
+"""Explains a failed Hydra composition: every bad override, one ``Problem`` each.
+
+Hydra stops at the first unknown key, bad type or missing group option. On that (rare) path we
+re-compose with each override on its own to find all of them, then check the values of the
+remaining good overrides too, so the user sees every problem at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode, StringNode
+
+from fpexp.config.store import CONFIG_NAME, config_dir, register
+from fpexp.config.validate import check_config
+from fpexp.errors import Problem
+
+_TYPES = {
+    IntegerNode: "an integer",
+    FloatNode: "a number",
+    BooleanNode: "true or false",
+    StringNode: "a string",
+}
+
+
+def _compose(overrides: Sequence[str]) -> DictConfig:
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose(CONFIG_NAME, overrides=list(overrides))
+
+
+def _groups() -> set[str]:
+    return {p.name for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"}
+
+
+def _expected(cfg: DictConfig, key: str) -> str:
+    """Describe the type the schema expects at ``key``: 'an integer', 'a list of ...'."""
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+    try:
+        node = parent._get_node(leaf)
+    except Exception:
+        return ""
+    if isinstance(node, ListConfig):
+        elem = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
+        kind = elem.get(node._metadata.element_type, "values")
+        return f"a list of {kind}, e.g. [4, 8]" + (" or null" if node._is_optional() else "")
+    for cls, text in _TYPES.items():
+        if isinstance(node, cls):
+            return text + (" or null" if node._is_optional() else "")
+    return ""
+
+
+def _allowed_keys(cfg: DictConfig, key: str) -> str:
+    parent_key = key.rpartition(".")[0]
+    parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+    if isinstance(parent, DictConfig):
+        return "allowed keys: " + ", ".join(str(k) for k in parent if k != "hydra")
+    return ""
+
+
+def _explain(key: str, value: str, err: Exception, base: DictConfig) -> Problem:
+    if isinstance(err, MissingConfigException) and err.options is not None:
+        return Problem(key, f"unknown option '{value}'", "one of: " + ", ".join(err.options))
+    cause = err.__cause__ or err
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
+        where = f" (data={base.data.source})" if key.startswith("data.") else ""
+        return Problem(key, "unknown key" + where, _allowed_keys(base, key))
+    if isinstance(cause, ValidationError):
+        expected = _expected(base, key)
+        if value[:1] in ("'", '"') and expected.startswith("a list"):
+            # A quoted list reached Hydra as a string: the shell passed the quotes through.
+            return Problem(
+                key, f"got the string {value}, not a list (remove the inner quotes)", expected
+            )
+        return Problem(
+            key, f"{value} has the wrong type", f"expected {expected}" if expected else ""
+        )
+    return Problem(key, str(cause).strip().splitlines()[0])
+
+
+def _expand(override: Any) -> list[str]:
+    """A sweep override ``k=a,b`` becomes ``k=a`` and ``k=b``, each checked on its own."""
+    prefix = override.get_key_element()
+    if override.is_sweep_override():
+        return [f"{prefix}={v}" for v in override.sweep_string_iterator()]
+    return [override.input_line]
+
+
+def diagnose(overrides: Sequence[str]) -> list[Problem]:
+    """Every problem in ``overrides`` against the packaged config, in the order given."""
+    parser = OverridesParser.create()
+    problems: list[Problem] = []
+    parsed = []
+    for line in overrides:
+        try:
+            parsed.append(parser.parse_override(line))
+        except HydraException as err:
+            text = err.message if isinstance(err, OverrideParseException) else str(err)
+            what = text.strip().splitlines()[0]
+            problems.append(
+                Problem(
+                    line, f"cannot parse override: {what}", "key=value, e.g. model.hidden=[8,8]"
+                )
+            )
+    ours = [o for o in parsed if not o.get_key_element().lstrip("+~").startswith("hydra")]
+    groups = _groups()
+    chosen: list[str] = []
+    for ov in (o for o in ours if o.key_or_group in groups):
+        for line in _expand(ov):
+            try:
+                _compose([*chosen, line])
+                chosen.append(line)
+            except Exception as err:
+                problems.append(
+                    _explain(ov.key_or_group, line.partition("=")[2], err, _compose(chosen))
+                )
+    base = _compose(chosen)
+    good = list(chosen)
+    for ov in (o for o in ours if o.key_or_group not in groups):
+        for line in _expand(ov):
+            try:
+                _compose([*chosen, line])
+                good.append(line)
+            except Exception as err:
+                problems.append(_explain(ov.key_or_group, line.partition("=")[2], err, base))
+    with contextlib.suppress(Exception):
+        problems += check_config(_compose(good))
+    GlobalHydra.instance().clear()
+    return problems

@@ -1,0 +1,73 @@
+"""Typed configuration schema (dataclasses) for fpexp.
+
+These dataclasses are registered in Hydra's ConfigStore (see ``store.py``) and used as the
+schema under the YAML groups in ``conf/``: Hydra rejects unknown keys and wrong types while
+composing; ``validate.py`` checks the values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING, SI
+
+TASK_KINDS = ("binary", "multiclass", "regression")
+ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "gelu", "silu", "leaky_relu", "elu")
+DTYPES = ("float32", "float64", "bfloat16")
+DEVICE_CHOICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
+
+
+@dataclass
+class TaskConfig:
+    """The task head: output width, output activation, decision rule and class names."""
+
+    kind: str = "binary"
+    out_features: int = 1
+    threshold: float | None = 0.5
+    classes: list[str] | None = None
+
+
+@dataclass
+class ModelConfig:
+    """A multilayer perceptron: ``in_features -> hidden[0] -> ... -> task.out_features``."""
+
+    hidden: list[int] = field(default_factory=lambda: [4])
+    activation: str = "none"
+    bias: bool = True
+    in_features: int | None = None
+
+
+@dataclass
+class AnimalsDataConfig:
+    """The embedded lesson data: five animals, six numeric features, a true class."""
+
+    source: str = "animals"
+
+
+@dataclass
+class SyntheticDataConfig:
+    """Standard-normal features drawn from their own seeded generator."""
+
+    source: str = "synthetic"
+    n_rows: int = 100
+    n_features: int = 6
+    seed: int = SI("${seed}")
+
+
+@dataclass
+class FpexpConfig:
+    """The whole experiment: task, model, data, and where and how to run it."""
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: Any = MISSING
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 42
+
+
+DATA_SCHEMAS: dict[str, type] = {
+    "animals": AnimalsDataConfig,
+    "synthetic": SyntheticDataConfig,
+}

@@ -1,0 +1,43 @@
+"""Registers fpexp's schema and resolvers with Hydra, and locates the YAML config tree."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+from fpexp.config.schema import DATA_SCHEMAS, FpexpConfig
+
+CONFIG_NAME = "config"
+_registered = False
+
+
+def config_dir() -> str:
+    """The ``conf/`` tree: shipped as ``fpexp/conf`` in a wheel, top-level in a checkout."""
+    package = Path(__file__).resolve().parent.parent
+    shipped = package / "conf"
+    return str(shipped if shipped.is_dir() else package.parent / "conf")
+
+
+def run_stamp() -> str:
+    """``YYYY-MM-DD/HH-MM-SS.mmm-xxxxxx``: sortable by time, unique across processes."""
+    now = datetime.now()
+    return f"{now:%Y-%m-%d}/{now:%H-%M-%S}.{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
+
+
+def register() -> None:
+    """Idempotently store the schema nodes and the ``fpexp.stamp`` resolver."""
+    global _registered
+    if _registered:
+        return
+    cs = ConfigStore.instance()
+    cs.store(name="fpexp_schema", node=FpexpConfig)
+    for name, node in DATA_SCHEMAS.items():
+        cs.store(group="schema/data", name=name, node=node)
+    # Cached per composed config (like Hydra's own ``now``), and Hydra copies the cache into
+    # every sweep job, so a run or a whole sweep gets one stamp.
+    OmegaConf.register_new_resolver("fpexp.stamp", run_stamp, use_cache=True, replace=True)
+    _registered = True

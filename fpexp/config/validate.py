@@ -1,0 +1,186 @@
+"""Value checks on a composed config. Every problem is collected, then reported at once.
+
+Hydra and the schema already reject unknown keys and wrong types; this module checks what a
+type cannot express (ranges, choices, consistency between groups). It imports no torch: the
+few facts it needs about the machine or the data are passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fpexp.config.schema import ACTIVATIONS, DATA_SCHEMAS, DTYPES, TASK_KINDS
+from fpexp.errors import Problem
+
+_DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:(\d+))?)$")
+_SEED_MIN, _SEED_MAX = -(2**63), 2**64 - 1
+
+
+def _one_of(choices: Sequence[str]) -> str:
+    return "one of: " + ", ".join(choices)
+
+
+def check_config(cfg: Any) -> list[Problem]:
+    """Problems in the config alone (no machine or data facts needed)."""
+    return [
+        *_check_task(cfg.task),
+        *_check_model(cfg.model),
+        *_check_data(cfg.data),
+        *_check_run(cfg),
+    ]
+
+
+def _check_task(task: Any) -> list[Problem]:
+    out: list[Problem] = []
+    if task.kind not in TASK_KINDS:
+        return [Problem("task.kind", f"unknown task '{task.kind}'", _one_of(TASK_KINDS))]
+    if task.out_features < 1:
+        out.append(
+            Problem("task.out_features", f"{task.out_features} is not positive", "an integer >= 1")
+        )
+    if task.kind == "binary":
+        if task.out_features != 1:
+            out.append(
+                Problem(
+                    "task.out_features",
+                    f"{task.out_features} for a binary task",
+                    "1: one sigmoid probability",
+                )
+            )
+        t = task.threshold
+        if t is None or not 0.0 <= t <= 1.0:
+            out.append(
+                Problem("task.threshold", f"{t} is outside [0, 1]", "a probability between 0 and 1")
+            )
+        n = len(task.classes) if task.classes is not None else 0
+        if n != 2:
+            out.append(
+                Problem(
+                    "task.classes",
+                    f"{n} class names for a binary task",
+                    "exactly 2: [negative, positive]",
+                )
+            )
+    elif task.threshold is not None:
+        out.append(
+            Problem("task.threshold", f"is set but a {task.kind} task has no threshold", "null")
+        )
+    if task.kind == "multiclass":
+        n = len(task.classes) if task.classes is not None else 0
+        if n != task.out_features:
+            out.append(
+                Problem(
+                    "task.classes",
+                    f"{n} class names for {task.out_features} outputs",
+                    f"exactly task.out_features = {task.out_features} names",
+                )
+            )
+    if task.kind == "regression" and task.classes is not None:
+        out.append(Problem("task.classes", "is set but a regression task has no classes", "null"))
+    if task.classes is not None and len(set(task.classes)) != len(task.classes):
+        out.append(
+            Problem("task.classes", f"duplicate names in {list(task.classes)}", "distinct names")
+        )
+    return out
+
+
+def _check_model(model: Any) -> list[Problem]:
+    out: list[Problem] = []
+    for i, width in enumerate(model.hidden):
+        if width < 1:
+            out.append(
+                Problem(f"model.hidden[{i}]", f"width {width} is not positive", "integers >= 1")
+            )
+    if model.activation not in ACTIVATIONS:
+        out.append(
+            Problem(
+                "model.activation", f"unknown activation '{model.activation}'", _one_of(ACTIVATIONS)
+            )
+        )
+    if model.in_features is not None and model.in_features < 1:
+        out.append(
+            Problem(
+                "model.in_features",
+                f"{model.in_features} is not positive",
+                "null or an integer >= 1",
+            )
+        )
+    return out
+
+
+def _check_data(data: Any) -> list[Problem]:
+    source = data.get("source")
+    if source not in DATA_SCHEMAS:
+        return [
+            Problem("data.source", f"unknown data source '{source}'", _one_of(list(DATA_SCHEMAS)))
+        ]
+    out: list[Problem] = []
+    if source == "synthetic":
+        for key in ("n_rows", "n_features"):
+            if data[key] < 1:
+                out.append(
+                    Problem(f"data.{key}", f"{data[key]} is not positive", "an integer >= 1")
+                )
+        if not _SEED_MIN <= data.seed <= _SEED_MAX:
+            out.append(Problem("data.seed", f"{data.seed} is out of range", "a 64-bit integer"))
+    return out
+
+
+def _check_run(cfg: Any) -> list[Problem]:
+    out: list[Problem] = []
+    if not _DEVICE.match(str(cfg.device)):
+        out.append(
+            Problem("device", f"unknown device '{cfg.device}'", "cpu, cuda, cuda:N, mps or auto")
+        )
+    if cfg.dtype not in DTYPES:
+        out.append(Problem("dtype", f"unknown dtype '{cfg.dtype}'", _one_of(DTYPES)))
+    if not _SEED_MIN <= cfg.seed <= _SEED_MAX:
+        out.append(Problem("seed", f"{cfg.seed} is out of range", "a 64-bit integer"))
+    return out
+
+
+def check_device(spec: str, cuda_count: int, mps: bool) -> list[Problem]:
+    """Whether a well-formed device spec names a device this machine has."""
+    m = _DEVICE.match(str(spec))
+    if m is None:
+        return []  # reported by check_config
+    have = ["cpu", "auto"] + [f"cuda:{i}" for i in range(cuda_count)] + (["mps"] if mps else [])
+    allowed = "available here: " + ", ".join(have)
+    if spec.startswith("cuda"):
+        if cuda_count == 0:
+            return [
+                Problem(
+                    "device",
+                    f"'{spec}' requested but CUDA is not available on this machine",
+                    allowed,
+                )
+            ]
+        if m.group(3) is not None and int(m.group(3)) >= cuda_count:
+            return [
+                Problem(
+                    "device",
+                    f"'{spec}' requested but this machine has {cuda_count} CUDA device(s)",
+                    allowed,
+                )
+            ]
+    if spec == "mps" and not mps:
+        return [
+            Problem("device", "'mps' requested but MPS is not available on this machine", allowed)
+        ]
+    return []
+
+
+def check_in_features(model: Any, n_features: int, source: str) -> list[Problem]:
+    """An explicit ``model.in_features`` must agree with the data."""
+    given = model.in_features
+    if given is not None and given >= 1 and given != n_features:
+        return [
+            Problem(
+                "model.in_features",
+                f"{given} does not match the {n_features} features of data '{source}'",
+                f"null or {n_features}",
+            )
+        ]
+    return []

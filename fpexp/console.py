@@ -1,0 +1,54 @@
+"""What a run shows on the console (and in ``fpexp.log``): model, outputs, one line per row."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+from fpexp.heads import Head
+from fpexp.runner import ForwardResult
+
+log = logging.getLogger("fpexp")
+
+PREVIEW_ROWS = 20
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def row_line(i: int, result: ForwardResult, head: Head, id_width: int) -> str:
+    """``dog       p(mammal)=0.4821 -> not_mammal (0)   true: mammal``."""
+    rid = str(result.ids[i]).ljust(id_width)
+    out = result.outputs[i].float().tolist()
+    if head.kind == "binary":
+        pred = int(result.predictions[i])
+        text = f"{rid}  p({head.output_names()[0]})={_fmt(out[0])}  -> {head.label(pred)} ({pred})"
+    elif head.kind == "multiclass":
+        pred = int(result.predictions[i])
+        probs = "  ".join(f"{n}={_fmt(v)}" for n, v in zip(head.output_names(), out, strict=True))
+        text = f"{rid}  {probs}  -> {head.label(pred)} ({pred})"
+    else:
+        text = f"{rid}  " + "  ".join(
+            f"{n}={_fmt(v)}" for n, v in zip(head.output_names(), out, strict=True)
+        )
+    if result.labels is not None:
+        text += f"   true: {result.labels[i]}"
+    return text
+
+
+def show_results(model: nn.Module, result: ForwardResult, head: Head) -> None:
+    log.info("%s", model)
+    n = len(result.ids)
+    with torch.inference_mode():
+        log.info("%s", result.outputs if n <= PREVIEW_ROWS else result.outputs[:PREVIEW_ROWS])
+    id_width = max((len(str(result.ids[i])) for i in range(min(n, PREVIEW_ROWS))), default=0)
+    for i in range(min(n, PREVIEW_ROWS)):
+        log.info("%s", row_line(i, result, head, id_width))
+    if n > PREVIEW_ROWS:
+        log.info(
+            "... %d more rows (all of them are in outputs.csv and predictions.csv)",
+            n - PREVIEW_ROWS,
+        )

@@ -1,0 +1,21 @@
+"""Data sources, chosen by ``data.source``. A new input kind is one more module here."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from fpexp.data.base import Batch, InMemorySource, Source
+
+SOURCES: dict[str, str] = {
+    "animals": "fpexp.data.animals",
+    "synthetic": "fpexp.data.synthetic",
+}
+
+
+def open_source(cfg: Any) -> Source:
+    """Load the module registered for ``cfg.source`` and open the source."""
+    return import_module(SOURCES[cfg.source]).load(cfg)
+
+
+__all__ = ["SOURCES", "Batch", "InMemorySource", "Source", "open_source"]

@@ -1,0 +1,73 @@
+"""What every data source provides: named numeric features in batches, with row ids."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive rows: ids, float32 features ``[n, n_features]``, true labels if known."""
+
+    ids: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray | None = None
+
+
+class Source(Protocol):
+    """A data source. File sources stream their batches; small ones hold them in memory."""
+
+    name: str
+    feature_names: list[str]
+
+    def describe(self) -> dict[str, Any]:
+        """What goes into run.json's ``input``: source, shape, sha256, and so on."""
+        ...
+
+    def batches(self, batch_size: int) -> Iterator[Batch]: ...
+
+
+@dataclass
+class InMemorySource:
+    """A source whose rows are all in memory (the embedded and the synthetic data)."""
+
+    name: str
+    ids: np.ndarray
+    features: np.ndarray
+    feature_names: list[str]
+    labels: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        self.features = np.ascontiguousarray(self.features, dtype=np.float32)
+        if not self.sha256:
+            self.sha256 = hashlib.sha256(self.features.tobytes()).hexdigest()
+
+    @property
+    def n_features(self) -> int:
+        return int(self.features.shape[1])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.name,
+            **self.extra,
+            "rows": int(self.features.shape[0]),
+            "features": self.n_features,
+            "shape": list(self.features.shape),
+            "feature_names": list(self.feature_names),
+            "has_labels": self.labels is not None,
+            "sha256": self.sha256,
+        }
+
+    def batches(self, batch_size: int) -> Iterator[Batch]:
+        n = self.features.shape[0]
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            labels = None if self.labels is None else self.labels[start:stop]
+            yield Batch(self.ids[start:stop], self.features[start:stop], labels)

@@ -1,0 +1,43 @@
+"""User-facing errors: one line per problem, ``fpexp: error: <key>: <what> (<allowed>)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the user's input: where, what, and what would be accepted."""
+
+    key: str
+    what: str
+    allowed: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.what}" + (f" ({self.allowed})" if self.allowed else "")
+
+
+class UsageError(Exception):
+    """Bad input from the user. Carries every problem found, so all are reported at once."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        if not self.problems:
+            raise ValueError("UsageError needs at least one problem")
+        super().__init__(self.message)
+        self.reported = False
+
+    @property
+    def message(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
+
+    def lines(self) -> list[str]:
+        return [f"fpexp: error: {p}" for p in self.problems]
+
+
+class Interrupted(BaseException):
+    """Raised from a SIGTERM handler so a run records ``interrupted`` like on Ctrl-C."""

@@ -1,0 +1,91 @@
+"""``run.json``: the run record. Written at the start (``running``) and at the end.
+
+Status goes ``running`` -> ``completed`` | ``failed`` | ``interrupted``. ``completed`` is written
+last, after every output file is in place and hashed, so a directory whose record does not say
+``completed`` is never a result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fpexp.atomic import sha256_file, write_text
+
+RECORD = "run.json"
+SCHEMA_VERSION = 1
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def load_record(run_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / RECORD).read_text(encoding="utf-8"))
+
+
+class RunRecord:
+    """Accumulates what a run did, and saves it atomically as ``run.json``."""
+
+    def __init__(self, directory: Path, **fields: Any) -> None:
+        self.run_dir = Path(directory)
+        self._t0 = time.perf_counter()
+        self.data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "running",
+            "started_at": _now(),
+            "ended_at": None,
+            "duration_s": None,
+            "phases_s": {},
+            **fields,
+            "outputs": {},
+            "error": None,
+        }
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / RECORD
+
+    def save(self) -> None:
+        write_text(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
+
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a phase of the run into ``phases_s``, also when it fails."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.data["phases_s"][name] = round(time.perf_counter() - start, 6)
+
+    def add_output(self, name: str, role: str) -> None:
+        """Register a file written into the run directory, with its size and sha256."""
+        path = self.run_dir / name
+        self.data["outputs"][name] = {
+            "role": role,
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+        }
+
+    def discard_outputs(self) -> None:
+        """Remove registered outputs: a failed run holds nothing that looks like a result."""
+        for name in list(self.data["outputs"]):
+            (self.run_dir / name).unlink(missing_ok=True)
+        self.data["outputs"] = {}
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self.data.update(
+            status=status,
+            error=error,
+            ended_at=_now(),
+            duration_s=round(time.perf_counter() - self._t0, 6),
+        )
+        self.save()
