@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def task(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     context = {
+        "line": shlex.join(["fpexp", *sys.argv[1:]]),
         "argv": list(sys.argv),
         "cwd": hc.runtime.cwd,
         "overrides": list(hc.overrides.task),

@@ -84,8 +84,10 @@ class RunRecord:
     def finish(self, status: str, error: str | None = None) -> None:
         self.data.update(
             status=status,
-            error=error,
             ended_at=_now(),
             duration_s=round(time.perf_counter() - self._t0, 6),
         )
+        self.data["outputs"] = self.data.pop("outputs")  # keep outputs and error last
+        self.data.pop("error", None)
+        self.data["error"] = error
         self.save()

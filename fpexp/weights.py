@@ -14,4 +14,6 @@ def save_weights(model: nn.Module, path: Path) -> None:
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt", "producer": "fpexp"})
+        # One metadata key only: safetensors writes metadata in hash order, which would make
+        # the file's bytes (and its sha256) differ between identical runs.
+        save_file(state, str(tmp), metadata={"format": "pt"})

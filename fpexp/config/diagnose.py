@@ -74,15 +74,14 @@ def _explain(key: str, value: str, err: Exception, base: DictConfig) -> Problem:
         return Problem(key, f"unknown option '{value}'", "one of: " + ", ".join(err.options))
     cause = err.__cause__ or err
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
-        where = f" (data={base.data.source})" if key.startswith("data.") else ""
+        where = f" for data={base.data.source}" if key.startswith("data.") else ""
         return Problem(key, "unknown key" + where, _allowed_keys(base, key))
     if isinstance(cause, ValidationError):
         expected = _expected(base, key)
         if value[:1] in ("'", '"') and expected.startswith("a list"):
             # A quoted list reached Hydra as a string: the shell passed the quotes through.
-            return Problem(
-                key, f"got the string {value}, not a list (remove the inner quotes)", expected
-            )
+            what = f"got the string {value} instead of a list; drop the quotes around it"
+            return Problem(key, what, f"expected {expected}")
         return Problem(
             key, f"{value} has the wrong type", f"expected {expected}" if expected else ""
         )

@@ -1,0 +1,115 @@
+"""Run lifecycle: failures, interruptions and concurrency never leave a result-lookalike."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fpexp import runner, writers
+from fpexp.app import run_experiment
+from fpexp.atomic import atomic_path
+from fpexp.errors import Interrupted, UsageError
+
+
+def record(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def test_plain_function_runs_without_hydra(compose_cfg, tmp_path):
+    rec = run_experiment(compose_cfg("task=multiclass"), tmp_path)
+    assert rec.data["status"] == "completed"
+    assert record(tmp_path)["outputs"].keys() == {
+        "model.txt",
+        "weights.safetensors",
+        "outputs.csv",
+        "predictions.csv",
+    }
+
+
+def test_usage_error_in_process_records_failed(compose_cfg, tmp_path):
+    with pytest.raises(UsageError) as info:
+        run_experiment(compose_cfg("model.hidden=[0]"), tmp_path)
+    assert info.value.lines() == [
+        "fpexp: error: model.hidden[0]: width 0 is not positive (integers >= 1)"
+    ]
+    assert record(tmp_path)["status"] == "failed"
+
+
+def test_ctrl_c_during_forward_records_interrupted(compose_cfg, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "forward", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(compose_cfg(), tmp_path)
+    rec = record(tmp_path)
+    assert rec["status"] == "interrupted" and rec["outputs"] == {}
+    assert {p.name for p in tmp_path.iterdir()} == {"run.json"}
+
+
+def test_sigterm_during_forward_records_interrupted(compose_cfg, tmp_path, monkeypatch):
+    real = runner.forward
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "forward", terminated)
+    with pytest.raises(Interrupted):
+        run_experiment(compose_cfg(), tmp_path)
+    assert record(tmp_path)["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+def test_failure_while_writing_removes_files_already_written(compose_cfg, tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writers, "write_predictions", disk_full)
+    with pytest.raises(OSError):
+        run_experiment(compose_cfg(), tmp_path)
+    rec = record(tmp_path)
+    assert rec["status"] == "failed" and "No space left on device" in rec["error"]
+    assert {p.name for p in tmp_path.iterdir()} == {"run.json"}
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]
+
+
+def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "fpexp", f"seed={i}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(20)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, errors
+    run_dirs = sorted(p.parent for p in (tmp_path / "outputs").glob("*/*/run.json"))
+    assert len(run_dirs) == 20
+    seeds = sorted(record(d)["seed"] for d in run_dirs)
+    assert seeds == list(range(20))
+    for d in run_dirs:
+        rec = record(d)
+        assert rec["status"] == "completed"
+        assert (d / "outputs.csv").exists() and (d / "predictions.csv").exists()
+        assert json.loads(json.dumps(rec["config"]))["seed"] == rec["seed"]
