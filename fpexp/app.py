@@ -24,6 +24,7 @@ log = logging.getLogger("fpexp")
 
 MODEL_FILE, WEIGHTS_FILE = "model.txt", "weights.safetensors"
 OUTPUTS_FILE, PREDICTIONS_FILE = "outputs.csv", "predictions.csv"
+LAYERS_FILE = "layers.csv"
 
 
 @contextmanager
@@ -89,13 +90,15 @@ def _execute(cfg: DictConfig, record: RunRecord) -> None:
         import torch
 
         from fpexp.builder import build_model
+        from fpexp.config.schema import hidden_widths
         from fpexp.console import show_results
         from fpexp.data import open_source
         from fpexp.devices import DTYPES, device_problems, resolve_device
         from fpexp.heads import Head
+        from fpexp.layer_stats import LayerStats
         from fpexp.model_summary import count_parameters, render
         from fpexp.runner import forward
-        from fpexp.writers import write_outputs, write_predictions
+        from fpexp.writers import write_layers, write_outputs, write_predictions
 
     with record.phase("validate"):
         problems = check_config(cfg)
@@ -113,9 +116,8 @@ def _execute(cfg: DictConfig, record: RunRecord) -> None:
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = int(source.describe()["features"])
         torch.manual_seed(int(cfg.seed))
-        model = build_model(
-            in_features, list(cfg.model.hidden), cfg.model.activation, bool(cfg.model.bias), head
-        )
+        hidden = hidden_widths(cfg.model)
+        model = build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
         model = model.to(device=device, dtype=dtype)
         total, trainable = count_parameters(model)
         record.update(
@@ -126,13 +128,20 @@ def _execute(cfg: DictConfig, record: RunRecord) -> None:
             model={
                 "repr": str(model),
                 "in_features": in_features,
+                "hidden": hidden,
+                "width": hidden[0] if hidden and len(set(hidden)) == 1 else None,
+                "depth": len(hidden),
                 "parameters": total,
                 "trainable": trainable,
             },
         )
 
     with record.phase("forward"):
-        result = forward(model, source, head, device, dtype)
+        stats = LayerStats(model)
+        try:
+            result = forward(model, source, head, device, dtype)
+        finally:
+            stats.remove()
 
     with record.phase("write"):
         from fpexp.atomic import write_text
@@ -147,7 +156,10 @@ def _execute(cfg: DictConfig, record: RunRecord) -> None:
         record.add_output(OUTPUTS_FILE, "outputs")
         write_predictions(run_dir / PREDICTIONS_FILE, result, head)
         record.add_output(PREDICTIONS_FILE, "predictions")
-        record.update(results=_summarise(result, head))
+        layers = stats.table()
+        write_layers(run_dir / LAYERS_FILE, layers)
+        record.add_output(LAYERS_FILE, "layers")
+        record.update(results=_summarise(result, head), layers=layers)
 
     show_results(model, result, head)
 

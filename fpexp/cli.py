@@ -52,7 +52,13 @@ def task(cfg: DictConfig) -> None:
             raise  # Hydra marks the job failed and goes on with the others
         _failures.append(err)  # a single run: main() exits 2, without Hydra's extra report
         return
-    log.info("run directory: %s", os.path.relpath(run_dir, hc.runtime.cwd))
+    log.info("run directory: %s", _shown(run_dir, Path(hc.runtime.cwd)))
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    """``path`` relative to ``cwd`` when it lies inside it, else absolute."""
+    path = path.resolve()
+    return str(path.relative_to(cwd.resolve())) if path.is_relative_to(cwd.resolve()) else str(path)
 
 
 register()

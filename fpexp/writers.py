@@ -52,3 +52,10 @@ def write_predictions(path: Path, result: ForwardResult, head: Head) -> None:
         for j in range(preds.shape[1]):
             columns[f"prediction_{j}"] = preds[:, j]
     _write_csv(path, columns)
+
+
+def write_layers(path: Path, rows: list[dict[str, object]]) -> None:
+    """``layers.csv``: one row per module with its output statistics."""
+    from fpexp.layer_stats import COLUMNS
+
+    _write_csv(path, {c: np.array([r[c] for r in rows]) for c in COLUMNS})

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from fpexp.builder import ACTIVATION_MODULES, build_model
-from fpexp.config.schema import ACTIVATIONS
+from fpexp.config.schema import ACTIVATIONS, hidden_widths
 from fpexp.heads import Head
 
 LESSON = (
@@ -34,7 +34,11 @@ REGRESSION = (
 
 def _build(cfg) -> nn.Sequential:
     return build_model(
-        6, list(cfg.model.hidden), cfg.model.activation, cfg.model.bias, Head.from_config(cfg.task)
+        6,
+        hidden_widths(cfg.model),
+        cfg.model.activation,
+        cfg.model.bias,
+        Head.from_config(cfg.task),
     )
 
 

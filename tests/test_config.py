@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fpexp.config.schema import DATA_SCHEMAS
+from fpexp.config.schema import DATA_SCHEMAS, hidden_widths
 from fpexp.config.store import config_dir
 from fpexp.config.validate import check_config, check_device, check_in_features
 from fpexp.data import SOURCES
@@ -37,7 +37,7 @@ def test_default_config(compose_cfg):
     cfg = compose_cfg()
     assert cfg.task.kind == "binary" and cfg.task.threshold == 0.5
     assert list(cfg.task.classes) == ["not_mammal", "mammal"]
-    assert list(cfg.model.hidden) == [4] and cfg.model.activation == "none"
+    assert hidden_widths(cfg.model) == [4] and cfg.model.activation == "none"
     assert cfg.model.bias is True and cfg.model.in_features is None
     assert cfg.data.source == "animals" and cfg.device == "cpu" and cfg.dtype == "float32"
 

@@ -58,16 +58,22 @@ IN_RUN = [
 AT_COMPOSE = [
     (
         ["model.hidden=[2.5]"],
-        ["model.hidden: [2.5] has the wrong type (expected a list of integers, e.g. [4, 8])"],
+        [
+            "model.hidden: [2.5] has the wrong type (expected a list of integers (e.g. [4, 8]) or null)"
+        ],
     ),
     (
         ["model.hidden=[a]"],
-        ["model.hidden: [a] has the wrong type (expected a list of integers, e.g. [4, 8])"],
+        [
+            "model.hidden: [a] has the wrong type (expected a list of integers (e.g. [4, 8]) or null)"
+        ],
     ),
     (["task=ranking"], ["task: unknown option 'ranking' (one of: binary, multiclass, regression)"]),
     (
         ["model.hiden=[8]"],
-        ["model.hiden: unknown key (allowed keys: hidden, activation, bias, in_features)"],
+        [
+            "model.hiden: unknown key (allowed keys: hidden, width, depth, activation, bias, in_features)"
+        ],
     ),
     (["lr=0.1"], ["lr: unknown key (allowed keys: task, model, data, device, dtype, seed)"]),
     (["model.bias=maybe"], ["model.bias: maybe has the wrong type (expected true or false)"]),
@@ -79,7 +85,7 @@ AT_COMPOSE = [
     (
         ["model.hidden='[4,8]'"],
         [
-            "model.hidden: got the string '[4,8]' instead of a list; drop the quotes around it (expected a list of integers, e.g. [4, 8])"
+            "model.hidden: got the string '[4,8]' instead of a list; drop the quotes around it (expected a list of integers (e.g. [4, 8]) or null)"
         ],
     ),
     (
@@ -91,7 +97,7 @@ AT_COMPOSE = [
     (
         ["model.hiden=3", "data.n_rows=5", "model.activation=swish", "task.threshold=7"],
         [
-            "model.hiden: unknown key (allowed keys: hidden, activation, bias, in_features)",
+            "model.hiden: unknown key (allowed keys: hidden, width, depth, activation, bias, in_features)",
             "data.n_rows: unknown key for data=animals (allowed keys: source)",
             "task.threshold: 7.0 is outside [0, 1] (a probability between 0 and 1)",
             "model.activation: unknown activation 'swish' (one of: none, relu, tanh, sigmoid, gelu, silu, leaky_relu, elu)",

@@ -29,6 +29,7 @@ def test_plain_function_runs_without_hydra(compose_cfg, tmp_path):
         "weights.safetensors",
         "outputs.csv",
         "predictions.csv",
+        "layers.csv",
     }
 
 

@@ -22,7 +22,7 @@ FEATURES = [
     [0, 0, 1, 0, 4, 1],
     [0, 0, 1, 0, 0, 1],
 ]
-RUN_FILES = {"model.txt", "weights.safetensors", "outputs.csv", "predictions.csv"}
+RUN_FILES = {"model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv"}
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -120,7 +120,7 @@ def test_run_record_fields(default_run):
         assert env["packages"][pkg]
     assert env["packages"]["torch"] == torch.__version__
     assert (rec["device"], rec["dtype"], rec["seed"]) == ("cpu", "float32", 42)
-    assert rec["config"]["model"]["hidden"] == [4]
+    assert rec["model"]["hidden"] == [4] and rec["config"]["model"]["hidden"] is None
     assert rec["model"]["parameters"] == 33
     inp = rec["input"]
     assert (inp["source"], inp["shape"], inp["has_labels"]) == ("animals", [5, 6], True)

@@ -54,7 +54,7 @@ def _expected(cfg: DictConfig, key: str) -> str:
     if isinstance(node, ListConfig):
         elem = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
         kind = elem.get(node._metadata.element_type, "values")
-        return f"a list of {kind}, e.g. [4, 8]" + (" or null" if node._is_optional() else "")
+        return f"a list of {kind} (e.g. [4, 8])" + (" or null" if node._is_optional() else "")
     for cls, text in _TYPES.items():
         if isinstance(node, cls):
             return text + (" or null" if node._is_optional() else "")

@@ -28,11 +28,20 @@ class TaskConfig:
     classes: list[str] | None = None
 
 
+DEFAULT_WIDTH, DEFAULT_DEPTH = 4, 1
+
+
 @dataclass
 class ModelConfig:
-    """A multilayer perceptron: ``in_features -> hidden[0] -> ... -> task.out_features``."""
+    """A multilayer perceptron: ``in_features -> hidden[0] -> ... -> task.out_features``.
 
-    hidden: list[int] = field(default_factory=lambda: [4])
+    Give the hidden widths either as an explicit list (``hidden``) or as ``depth`` layers of
+    ``width`` units (defaults 4 and 1: the lesson's single hidden layer of 4).
+    """
+
+    hidden: list[int] | None = None
+    width: int | None = None
+    depth: int | None = None
     activation: str = "none"
     bias: bool = True
     in_features: int | None = None
@@ -71,3 +80,12 @@ DATA_SCHEMAS: dict[str, type] = {
     "animals": AnimalsDataConfig,
     "synthetic": SyntheticDataConfig,
 }
+
+
+def hidden_widths(model: Any) -> list[int]:
+    """The effective hidden widths: ``hidden`` if given, else ``[width] * depth``."""
+    if model.hidden is not None:
+        return list(model.hidden)
+    width = DEFAULT_WIDTH if model.width is None else model.width
+    depth = DEFAULT_DEPTH if model.depth is None else model.depth
+    return [width] * depth

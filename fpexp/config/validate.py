@@ -88,11 +88,24 @@ def _check_task(task: Any) -> list[Problem]:
 
 def _check_model(model: Any) -> list[Problem]:
     out: list[Problem] = []
-    for i, width in enumerate(model.hidden):
+    for i, width in enumerate(model.hidden or []):
         if width < 1:
             out.append(
                 Problem(f"model.hidden[{i}]", f"width {width} is not positive", "integers >= 1")
             )
+    if model.width is not None and model.width < 1:
+        out.append(Problem("model.width", f"{model.width} is not positive", "an integer >= 1"))
+    if model.depth is not None and model.depth < 0:
+        out.append(Problem("model.depth", f"{model.depth} is negative", "an integer >= 0"))
+    if model.hidden is not None:
+        given = list(model.hidden)
+        either = "give either model.hidden or model.width/model.depth"
+        if model.width is not None and any(w != model.width for w in given):
+            what = f"{model.width} disagrees with model.hidden={given}"
+            out.append(Problem("model.width", what, either))
+        if model.depth is not None and model.depth != len(given):
+            what = f"{model.depth} disagrees with model.hidden={given} ({len(given)} layers)"
+            out.append(Problem("model.depth", what, either))
     if model.activation not in ACTIVATIONS:
         out.append(
             Problem(

@@ -1,0 +1,99 @@
+"""Per-module output statistics, accumulated batch by batch through forward hooks.
+
+Nothing is kept per batch but a few numbers per module (count, mean, M2, min, max, zeros),
+merged with Chan's parallel formula, so a streamed run gets the same figures as one big batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+COLUMNS = ("index", "type", "output_shape", "mean", "std", "min", "max", "zero_fraction")
+
+
+@dataclass
+class _Running:
+    rows: int = 0
+    width: tuple[int, ...] = ()
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    zeros: int = 0
+
+    def add(self, out: torch.Tensor) -> None:
+        x = out.detach()
+        if x.dtype not in (torch.float32, torch.float64):
+            x = x.float()
+        n = x.numel()
+        if n == 0:
+            return
+        var, mean = torch.var_mean(x, correction=0)
+        low, high = torch.aminmax(x)
+        b_mean, b_m2 = float(mean), float(var) * n
+        total = self.n + n
+        delta = b_mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += b_m2 + delta * delta * self.n * n / total
+        self.n = total
+        self.low, self.high = min(self.low, float(low)), max(self.high, float(high))
+        self.zeros += int((x == 0).sum())
+        self.rows += x.shape[0]
+        self.width = tuple(x.shape[1:])
+
+
+@dataclass
+class LayerStats:
+    """Hooks every module of a Sequential; ``table()`` gives one row per module."""
+
+    model: nn.Sequential
+    _running: list[_Running] = field(default_factory=list)
+    _handles: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for module in self.model:
+            acc = _Running()
+            self._running.append(acc)
+            self._handles.append(module.register_forward_hook(self._hook(acc)))
+
+    @staticmethod
+    def _hook(acc: _Running) -> Any:
+        def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            acc.add(output)
+
+        return hook
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def table(self) -> list[dict[str, Any]]:
+        rows = []
+        for index, (module, acc) in enumerate(zip(self.model, self._running, strict=True)):
+            empty = acc.n == 0
+            rows.append(
+                {
+                    "index": index,
+                    "type": type(module).__name__,
+                    "output_shape": str([acc.rows, *acc.width]),
+                    "mean": math.nan if empty else acc.mean,
+                    "std": math.nan if empty else math.sqrt(max(acc.m2, 0.0) / acc.n),
+                    "min": math.nan if empty else acc.low,
+                    "max": math.nan if empty else acc.high,
+                    "zero_fraction": math.nan if empty else acc.zeros / acc.n,
+                }
+            )
+        return rows
+
+
+def last_hidden_index(types: list[str]) -> int | None:
+    """The module feeding the output Linear (the last hidden representation), if any."""
+    linears = [i for i, t in enumerate(types) if t == "Linear"]
+    return linears[-1] - 1 if linears and linears[-1] > 0 else None
