@@ -161,7 +161,7 @@ def _execute(cfg: DictConfig, record: RunRecord) -> None:
         record.add_output(LAYERS_FILE, "layers")
         record.update(results=_summarise(result, head), layers=layers)
 
-    show_results(model, result, head)
+    show_results(model, result, head, console=record.data["command"].get("mode") != "MULTIRUN")
 
 
 def _summarise(result: Any, head: Any) -> dict[str, Any]:

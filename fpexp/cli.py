@@ -18,6 +18,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from fpexp import sweep
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 
@@ -72,18 +73,11 @@ def _print(problems: list[Problem]) -> None:
         print(f"fpexp: error: {p}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run Hydra on ``argv`` and turn failures into exit codes: 2 usage, 130 interrupted."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
-    sys.argv = [saved_argv[0] if saved_argv else "fpexp", *args]
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
-    _failures.clear()
+def _run(args: list[str]) -> int:
+    """Hydra's run or multirun; user mistakes and interruptions become exit codes."""
     try:
         _hydra_main()
-        if _failures:
-            return EXIT_USAGE
-    except UsageError as err:
+    except UsageError as err:  # in a multirun: the first failed job's, already logged
         if not err.reported:
             _print(err.problems)
         return EXIT_USAGE
@@ -96,10 +90,45 @@ def main(argv: list[str] | None = None) -> int:
         problems = diagnose([a for a in args if not a.startswith("-")])
         _print(problems or [Problem("config", str(err).strip().splitlines()[0])])
         return EXIT_USAGE
+    return EXIT_USAGE if _failures else 0
+
+
+def _finish_sweep(sweep_dir: Path) -> int:
+    """Write and print the sweep summary; 1 if any job did not complete."""
+    from fpexp.summary import to_markdown, write_summary
+
+    columns, rows = write_summary(sweep_dir)
+    failed = [r for r in rows if r["status"] != "completed"]
+    shown = [c for c in columns if c not in ("error", "run_dir")]
+    print(to_markdown(shown, rows), end="")
+    for r in failed:
+        print(f"job {r['job']} {r['status']}: {r['error']}", file=sys.stderr)
+    where = _shown(sweep_dir, Path.cwd())
+    print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run Hydra on ``argv``. Exit codes: 0 ok, 2 bad input, 1 a sweep job failed, 130 stopped.
+
+    A multirun's summary is written however the sweep ended, before any error propagates.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
+    sys.argv = [saved_argv[0] if saved_argv else "fpexp", *args]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
+    _failures.clear()
+    sweep.reset()
+    code, sweep_code = 0, 0
+    try:
+        code = _run(args)
     finally:
         sys.argv = saved_argv
         if saved_env is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
-    return 0
+        sweep_dir = sweep.started()
+        if sweep_dir is not None and sweep_dir.is_dir():
+            sweep_code = _finish_sweep(sweep_dir)
+    return code or sweep_code

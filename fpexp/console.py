@@ -39,16 +39,18 @@ def row_line(i: int, result: ForwardResult, head: Head, id_width: int) -> str:
     return text
 
 
-def show_results(model: nn.Module, result: ForwardResult, head: Head) -> None:
-    log.info("%s", model)
+def show_results(model: nn.Module, result: ForwardResult, head: Head, console: bool = True) -> None:
+    """Log the model, the output tensor and one line per row; to the log file only if not
+    ``console`` (sweep jobs, whose table is printed at the end)."""
+    extra = {"console": console}
+    log.info("%s", model, extra=extra)
     n = len(result.ids)
     with torch.inference_mode():
-        log.info("%s", result.outputs if n <= PREVIEW_ROWS else result.outputs[:PREVIEW_ROWS])
+        shown = result.outputs if n <= PREVIEW_ROWS else result.outputs[:PREVIEW_ROWS]
+        log.info("%s", shown, extra=extra)
     id_width = max((len(str(result.ids[i])) for i in range(min(n, PREVIEW_ROWS))), default=0)
     for i in range(min(n, PREVIEW_ROWS)):
-        log.info("%s", row_line(i, result, head, id_width))
+        log.info("%s", row_line(i, result, head, id_width), extra=extra)
     if n > PREVIEW_ROWS:
-        log.info(
-            "... %d more rows (all of them are in outputs.csv and predictions.csv)",
-            n - PREVIEW_ROWS,
-        )
+        more = n - PREVIEW_ROWS
+        log.info("... %d more rows (all in outputs.csv and predictions.csv)", more, extra=extra)

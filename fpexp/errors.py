@@ -31,12 +31,22 @@ class UsageError(Exception):
         super().__init__(self.message)
         self.reported = False
 
+    def __reduce__(self) -> tuple:
+        # Parallel launchers pickle a failed job's exception back to the launching process.
+        return (_rebuild_usage_error, (self.problems, self.reported))
+
     @property
     def message(self) -> str:
         return "; ".join(str(p) for p in self.problems)
 
     def lines(self) -> list[str]:
         return [f"fpexp: error: {p}" for p in self.problems]
+
+
+def _rebuild_usage_error(problems: list[Problem], reported: bool) -> UsageError:
+    err = UsageError(problems)
+    err.reported = reported
+    return err
 
 
 class Interrupted(BaseException):

@@ -6,11 +6,12 @@ import logging
 
 
 class BelowLevel(logging.Filter):
-    """Pass records below ``level``: keeps warnings and errors off stdout (they go to stderr)."""
+    """Pass records below ``level`` (warnings and errors go to stderr instead), except those
+    logged with ``extra={"console": False}``, which only go to the log file."""
 
     def __init__(self, level: str | int = logging.WARNING) -> None:
         super().__init__()
         self.level = logging.getLevelName(level) if isinstance(level, str) else level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno < self.level
+        return record.levelno < self.level and getattr(record, "console", True)

@@ -1,0 +1,34 @@
+"""Tracks the multirun in progress, so the summary is written even when jobs fail.
+
+Hydra 1.3 skips ``on_multirun_end`` when any job raises, so the callback only notes where the
+sweep lives (``on_multirun_start``, in the launching process for every launcher) and
+``cli.main`` writes the summary after Hydra returns or raises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+_sweep_dir: Path | None = None
+
+
+class SweepTracker(Callback):
+    """Hydra callback (see ``conf/config.yaml``): records the sweep directory."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global _sweep_dir
+        _sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+
+
+def started() -> Path | None:
+    """The directory of the multirun started in this process since ``reset``, if any."""
+    return _sweep_dir
+
+
+def reset() -> None:
+    global _sweep_dir
+    _sweep_dir = None
