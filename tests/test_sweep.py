@@ -1,0 +1,236 @@
+"""Multiruns as a user starts them: job directories, the summary, failures, launchers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+JOB_FILES = {"model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv"}
+
+
+@dataclass
+class Sweep:
+    returncode: int
+    stdout: str
+    stderr: str
+    root: Path
+
+    def jobs(self) -> list[Path]:
+        return sorted(
+            (p for p in self.root.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)
+        )
+
+    def record(self, job: int) -> dict:
+        return json.loads((self.root / str(job) / "run.json").read_text())
+
+    def summary(self) -> list[dict[str, str]]:
+        with open(self.root / "summary.csv", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+
+def sweep(tmp_path: Path, *args: str, name: str = "sweep") -> Sweep:
+    root = tmp_path / name
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "fpexp", "-m", *args, f"hydra.sweep.dir={root}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    return Sweep(done.returncode, done.stdout, done.stderr, root)
+
+
+def test_width_sweep_makes_one_full_run_per_width_and_a_summary(tmp_path):
+    res = sweep(tmp_path, "model.hidden=[2],[4],[8],[16]")
+    assert res.returncode == 0, res.stderr
+    jobs = res.jobs()
+    assert [j.name for j in jobs] == ["0", "1", "2", "3"]
+    for job, width in zip(jobs, [2, 4, 8, 16], strict=True):
+        assert {p.name for p in job.iterdir()} >= JOB_FILES
+        cfg = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+        assert cfg["model"]["hidden"] == [width]
+        rec = json.loads((job / "run.json").read_text())
+        assert rec["status"] == "completed" and rec["command"]["job_num"] == int(job.name)
+        assert rec["model"]["parameters"] == 6 * width + width + width + 1
+    rows = res.summary()
+    assert [r["job"] for r in rows] == ["0", "1", "2", "3"]
+    assert [r["model.hidden"] for r in rows] == ["[2]", "[4]", "[8]", "[16]"]
+    assert [r["params"] for r in rows] == ["17", "33", "65", "129"]
+    cols = list(rows[0])
+    assert cols[:2] == ["job", "model.hidden"]  # only the keys that vary
+    assert "seed" not in cols and "task.kind" not in cols
+    for col in (
+        "status",
+        "error",
+        "mean[mammal]",
+        "std[mammal]",
+        "n[mammal]",
+        "n[not_mammal]",
+        "output_std",
+        "last_hidden_std",
+        "duration_s",
+        "run_dir",
+    ):
+        assert col in cols
+    for r in rows:
+        assert int(r["n[mammal]"]) + int(r["n[not_mammal]"]) == 5
+        rec = res.record(int(r["job"]))
+        assert float(r["std[mammal]"]) == pytest.approx(
+            rec["results"]["output_std"]["mammal"], rel=1e-5
+        )
+    md = (res.root / "summary.md").read_text().splitlines()
+    assert len(md) == 2 + 4 and all(line.startswith("| ") or line.startswith("|-") for line in md)
+    assert md[0].split("|")[1].strip() == "job"
+    assert (res.root / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| job | model.hidden |" in res.stdout
+    assert "4 jobs, 0 not completed" in res.stdout
+    assert "Sequential(" not in res.stdout  # per-job details go to each job's fpexp.log
+    assert "Sequential(" in (jobs[0] / "fpexp.log").read_text()
+
+
+def test_width_by_depth_grid_sweeps_nine_models(tmp_path):
+    res = sweep(tmp_path, "model.width=2,4,8", "model.depth=1,2,3", "model.activation=relu")
+    assert res.returncode == 0, res.stderr
+    rows = res.summary()
+    assert len(rows) == 9
+    seen = set()
+    for r in rows:
+        w, d = int(r["model.width"]), int(r["model.depth"])
+        seen.add((w, d))
+        rec = res.record(int(r["job"]))
+        assert rec["model"]["hidden"] == [w] * d
+        assert int(r["params"]) == (6 * w + w) + (d - 1) * (w * w + w) + (w + 1)
+        types = [layer["type"] for layer in rec["layers"]]
+        assert types == ["Linear", "ReLU"] * d + ["Linear", "Sigmoid"]
+    assert seen == {(w, d) for w in (2, 4, 8) for d in (1, 2, 3)}
+    assert "width" not in rows[0]  # model.width is already a column
+
+
+def test_failed_job_keeps_the_others_and_exits_non_zero(tmp_path):
+    res = sweep(tmp_path, "model.hidden=[4],[0],[8]")
+    assert res.returncode == 2
+    rows = res.summary()
+    assert [r["status"] for r in rows] == ["completed", "failed", "completed"]
+    assert rows[1]["error"] == "model.hidden[0]: width 0 is not positive (integers >= 1)"
+    assert "job 1 failed: model.hidden[0]: width 0 is not positive" in res.stderr
+    for job in (0, 2):
+        assert {p.name for p in (res.root / str(job)).iterdir()} >= JOB_FILES
+        assert res.record(job)["status"] == "completed"
+    failed = res.root / "1"
+    assert not (JOB_FILES & {p.name for p in failed.iterdir()})
+    assert "3 jobs, 1 not completed" in res.stdout
+    assert (res.root / "summary.png").exists()
+
+
+def test_quoted_list_is_rejected_before_any_job(tmp_path):
+    res = sweep(tmp_path, "model.hidden='[4,8]'")
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [
+        "fpexp: error: model.hidden: got the string '[4,8]' instead of a list; drop the quotes "
+        "around it (expected a list of integers (e.g. [4, 8]) or null)"
+    ]
+    assert not res.root.exists()
+
+
+def test_hidden_and_width_depth_must_agree(tmp_path):
+    res = sweep(tmp_path, "model.hidden=[8,8]", "model.depth=3,2")
+    assert res.returncode == 2
+    rows = res.summary()
+    assert rows[0]["status"] == "failed" and rows[1]["status"] == "completed"
+    assert rows[0]["error"] == (
+        "model.depth: 3 disagrees with model.hidden=[8, 8] (2 layers) "
+        "(give either model.hidden or model.width/model.depth)"
+    )
+
+
+def _fingerprint(res: Sweep) -> list[dict]:
+    prints = []
+    for job in res.jobs():
+        rec = json.loads((job / "run.json").read_text())
+        prints.append({name: meta["sha256"] for name, meta in rec["outputs"].items()})
+    return prints
+
+
+def _table(res: Sweep) -> list[dict]:
+    return [
+        {k: v for k, v in r.items() if k not in ("duration_s", "run_dir")} for r in res.summary()
+    ]
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_launchers_give_bit_identical_jobs_and_the_same_summary(tmp_path, launcher):
+    args = ("model.width=2,8", "model.depth=1,2", "task=multiclass", "model.activation=gelu")
+    basic = sweep(tmp_path, *args, name="basic")
+    other = sweep(tmp_path, *args, f"hydra/launcher={launcher}", name=launcher)
+    assert basic.returncode == other.returncode == 0, other.stderr
+    assert len(basic.jobs()) == 4
+    assert _fingerprint(other) == _fingerprint(basic)
+    assert _table(other) == _table(basic)
+
+
+def test_parallel_launcher_reports_failed_jobs_too(tmp_path):
+    res = sweep(tmp_path, "model.hidden=[4],[0]", "hydra/launcher=joblib")
+    assert res.returncode == 2
+    assert [r["status"] for r in res.summary()] == ["completed", "failed"]
+
+
+def test_slurm_launcher_config_composes(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fpexp",
+            "--cfg",
+            "hydra",
+            "hydra/launcher=slurm",
+            "hydra.launcher.partition=gpu",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    launcher = yaml.safe_load(done.stdout)["hydra"]["launcher"]
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert (launcher["partition"], launcher["cpus_per_task"], launcher["timeout_min"]) == (
+        "gpu",
+        2,
+        30,
+    )
+    assert launcher["array_parallelism"] == 64
+
+
+@pytest.mark.slow
+def test_ray_launcher_matches_basic(tmp_path, monkeypatch):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="needs pip install 'fpexp[ray]'")
+    ray_tmp = tmp_path / "ray"
+    ray_tmp.mkdir()
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("RAY_TMPDIR", str(ray_tmp))
+    args = ("model.hidden=[2],[4]",)
+    basic = sweep(tmp_path, *args, name="basic")
+    ray = sweep(
+        tmp_path,
+        *args,
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        f"+hydra.launcher.ray.init._temp_dir={ray_tmp}",
+        "+hydra.launcher.ray.init.include_dashboard=false",
+        name="ray",
+    )
+    assert ray.returncode == 0, ray.stderr
+    assert _fingerprint(ray) == _fingerprint(basic)
+    assert _table(ray) == _table(basic)
