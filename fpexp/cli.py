@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from fpexp import sweep
+from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 
@@ -63,6 +64,7 @@ def _shown(path: Path, cwd: Path) -> str:
 
 
 register()
+hydra_speedups.install()
 _hydra_main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)(
     task
 )
@@ -97,7 +99,7 @@ def _finish_sweep(sweep_dir: Path) -> int:
     """Write and print the sweep summary; 1 if any job did not complete."""
     from fpexp.summary import to_markdown, write_summary
 
-    columns, rows = write_summary(sweep_dir)
+    columns, rows = write_summary(sweep_dir, renderer=sweep.renderer())
     failed = [r for r in rows if r["status"] != "completed"]
     shown = [c for c in columns if c not in ("error", "run_dir")]
     print(to_markdown(shown, rows), end="")
@@ -131,4 +133,5 @@ def main(argv: list[str] | None = None) -> int:
         sweep_dir = sweep.started()
         if sweep_dir is not None and sweep_dir.is_dir():
             sweep_code = _finish_sweep(sweep_dir)
+        sweep.reset()
     return code or sweep_code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import platform
 import subprocess
 import sys
@@ -45,12 +47,18 @@ def git_state(cwd: Path) -> dict[str, Any] | None:
     }
 
 
-def environment(cwd: Path) -> dict[str, Any]:
+@functools.lru_cache(maxsize=8)
+def _environment(cwd: str) -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "host": platform.node(),
         "packages": package_versions(),
-        "git": git_state(cwd),
+        "git": git_state(Path(cwd)),
     }
+
+
+def environment(cwd: Path) -> dict[str, Any]:
+    """Captured once per process and working directory: a sweep's jobs share it."""
+    return copy.deepcopy(_environment(str(cwd)))

@@ -111,13 +111,21 @@ def to_markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(sweep_dir: Path, plot: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
-    """Write ``summary.csv``/``.md`` (and ``.png``) at the sweep root; return the table."""
+def write_summary(sweep_dir: Path, renderer: Any = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Write ``summary.csv``/``.md``/``.png`` at the sweep root; return the table.
+
+    ``renderer`` is a ``summary_plot.Renderer`` started with the sweep, if any.
+    """
     columns, rows = summary_rows(sweep_dir)
     write_text(sweep_dir / "summary.csv", to_csv(columns, rows))
     write_text(sweep_dir / "summary.md", to_markdown(columns, rows))
-    if plot and rows:
+    png = sweep_dir / "summary.png"
+    if renderer is not None and rows and renderer.render(png, columns, rows):
+        return columns, rows
+    if renderer is not None:
+        renderer.close()
+    if rows:
         from fpexp.summary_plot import plot_summary
 
-        plot_summary(sweep_dir / "summary.png", columns, rows)
+        plot_summary(png, columns, rows)
     return columns, rows

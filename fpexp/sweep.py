@@ -14,14 +14,22 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 _sweep_dir: Path | None = None
+_renderer: Any = None
 
 
 class SweepTracker(Callback):
-    """Hydra callback (see ``conf/config.yaml``): records the sweep directory."""
+    """Hydra callback (see ``conf/config.yaml``): records the sweep directory and starts the
+    summary plot's renderer, so it warms up while the jobs run."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        global _sweep_dir
+        global _sweep_dir, _renderer
         _sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        from fpexp.summary_plot import Renderer
+
+        try:
+            _renderer = Renderer()
+        except OSError:
+            _renderer = None  # the summary plots in-process instead
 
 
 def started() -> Path | None:
@@ -29,6 +37,12 @@ def started() -> Path | None:
     return _sweep_dir
 
 
+def renderer() -> Any:
+    return _renderer
+
+
 def reset() -> None:
-    global _sweep_dir
-    _sweep_dir = None
+    global _sweep_dir, _renderer
+    if _renderer is not None:
+        _renderer.close()
+    _sweep_dir = _renderer = None
