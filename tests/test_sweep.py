@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,10 +218,15 @@ def test_slurm_launcher_config_composes(tmp_path):
 @pytest.mark.slow
 def test_ray_launcher_matches_basic(tmp_path, monkeypatch):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="needs pip install 'fpexp[ray]'")
-    ray_tmp = tmp_path / "ray"
-    ray_tmp.mkdir()
+    # Ray's files stay in this test's tmp dir, reached through a short link: its socket paths
+    # must fit in 107 bytes, which pytest's tmp paths do not.
+    ray_files = tmp_path / "ray_tmp"
+    ray_files.mkdir()
+    link = Path(tempfile.mkdtemp(prefix="r", dir="/tmp")) / "t"
+    link.symlink_to(ray_files)
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    monkeypatch.setenv("RAY_TMPDIR", str(ray_tmp))
+    monkeypatch.setenv("RAY_TMPDIR", str(link))
+    ray_tmp = link
     args = ("model.hidden=[2],[4]",)
     basic = sweep(tmp_path, *args, name="basic")
     ray = sweep(
@@ -231,6 +238,11 @@ def test_ray_launcher_matches_basic(tmp_path, monkeypatch):
         "+hydra.launcher.ray.init.include_dashboard=false",
         name="ray",
     )
-    assert ray.returncode == 0, ray.stderr
-    assert _fingerprint(ray) == _fingerprint(basic)
-    assert _table(ray) == _table(basic)
+    try:
+        assert ray.returncode == 0, ray.stderr
+        assert _fingerprint(ray) == _fingerprint(basic)
+        assert _table(ray) == _table(basic)
+        left = subprocess.run(["pgrep", "-f", str(link)], capture_output=True, text=True).stdout
+        assert left == "", f"Ray processes left behind: {left}"
+    finally:
+        shutil.rmtree(link.parent)
