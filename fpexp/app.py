@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from fpexp import __version__
+from fpexp import __version__, initial_weights
 from fpexp.config.validate import check_config, check_in_features
 from fpexp.errors import Interrupted, UsageError
 from fpexp.record import RunRecord
@@ -25,6 +25,7 @@ log = logging.getLogger("fpexp")
 MODEL_FILE, WEIGHTS_FILE = "model.txt", "weights.safetensors"
 OUTPUTS_FILE, PREDICTIONS_FILE = "outputs.csv", "predictions.csv"
 LAYERS_FILE = "layers.csv"
+last_run_dir: Path | None = None  # the run directory of the latest run_experiment call
 
 
 @contextmanager
@@ -56,6 +57,9 @@ def run_experiment(
 
     context = dict(context or {})
     cwd = Path(context.pop("cwd", Path.cwd()))
+    past = initial_weights.reproducing()
+    if past is not None:
+        context["rerun_of"] = str(past.run_dir)
     record = RunRecord(
         run_dir,
         fpexp_version=__version__,
@@ -64,6 +68,8 @@ def run_experiment(
         config=OmegaConf.to_container(cfg, resolve=True),
     )
     record.save()
+    global last_run_dir
+    last_run_dir = record.run_dir
     try:
         with _sigterm_as_interrupt():
             with record.phase("environment"):
@@ -102,11 +108,17 @@ def _execute(cfg: DictConfig, record: RunRecord) -> None:
 
     with record.phase("validate"):
         problems = check_config(cfg)
-        source = None
+        source = choice = None
         if not any(p.key.startswith("data.") for p in problems):
             source = open_source(cfg.data)
             record.update(input=source.describe())
-            problems += check_in_features(cfg.model, source.describe()["features"], source.name)
+            n_features = int(source.describe()["features"])
+            problems += check_in_features(cfg.model, n_features, source.name)
+            resolved = record.data["config"]
+            choice = initial_weights.choose(
+                resolved, n_features, Path(record.data["command"]["cwd"])
+            )
+            problems += initial_weights.problems(choice)
         problems += device_problems(str(cfg.device))
         if problems:
             raise UsageError(problems)
@@ -118,6 +130,7 @@ def _execute(cfg: DictConfig, record: RunRecord) -> None:
         torch.manual_seed(int(cfg.seed))
         hidden = hidden_widths(cfg.model)
         model = build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
+        record.update(weights=initial_weights.apply(model, choice))
         model = model.to(device=device, dtype=dtype)
         total, trainable = count_parameters(model)
         record.update(

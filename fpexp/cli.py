@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from fpexp import sweep
+from fpexp.commands import COMMANDS
 from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
@@ -111,11 +112,25 @@ def _finish_sweep(sweep_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run Hydra on ``argv``. Exit codes: 0 ok, 2 bad input, 1 a sweep job failed, 130 stopped.
+    """``fpexp runs|diff|rerun ...`` or a Hydra run/multirun (everything else)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:
+        from importlib import import_module
+
+        command = import_module(f"fpexp.commands.{args[0]}")
+        try:
+            return command.main(args[1:])
+        except UsageError as err:
+            _print(err.problems)
+            return EXIT_USAGE
+    return run_hydra(args)
+
+
+def run_hydra(args: list[str]) -> int:
+    """Run Hydra on ``args``. Exit codes: 0 ok, 2 bad input, 1 a sweep job failed, 130 stopped.
 
     A multirun's summary is written however the sweep ended, before any error propagates.
     """
-    args = list(sys.argv[1:] if argv is None else argv)
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = [saved_argv[0] if saved_argv else "fpexp", *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer

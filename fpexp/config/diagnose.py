@@ -12,15 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode, StringNode
 
-from fpexp.config.store import CONFIG_NAME, config_dir, register
+from fpexp.config.compose import compose_config
+from fpexp.config.store import config_dir
 from fpexp.config.validate import check_config
 from fpexp.errors import Problem
 
@@ -32,11 +31,7 @@ _TYPES = {
 }
 
 
-def _compose(overrides: Sequence[str]) -> DictConfig:
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose(CONFIG_NAME, overrides=list(overrides))
+_compose = compose_config
 
 
 def _groups() -> set[str]:
@@ -135,5 +130,4 @@ def diagnose(overrides: Sequence[str]) -> list[Problem]:
                 problems.append(_explain(ov.key_or_group, line.partition("=")[2], err, base))
     with contextlib.suppress(Exception):
         problems += check_config(_compose(good))
-    GlobalHydra.instance().clear()
     return problems

@@ -45,6 +45,7 @@ class ModelConfig:
     activation: str = "none"
     bias: bool = True
     in_features: int | None = None
+    weights: str | None = None
 
 
 @dataclass

@@ -1,0 +1,156 @@
+"""``fpexp diff A B``: what changed between two runs (config, outputs, environment)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from fpexp.catalog import DEFAULT_ROOT, Run, resolve, shown
+from fpexp.commands import Parser
+from fpexp.compare import (
+    config_changes,
+    environment_changes,
+    group_changes,
+    is_empty,
+    output_changes,
+)
+from fpexp.overrides import flatten, pin_overrides, render
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="fpexp diff", description=__doc__.split(": ", 1)[1])
+    p.add_argument("a", help="run: a path, @latest, @-N or SWEEP_DIR:JOB")
+    p.add_argument("b", help="the other run")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_const", dest="format", const="json")
+    fmt.add_argument("--md", action="store_const", dest="format", const="md")
+    fmt.add_argument(
+        "--overrides",
+        action="store_const",
+        dest="format",
+        const="overrides",
+        help="the Hydra overrides that turn A's config into B's (for fpexp rerun A ...)",
+    )
+    p.add_argument("--root", default=str(DEFAULT_ROOT), help="where @latest looks (./outputs)")
+    return p
+
+
+def diff_runs(a: Run, b: Run) -> dict[str, Any]:
+    return {
+        "a": shown(a.path),
+        "b": shown(b.path),
+        "groups": group_changes(a.choices, b.choices),
+        "config": config_changes(a.record.get("config") or {}, b.record.get("config") or {}),
+        "outputs": output_changes(a.path, b.path),
+        "environment": environment_changes(a.record, b.record),
+    }
+
+
+def overrides_between(a: Run, b: Run) -> list[str]:
+    """Overrides that, applied to A's config by ``rerun``, give exactly B's config."""
+    from omegaconf import OmegaConf
+
+    from fpexp.config.compose import compose_config
+
+    groups = [f"{g['group']}={g['b']}" for g in group_changes(a.choices, b.choices) if g["b"]]
+    skip = {g.split("=")[0] for g in groups}
+    base = compose_config(pin_overrides(a.composed_config(), a.choices, skip) + groups)
+    have = flatten(OmegaConf.to_container(base, resolve=False))
+    want = flatten(b.composed_config())
+    values = [f"{k}={render(v)}" for k, v in want.items() if k not in have or have[k] != v]
+    return groups + values
+
+
+def _v(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def to_text(d: dict[str, Any]) -> str:
+    if is_empty(d):
+        return f"no differences between {d['a']} and {d['b']}\n"
+    lines = [f"a: {d['a']}", f"b: {d['b']}", ""]
+    cfg = d["config"]
+    n = len(d["groups"]) + sum(len(v) for v in cfg.values())
+    lines.append(f"config ({n} changes):" if n else "config: same")
+    lines += [f"  {g['group']}: {g['a']} → {g['b']}   (config group)" for g in d["groups"]]
+    lines += [f"  {c['key']}: {_v(c['a'])} → {_v(c['b'])}" for c in cfg["changed"]]
+    lines += [f"  + {c['key']}: {_v(c['b'])}" for c in cfg["added"]]
+    lines += [f"  - {c['key']}: {_v(c['a'])}" for c in cfg["removed"]]
+    outs = d["outputs"]
+    if not outs["comparable"]:
+        lines.append(f"outputs: not compared: {outs['reason']}")
+    else:
+        lines.append(f"outputs {outs['shape']}:")
+        for name, c in outs["columns"].items():
+            verdict = "identical" if c["identical"] else "allclose" if c["allclose"] else "differ"
+            lines.append(f"  {name}: max abs diff {c['max_abs_diff']:.6g} ({verdict})")
+        if "flipped" in outs:
+            flips = outs["flipped"]
+            lines.append(
+                f"  predictions flipped: {len(flips)}" + (f" ({', '.join(flips)})" if flips else "")
+            )
+    env = d["environment"]
+    lines.append("environment: same" if not env else "environment:")
+    lines += [f"  {e['key']}: {_v(e['a'])} → {_v(e['b'])}" for e in env]
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(value: Any) -> str:
+    return f"`{_v(value)}`".replace("|", "\\|")
+
+
+def to_markdown(d: dict[str, Any]) -> str:
+    lines = [f"## `{d['a']}` → `{d['b']}`", ""]
+    rows = [(g["group"] + " (group)", g["a"], g["b"]) for g in d["groups"]]
+    cfg = d["config"]
+    rows += [(c["key"], c["a"], c["b"]) for c in cfg["changed"]]
+    rows += [(c["key"], None, c["b"]) for c in cfg["added"]]
+    rows += [(c["key"], c["a"], None) for c in cfg["removed"]]
+    lines += ["### Config", ""]
+    if rows:
+        lines += ["| key | a | b |", "|---|---|---|"]
+        lines += [f"| {k} | {_md_cell(a)} | {_md_cell(b)} |" for k, a, b in rows]
+    else:
+        lines.append("No changes.")
+    lines += ["", "### Outputs", ""]
+    outs = d["outputs"]
+    if not outs["comparable"]:
+        lines.append(f"Not compared: {outs['reason']}.")
+    else:
+        lines += ["| output | max abs diff | allclose | identical |", "|---|---|---|---|"]
+        for name, c in outs["columns"].items():
+            lines.append(
+                f"| {name} | {c['max_abs_diff']:.6g} | {c['allclose']} | {c['identical']} |"
+            )
+        if "flipped" in outs:
+            lines += ["", f"Predictions flipped: {len(outs['flipped'])} {outs['flipped']}"]
+    lines += ["", "### Environment", ""]
+    if d["environment"]:
+        lines += ["| key | a | b |", "|---|---|---|"]
+        lines += [
+            f"| {e['key']} | {_md_cell(e['a'])} | {_md_cell(e['b'])} |" for e in d["environment"]
+        ]
+    else:
+        lines.append("No changes.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    root = Path(args.root)
+    a, b = resolve(args.a, root), resolve(args.b, root)
+    if args.format == "overrides":
+        overrides = overrides_between(a, b)
+        if overrides:
+            print("\n".join(overrides))
+        return 0
+    d = diff_runs(a, b)
+    if args.format == "json":
+        print(json.dumps({**d, "empty": is_empty(d)}, indent=2))
+    elif args.format == "md":
+        print(to_markdown(d), end="")
+    else:
+        print(to_text(d), end="")
+    return 0

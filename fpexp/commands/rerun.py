@@ -1,0 +1,102 @@
+"""``fpexp rerun RUN [OVERRIDES...]``: run a recorded run again, optionally changed or checked.
+
+The config is recomposed from the run's own record (its group choices and every value, plus
+its Hydra settings except output directories and launcher), then OVERRIDES apply. The new run
+gets a new directory; its run.json says which run it reproduces. ``--check`` verifies the
+original's files against its record, then compares the new run's files with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fpexp.atomic import sha256_file
+from fpexp.catalog import DEFAULT_ROOT, Run, resolve, shown
+from fpexp.commands import Parser
+from fpexp.config.store import config_dir
+from fpexp.errors import Problem, UsageError
+from fpexp.overrides import carried_hydra_overrides, pin_overrides
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="fpexp rerun", description=__doc__.split(": ", 1)[1].split("\n")[0])
+    p.add_argument("run", help="run: a path, @latest, @-N or SWEEP_DIR:JOB")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides applied on top, e.g. seed=7")
+    p.add_argument("--check", action="store_true", help="exit 1 unless reproduced identically")
+    p.add_argument("--root", default=str(DEFAULT_ROOT), help="where @latest looks (./outputs)")
+    return p
+
+
+def rerun_overrides(run: Run, extra: list[str]) -> list[str]:
+    """The Hydra command line that recomposes ``run``'s config, then applies ``extra``."""
+    groups = {p.name for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"}
+    changed = {o.split("=", 1)[0] for o in extra if "=" in o and o.split("=", 1)[0] in groups}
+    pins = pin_overrides(run.composed_config(), run.choices, skip=changed)
+    return pins + carried_hydra_overrides(run.hydra_overrides()) + extra
+
+
+def verify(run: Run) -> list[str]:
+    """Files of the run that no longer match its record."""
+    found = []
+    for name, meta in (run.record.get("outputs") or {}).items():
+        path = run.path / name
+        if not path.is_file():
+            found.append(f"{name}: missing since the run")
+        elif sha256_file(path) != meta.get("sha256"):
+            found.append(
+                f"{name}: changed since the run (sha256 {meta.get('sha256', '')[:12]}… recorded)"
+            )
+    return found
+
+
+def compare(original: Run, new_dir: Path) -> list[str]:
+    """Files of the new run that differ from the original's files as they are now."""
+    from fpexp.compare import output_changes
+
+    differ = []
+    for name in original.record.get("outputs") or {}:
+        a, b = original.path / name, new_dir / name
+        if not (a.is_file() and b.is_file()) or sha256_file(a) != sha256_file(b):
+            detail = ""
+            if name.startswith("outputs.") and a.is_file() and b.is_file():
+                outs = output_changes(original.path, new_dir)
+                if outs["comparable"]:
+                    worst = max(c["max_abs_diff"] for c in outs["columns"].values())
+                    detail = f" (max abs diff {worst:.6g})"
+                else:
+                    detail = f" ({outs['reason']})"
+            differ.append(f"{name}: differs{detail}")
+    return differ
+
+
+def main(argv: list[str]) -> int:
+    from fpexp import app, cli, initial_weights
+
+    args = parser().parse_args(argv)
+    if any(o in ("-m", "--multirun") or o.startswith("-") for o in args.overrides):
+        raise UsageError(
+            [Problem("rerun", "takes Hydra overrides only", "key=value ...; a rerun is one run")]
+        )
+    original = resolve(args.run, Path(args.root))
+    tampered = verify(original) if args.check else []
+    app.last_run_dir = None
+    initial_weights.reproduce(initial_weights.PastRun(original.path, original.record))
+    try:
+        code = cli.run_hydra(rerun_overrides(original, args.overrides))
+    finally:
+        initial_weights.reproduce(None)
+    if not args.check or code != 0 or app.last_run_dir is None:
+        return code
+    print(f"original: {shown(original.path)}")
+    for line in tampered:
+        print(f"  {line}")
+    differ = compare(original, app.last_run_dir)
+    print(f"rerun:    {shown(app.last_run_dir)}")
+    if not differ and not tampered:
+        print("reproduced: identical")
+        return 0
+    print("reproduced: differs" if differ else "reproduced: identical to the changed files")
+    for line in differ:
+        print(f"  {line}")
+    return 1

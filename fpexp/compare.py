@@ -1,0 +1,104 @@
+"""What differs between two runs: config, group choices, outputs and environment. Pure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpexp.overrides import flatten
+
+RTOL, ATOL = 1e-5, 1e-8  # numpy/torch allclose defaults
+NO_OUTPUTS = "neither run has outputs"
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def config_changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Changed, added and removed dotted keys, in A's key order then B's new keys."""
+    fa, fb = flatten(a), flatten(b)
+    changed = [
+        {"key": k, "a": fa[k], "b": fb[k]} for k in fa if k in fb and not _same(fa[k], fb[k])
+    ]
+    removed = [{"key": k, "a": fa[k]} for k in fa if k not in fb]
+    added = [{"key": k, "b": fb[k]} for k in fb if k not in fa]
+    return {"changed": changed, "added": added, "removed": removed}
+
+
+def group_changes(a: dict[str, str], b: dict[str, str]) -> list[dict[str, Any]]:
+    keys = list(a) + [k for k in b if k not in a]
+    return [{"group": k, "a": a.get(k), "b": b.get(k)} for k in keys if a.get(k) != b.get(k)]
+
+
+def _env_facts(rec: dict[str, Any]) -> dict[str, Any]:
+    env = rec.get("environment") or {}
+    git = env.get("git") or {}
+    facts = {f"packages.{k}": v for k, v in (env.get("packages") or {}).items()}
+    facts.update(
+        python=env.get("python"),
+        host=env.get("host"),
+        device=rec.get("device"),
+        dtype=rec.get("dtype"),
+        torch_threads=rec.get("torch_threads"),
+        **{"git.commit": git.get("commit"), "git.dirty": git.get("dirty")},
+    )
+    return facts
+
+
+def environment_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    fa, fb = _env_facts(a), _env_facts(b)
+    keys = list(fa) + [k for k in fb if k not in fa]
+    return [{"key": k, "a": fa.get(k), "b": fb.get(k)} for k in keys if fa.get(k) != fb.get(k)]
+
+
+def _read_table(path: Path) -> dict[str, np.ndarray] | None:
+    from fpexp.tables import read_table
+
+    return read_table(path) if path.exists() else None
+
+
+def output_changes(a_dir: Path, b_dir: Path) -> dict[str, Any]:
+    """Per output column max |a - b| and an allclose verdict; flipped predictions by id."""
+    a, b = _read_table(Path(a_dir) / "outputs.csv"), _read_table(Path(b_dir) / "outputs.csv")
+    if a is None and b is None:
+        return {"comparable": False, "reason": NO_OUTPUTS}
+    if a is None or b is None:
+        missing = "A" if a is None else "B"
+        return {"comparable": False, "reason": f"run {missing} has no outputs"}
+    shape_a = [len(a["id"]), len(a) - 1]
+    shape_b = [len(b["id"]), len(b) - 1]
+    if list(a) != list(b) or shape_a != shape_b:
+        cols = f"columns {list(a)[1:]} vs {list(b)[1:]}"
+        return {"comparable": False, "reason": f"shapes differ: {shape_a} vs {shape_b} ({cols})"}
+    if not np.array_equal(a["id"].astype(str), b["id"].astype(str)):
+        return {"comparable": False, "reason": "the runs have different row ids"}
+    columns = {}
+    for name in list(a)[1:]:
+        x, y = a[name].astype(np.float64), b[name].astype(np.float64)
+        columns[name] = {
+            "max_abs_diff": float(np.max(np.abs(x - y))) if len(x) else 0.0,
+            "allclose": bool(np.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True)),
+            "identical": bool(np.array_equal(x, y, equal_nan=True)),
+        }
+    out: dict[str, Any] = {"comparable": True, "shape": shape_a, "columns": columns}
+    pa, pb = (
+        _read_table(Path(a_dir) / "predictions.csv"),
+        _read_table(Path(b_dir) / "predictions.csv"),
+    )
+    if pa is not None and pb is not None and "label" in pa and "label" in pb:
+        flips = pa["prediction"] != pb["prediction"]
+        out["flipped"] = [str(i) for i in pa["id"][flips]]
+    return out
+
+
+def is_empty(diff: dict[str, Any]) -> bool:
+    cfg, outs = diff["config"], diff["outputs"]
+    if outs.get("comparable"):
+        same_outputs = all(c["identical"] for c in outs["columns"].values())
+    else:
+        same_outputs = outs.get("reason") == NO_OUTPUTS
+    return not diff["groups"] and not any(cfg.values()) and not diff["environment"] and same_outputs

@@ -1,0 +1,105 @@
+"""Where a run's weights come from: seeded initialisation, ``model.weights``, or a past run.
+
+``fpexp rerun`` registers the run it reproduces (``reproduce``). When the new run would
+initialise exactly the same weights as that run (same seed, model, head, dtype and input
+width), it loads that run's saved ``weights.safetensors`` instead, so a rerun never depends on
+initialisation code or on the original ``model.weights`` file still existing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fpexp.errors import Problem, UsageError
+
+SAVED = "weights.safetensors"
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """The run a rerun reproduces: its directory and its record."""
+
+    run_dir: Path
+    record: dict[str, Any]
+
+
+_reproducing: PastRun | None = None
+
+
+def reproduce(run: PastRun | None) -> None:
+    """Make the next run in this process a rerun of ``run`` (``None`` to clear)."""
+    global _reproducing
+    _reproducing = run
+
+
+def reproducing() -> PastRun | None:
+    return _reproducing
+
+
+def _init_facts(config: dict[str, Any], in_features: int | None) -> str:
+    task = config.get("task") or {}
+    facts = {
+        "seed": config.get("seed"),
+        "model": config.get("model"),
+        "head": [task.get("kind"), task.get("out_features")],
+        "dtype": config.get("dtype"),
+        "in_features": in_features,
+    }
+    return json.dumps(facts, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Choice:
+    origin: str  # "initialised" | "model.weights" | "rerun"
+    path: Path | None = None
+    expected_sha256: str | None = None
+
+
+def choose(config: dict[str, Any], in_features: int, cwd: Path) -> Choice:
+    """Decide the weights for a run with resolved ``config`` (no loading yet)."""
+    past = _reproducing
+    if past is not None:
+        recorded = (past.record.get("input") or {}).get("features")
+        if _init_facts(config, in_features) == _init_facts(
+            past.record.get("config") or {}, recorded
+        ):
+            sha = ((past.record.get("outputs") or {}).get(SAVED) or {}).get("sha256")
+            return Choice("rerun", past.run_dir / SAVED, sha)
+    given = (config.get("model") or {}).get("weights")
+    if given:
+        path = Path(given).expanduser()
+        return Choice("model.weights", path if path.is_absolute() else cwd / path)
+    return Choice("initialised")
+
+
+def problems(choice: Choice) -> list[Problem]:
+    """What can be checked before building: the file is there, in a known format, unchanged."""
+    from fpexp.weights import path_problems
+
+    if choice.path is None:
+        return []
+    if choice.origin == "rerun":
+        from fpexp.atomic import sha256_file
+
+        if not choice.path.is_file():
+            return [Problem("rerun", f"{choice.path}: the run's saved weights are missing")]
+        if choice.expected_sha256 and sha256_file(choice.path) != choice.expected_sha256:
+            return [Problem("rerun", f"{choice.path}: changed since the run (sha256 mismatch)")]
+        return []
+    return path_problems(choice.path)
+
+
+def apply(model: Any, choice: Choice) -> dict[str, Any]:
+    """Load the chosen weights into ``model`` (built and seeded); describe them for run.json."""
+    from fpexp.weights import describe, fit_problems, load_state
+
+    if choice.path is None:
+        return {"origin": "initialised"}
+    state = load_state(choice.path)
+    if issues := fit_problems(model, state, choice.path):
+        raise UsageError(issues)
+    model.load_state_dict(state)
+    return {"origin": choice.origin, **describe(choice.path)}

@@ -1,0 +1,64 @@
+"""Hydra override strings: rendering values, and the overrides that pin a recorded config."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-./]*$")
+_KEYWORDS = {"true", "false", "null", "nan", "inf", "-inf"}
+# Hydra-level settings a rerun must not carry over: where outputs go, and how a sweep ran.
+_NOT_CARRIED = ("hydra.run.", "hydra.sweep.", "hydra/launcher", "hydra.launcher", "hydra.mode")
+
+
+def render(value: Any) -> str:
+    """A value in Hydra's override grammar (lists as ``[a,b]``, odd strings quoted)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(render(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{render(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if _BARE.match(text) and text.lower() not in _KEYWORDS:
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted leaf paths of a nested dict; lists are leaves."""
+    if isinstance(tree, dict) and tree:
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree} if prefix else {}
+
+
+def pin_overrides(config: dict[str, Any], choices: dict[str, str], skip: set[str]) -> list[str]:
+    """Overrides that recompose ``config``: its group choices, then every leaf value.
+
+    Leaves under a group in ``skip`` (whose choice the caller changes) are left out, so the
+    newly chosen group's own values apply.
+    """
+    groups = [f"{g}={c}" for g, c in choices.items() if g not in skip]
+    leaves = [
+        f"{key}={render(value)}"
+        for key, value in flatten(config).items()
+        if key.split(".")[0] not in skip
+    ]
+    return groups + leaves
+
+
+def carried_hydra_overrides(hydra_overrides: list[str]) -> list[str]:
+    """A run's own Hydra overrides that a rerun keeps (not output dirs or the launcher)."""
+    return [o for o in hydra_overrides if not o.lstrip("+~").startswith(_NOT_CARRIED)]
