@@ -22,12 +22,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # some writers create 0600 files
-        os.replace(tmp, path)
+        finalize(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def finalize(tmp: Path, path: Path) -> None:
+    """fsync ``tmp``, give it the usual permissions, and rename it to ``path`` in one step."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o666 & ~_UMASK)  # some writers create 0600 files
+    os.replace(tmp, path)
 
 
 def write_bytes(path: Path, data: bytes) -> None:

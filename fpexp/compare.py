@@ -55,15 +55,25 @@ def environment_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, 
     return [{"key": k, "a": fa.get(k), "b": fb.get(k)} for k in keys if fa.get(k) != fb.get(k)]
 
 
-def _read_table(path: Path) -> dict[str, np.ndarray] | None:
+def _table(run_dir: Path, record: dict[str, Any], role: str) -> dict[str, np.ndarray] | None:
+    """The run's table with this role (outputs or predictions), in whatever format it has."""
     from fpexp.tables import read_table
 
-    return read_table(path) if path.exists() else None
+    for name, meta in (record.get("outputs") or {}).items():
+        if meta.get("role") == role and (Path(run_dir) / name).is_file():
+            return read_table(Path(run_dir) / name, meta.get("columns"))
+    return None
 
 
-def output_changes(a_dir: Path, b_dir: Path) -> dict[str, Any]:
+def _is_npy(record: dict[str, Any]) -> bool:
+    return any(n.endswith(".npy") for n in (record.get("outputs") or {}))
+
+
+def output_changes(
+    a_dir: Path, a_rec: dict[str, Any], b_dir: Path, b_rec: dict[str, Any]
+) -> dict[str, Any]:
     """Per output column max |a - b| and an allclose verdict; flipped predictions by id."""
-    a, b = _read_table(Path(a_dir) / "outputs.csv"), _read_table(Path(b_dir) / "outputs.csv")
+    a, b = _table(a_dir, a_rec, "outputs"), _table(b_dir, b_rec, "outputs")
     if a is None and b is None:
         return {"comparable": False, "reason": NO_OUTPUTS}
     if a is None or b is None:
@@ -74,23 +84,24 @@ def output_changes(a_dir: Path, b_dir: Path) -> dict[str, Any]:
     if list(a) != list(b) or shape_a != shape_b:
         cols = f"columns {list(a)[1:]} vs {list(b)[1:]}"
         return {"comparable": False, "reason": f"shapes differ: {shape_a} vs {shape_b} ({cols})"}
-    if not np.array_equal(a["id"].astype(str), b["id"].astype(str)):
+    npy = _is_npy(a_rec) or _is_npy(b_rec)  # .npy tables carry no ids: compare by position
+    if not npy and not np.array_equal(a["id"], b["id"]):
         return {"comparable": False, "reason": "the runs have different row ids"}
+    if npy:
+        a["id"] = b["id"] = a["id"] if not _is_npy(a_rec) else b["id"]
     columns = {}
     for name in list(a)[1:]:
-        x, y = a[name].astype(np.float64), b[name].astype(np.float64)
+        x, y = np.asarray(a[name], np.float64), np.asarray(b[name], np.float64)
         columns[name] = {
             "max_abs_diff": float(np.max(np.abs(x - y))) if len(x) else 0.0,
             "allclose": bool(np.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True)),
             "identical": bool(np.array_equal(x, y, equal_nan=True)),
         }
     out: dict[str, Any] = {"comparable": True, "shape": shape_a, "columns": columns}
-    pa, pb = (
-        _read_table(Path(a_dir) / "predictions.csv"),
-        _read_table(Path(b_dir) / "predictions.csv"),
-    )
-    if pa is not None and pb is not None and "label" in pa and "label" in pb:
-        flips = pa["prediction"] != pb["prediction"]
+    pa, pb = _table(a_dir, a_rec, "predictions"), _table(b_dir, b_rec, "predictions")
+    classification = (a_rec.get("config") or {}).get("task", {}).get("kind") != "regression"
+    if pa is not None and pb is not None and classification and len(pa["id"]) == len(pb["id"]):
+        flips = np.asarray(pa["prediction"]) != np.asarray(pb["prediction"])
         out["flipped"] = [str(i) for i in pa["id"][flips]]
     return out
 

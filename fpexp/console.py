@@ -12,8 +12,6 @@ from fpexp.runner import ForwardResult
 
 log = logging.getLogger("fpexp")
 
-PREVIEW_ROWS = 20
-
 
 def _fmt(x: float) -> str:
     return f"{x:.4f}"
@@ -40,17 +38,22 @@ def row_line(i: int, result: ForwardResult, head: Head, id_width: int) -> str:
 
 
 def show_results(model: nn.Module, result: ForwardResult, head: Head, console: bool = True) -> None:
-    """Log the model, the output tensor and one line per row; to the log file only if not
-    ``console`` (sweep jobs, whose table is printed at the end)."""
+    """Log the model, the output tensor (first rows) and one line per row, then metrics; to
+    the log file only if not ``console`` (sweep jobs, whose table is printed at the end)."""
     extra = {"console": console}
     log.info("%s", model, extra=extra)
-    n = len(result.ids)
+    shown = len(result.ids)
     with torch.inference_mode():
-        shown = result.outputs if n <= PREVIEW_ROWS else result.outputs[:PREVIEW_ROWS]
-        log.info("%s", shown, extra=extra)
-    id_width = max((len(str(result.ids[i])) for i in range(min(n, PREVIEW_ROWS))), default=0)
-    for i in range(min(n, PREVIEW_ROWS)):
+        log.info("%s", result.outputs, extra=extra)
+    id_width = max((len(str(i)) for i in result.ids), default=0)
+    for i in range(shown):
         log.info("%s", row_line(i, result, head, id_width), extra=extra)
-    if n > PREVIEW_ROWS:
-        more = n - PREVIEW_ROWS
-        log.info("... %d more rows (all in outputs.csv and predictions.csv)", more, extra=extra)
+    if result.rows > shown:
+        more = result.rows - shown
+        log.info("... %d more rows (all in the outputs and predictions files)", more, extra=extra)
+    if result.metrics:
+        figures = "  ".join(
+            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in result.metrics.items()
+        )
+        log.info("metrics: %s", figures, extra=extra)

@@ -66,18 +66,19 @@ class RunRecord:
         finally:
             self.data["phases_s"][name] = round(time.perf_counter() - start, 6)
 
-    def add_output(self, name: str, role: str) -> None:
+    def add_output(self, name: str, role: str, **extra: Any) -> None:
         """Register a file written into the run directory, with its size and sha256."""
         path = self.run_dir / name
         self.data["outputs"][name] = {
             "role": role,
             "bytes": path.stat().st_size,
             "sha256": sha256_file(path),
+            **extra,
         }
 
-    def discard_outputs(self) -> None:
-        """Remove registered outputs: a failed run holds nothing that looks like a result."""
-        for name in list(self.data["outputs"]):
+    def discard_outputs(self, names: tuple[str, ...] = ()) -> None:
+        """Remove the outputs (registered or just named): a failed run holds no result."""
+        for name in {*self.data["outputs"], *names}:
             (self.run_dir / name).unlink(missing_ok=True)
         self.data["outputs"] = {}
 

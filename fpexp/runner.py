@@ -1,8 +1,15 @@
-"""The forward pass: batches from a source through the model, under ``inference_mode``."""
+"""The forward pass, streamed: batches from a source through the model under ``inference_mode``.
+
+Each batch's outputs and predictions go straight to the writers and to running summaries
+(output mean/std, predicted class counts, metrics when labels exist); only the first rows are
+kept, for the console preview. Memory stays flat however many rows the source has.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,18 +17,75 @@ from torch import nn
 
 from fpexp.data.base import Source
 from fpexp.heads import Head
+from fpexp.metrics import Metrics, encode
 
-DEFAULT_BATCH_SIZE = 65_536
+PREVIEW_ROWS = 20
 
 
-@dataclass(frozen=True)
+@dataclass
 class ForwardResult:
-    """Row ids, head outputs ``[n, out]`` on the CPU, predictions, and true labels if known."""
+    """The first rows (for the console), the row count, summaries and metrics."""
 
     ids: np.ndarray
     outputs: torch.Tensor
     predictions: torch.Tensor
     labels: np.ndarray | None
+    rows: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+
+
+class _ColumnStats:
+    """Per-column mean and population std, merged batch by batch (Chan)."""
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, None, None
+
+    def add(self, x: torch.Tensor) -> None:
+        x = x.to(torch.float64)
+        n = x.shape[0]
+        if n == 0:
+            return
+        b_mean = x.mean(0)
+        b_m2 = ((x - b_mean) ** 2).sum(0)
+        if self.mean is None:
+            self.n, self.mean, self.m2 = n, b_mean, b_m2
+            return
+        total = self.n + n
+        delta = b_mean - self.mean
+        self.mean = self.mean + delta * n / total
+        self.m2 = self.m2 + b_m2 + delta * delta * self.n * n / total
+        self.n = total
+
+    def result(self) -> tuple[list[float], list[float]]:
+        if self.mean is None:
+            return [], []
+        return self.mean.tolist(), (self.m2 / self.n).sqrt().tolist()
+
+
+def _columns(ids: np.ndarray, values: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    return {"id": ids, **{name: values[:, j] for j, name in enumerate(names)}}
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    # bfloat16 has no numpy dtype; float32 holds every bfloat16 value exactly.
+    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+
+
+def _prediction_columns(ids: np.ndarray, preds: np.ndarray, head: Head) -> dict[str, np.ndarray]:
+    if head.is_classification:
+        return {"id": ids, "prediction": preds, "label": np.asarray(head.classes)[preds]}
+    if preds.ndim == 1:
+        return {"id": ids, "prediction": preds}
+    return {"id": ids, **{f"prediction_{j}": preds[:, j] for j in range(preds.shape[1])}}
+
+
+def _progress(enabled: bool, total: int | None) -> Any:
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=" rows", unit_scale=True, file=sys.stderr, leave=False)
 
 
 def forward(
@@ -30,23 +94,70 @@ def forward(
     head: Head,
     device: torch.device,
     dtype: torch.dtype,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int,
+    writers: tuple[Any, Any] | None = None,
+    progress: bool = False,
 ) -> ForwardResult:
-    """Run every batch of ``source`` through ``model`` and read predictions off the head."""
-    ids, outs, labels = [], [], []
+    """Run every batch through ``model``; stream results into ``writers`` (outputs, predictions)."""
+    names = head.output_names()
+    stats, counts = _ColumnStats(), np.zeros(len(head.classes or []), dtype=np.int64)
+    # class-name labels (the embedded animals) say nothing about a regression's values
+    categorical = getattr(source, "label_kind", None) == "class"
+    labelled = source.describe().get("has_labels") and not (
+        head.kind == "regression" and categorical
+    )
+    metrics = Metrics(head) if labelled else None
+    positive = getattr(source, "binary_positive", None)
+    keep: dict[str, list[Any]] = {"ids": [], "outputs": [], "predictions": [], "labels": []}
+    rows, bar, kept = 0, None, 0
     model.eval()
     with torch.inference_mode():
-        for batch in source.batches(batch_size):
+        for i, batch in enumerate(source.batches(batch_size)):
+            if i == 1:
+                bar = _progress(progress, source.describe().get("rows"))
+                if bar is not None:
+                    bar.update(rows)
             x = torch.from_numpy(batch.features).to(device=device, dtype=dtype)
-            outs.append(model(x).cpu())
-            ids.append(batch.ids)
-            if batch.labels is not None:
-                labels.append(batch.labels)
-        outputs = torch.cat(outs) if outs else torch.empty(0, head.out_features, dtype=dtype)
-        predictions = head.predict(outputs)
+            out = model(x).cpu()
+            preds = head.predict(out)
+            values, pred_np = _numpy(out), _numpy(preds)
+            if writers is not None:
+                writers[0].write(_columns(batch.ids, values, names), values)
+                writers[1].write(_prediction_columns(batch.ids, pred_np, head), pred_np)
+            stats.add(out)
+            if head.is_classification:
+                counts += np.bincount(pred_np, minlength=len(counts))
+            if metrics is not None and batch.labels is not None:
+                metrics.update(out, preds, encode(batch.labels, head, rows, positive))
+            if kept < PREVIEW_ROWS:
+                take = PREVIEW_ROWS - kept
+                keep["ids"].append(batch.ids[:take])
+                keep["outputs"].append(out[:take].clone())
+                keep["predictions"].append(preds[:take].clone())
+                if batch.labels is not None:
+                    keep["labels"].append(batch.labels[:take])
+                kept += min(take, len(batch.ids))
+            rows += len(batch.ids)
+            if bar is not None:
+                bar.update(len(batch.ids))
+    if bar is not None:
+        bar.close()
+    source.finish()
+    means, stds = stats.result()
+    summary: dict[str, Any] = {
+        "rows": rows,
+        "output_mean": dict(zip(names, means, strict=False)),
+        "output_std": dict(zip(names, stds, strict=False)),
+    }
+    if head.is_classification:
+        summary["predicted_counts"] = dict(zip(head.classes, counts.tolist(), strict=True))
+    empty = torch.empty(0, head.out_features, dtype=dtype)
     return ForwardResult(
-        ids=np.concatenate(ids) if ids else np.array([]),
-        outputs=outputs,
-        predictions=predictions,
-        labels=np.concatenate(labels) if labels else None,
+        ids=np.concatenate(keep["ids"]) if keep["ids"] else np.array([]),
+        outputs=torch.cat(keep["outputs"]) if keep["outputs"] else empty,
+        predictions=torch.cat(keep["predictions"]) if keep["predictions"] else head.predict(empty),
+        labels=np.concatenate(keep["labels"]) if keep["labels"] else None,
+        rows=rows,
+        summary=summary,
+        metrics=metrics.result() if metrics is not None else None,
     )

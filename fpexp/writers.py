@@ -1,61 +1,104 @@
-"""Writes ``outputs.csv`` and ``predictions.csv`` through pyarrow, atomically."""
+"""Streaming writers for ``outputs.*`` and ``predictions.*`` (csv, parquet, npy), and layers.csv.
+
+Each writer fills a temporary sibling file batch by batch and renames it to its final name only
+in ``close()``; ``abort()`` removes it. So a run that stops midway leaves no file under a
+final name. CSV and Parquet go through pyarrow; NPY is written directly with a header that is
+rewritten with the final row count at the end.
+"""
 
 from __future__ import annotations
 
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from fpexp.atomic import atomic_path
-from fpexp.heads import Head
-from fpexp.runner import ForwardResult
+from fpexp.atomic import atomic_path, finalize
 
-
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    # bfloat16 has no numpy dtype; float32 holds every bfloat16 value exactly.
-    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+NPY_HEADER_BYTES = 128  # fixed, so the shape can be rewritten in place once the rows are known
 
 
-def _ids(ids: np.ndarray) -> np.ndarray:
-    return ids.astype(str) if ids.dtype.kind in "US" else ids
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    text = f"{{'descr': '{dtype.str}', 'fortran_order': False, 'shape': {shape!r}, }}"
+    body = text.ljust(NPY_HEADER_BYTES - 10 - 1) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body.encode("latin1")
 
 
-def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+class TableWriter:
+    """One output table. ``write`` takes named columns (csv, parquet) or the array (npy)."""
 
-    table = pa.table(columns)
-    with atomic_path(path) as tmp:
-        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.format = Path(path), fmt
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.columns: list[str] = []
+        self._writer = None
+        self._fh = None
+        self._rows = 0
+        self._npy: tuple[np.dtype, tuple[int, ...]] | None = None
 
+    def write(self, columns: dict[str, np.ndarray], array: np.ndarray) -> None:
+        if not self.columns:  # as recorded in run.json; an .npy holds the values only
+            drop = ("id", "label") if self.format == "npy" else ()
+            self.columns = [c for c in columns if c not in drop]
+        if self.format == "npy":
+            self._write_npy(np.ascontiguousarray(array))
+            return
+        import pyarrow as pa
 
-def write_outputs(path: Path, result: ForwardResult, head: Head) -> None:
-    """``id`` then one column per head output, named after the class where there is one."""
-    values = _numpy(result.outputs)
-    columns = {"id": _ids(result.ids)}
-    for j, name in enumerate(head.output_names()):
-        columns[name] = values[:, j]
-    _write_csv(path, columns)
+        table = pa.table(columns)
+        if self._writer is None:
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
 
+                self._writer = pq.ParquetWriter(self.tmp, table.schema)
+            else:
+                import pyarrow.csv as pacsv
 
-def write_predictions(path: Path, result: ForwardResult, head: Head) -> None:
-    """``id``, ``prediction`` (class index or value) and, for classification, ``label``."""
-    columns = {"id": _ids(result.ids)}
-    preds = _numpy(result.predictions)
-    if head.is_classification:
-        columns["prediction"] = preds
-        columns["label"] = np.array(head.classes, dtype=object)[preds].astype(str)
-    elif preds.ndim == 1:
-        columns["prediction"] = preds
-    else:
-        for j in range(preds.shape[1]):
-            columns[f"prediction_{j}"] = preds[:, j]
-    _write_csv(path, columns)
+                options = pacsv.WriteOptions(quoting_style="needed")
+                self._writer = pacsv.CSVWriter(self.tmp, table.schema, write_options=options)
+        self._writer.write_table(table)
+
+    def _write_npy(self, array: np.ndarray) -> None:
+        if self._fh is None:
+            self._fh = open(self.tmp, "wb")  # noqa: SIM115 (closed in close/abort)
+            self._npy = (array.dtype, array.shape[1:])
+            self._fh.write(_npy_header(array.dtype, (0, *array.shape[1:])))
+        self._fh.write(array.tobytes())
+        self._rows += len(array)
+
+    def close(self) -> None:
+        """Finish the file and give it its final name."""
+        if self.format == "npy":
+            if self._fh is None:
+                self._write_npy(np.zeros((0,), dtype=np.float32))
+            dtype, tail = self._npy
+            self._fh.seek(0)
+            self._fh.write(_npy_header(dtype, (self._rows, *tail)))
+            self._fh.close()
+        elif self._writer is not None:
+            self._writer.close()
+        else:
+            self.tmp.write_bytes(b"")
+        finalize(self.tmp, self.path)
+
+    def abort(self) -> None:
+        for handle in (self._writer, self._fh):
+            try:
+                if handle is not None:
+                    handle.close()
+            except Exception:
+                pass
+        self.tmp.unlink(missing_ok=True)
 
 
 def write_layers(path: Path, rows: list[dict[str, object]]) -> None:
     """``layers.csv``: one row per module with its output statistics."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     from fpexp.layer_stats import COLUMNS
 
-    _write_csv(path, {c: np.array([r[c] for r in rows]) for c in COLUMNS})
+    table = pa.table({c: [r[c] for r in rows] for c in COLUMNS})
+    with atomic_path(path) as tmp:
+        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))

@@ -75,7 +75,12 @@ AT_COMPOSE = [
             "model.hiden: unknown key (allowed keys: hidden, width, depth, activation, bias, in_features, weights)"
         ],
     ),
-    (["lr=0.1"], ["lr: unknown key (allowed keys: task, model, data, device, dtype, seed)"]),
+    (
+        ["lr=0.1"],
+        [
+            "lr: unknown key (allowed keys: task, model, data, device, dtype, seed, batch_size, progress, output)"
+        ],
+    ),
     (["model.bias=maybe"], ["model.bias: maybe has the wrong type (expected true or false)"]),
     (["seed=abc"], ["seed: abc has the wrong type (expected an integer)"]),
     (

@@ -72,11 +72,29 @@ def test_failure_while_writing_removes_files_already_written(compose_cfg, tmp_pa
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writers, "write_predictions", disk_full)
+    monkeypatch.setattr(writers, "write_layers", disk_full)
     with pytest.raises(OSError):
         run_experiment(compose_cfg(), tmp_path)
     rec = record(tmp_path)
     assert rec["status"] == "failed" and "No space left on device" in rec["error"]
+    assert {p.name for p in tmp_path.iterdir()} == {"run.json"}
+
+
+def test_failure_mid_stream_leaves_no_output_file(compose_cfg, tmp_path, monkeypatch):
+    calls = []
+    real = writers.TableWriter.write
+
+    def fail_on_third(self, columns, array):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(5, "I/O error")
+        return real(self, columns, array)
+
+    monkeypatch.setattr(writers.TableWriter, "write", fail_on_third)
+    cfg = compose_cfg("data=synthetic", "data.n_rows=1000", "batch_size=100")
+    with pytest.raises(OSError):
+        run_experiment(cfg, tmp_path)
+    assert record(tmp_path)["status"] == "failed"
     assert {p.name for p in tmp_path.iterdir()} == {"run.json"}
 
 

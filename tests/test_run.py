@@ -207,7 +207,7 @@ def test_synthetic_data_and_options(fpexp_cli):
     assert rec["input"]["shape"] == [50, 3] and rec["device"] == "cpu" and rec["dtype"] == "float64"
     rows = read_csv(res.run_dir / "outputs.csv")
     assert [r["id"] for r in rows] == [str(i) for i in range(50)]
-    assert "... 30 more rows (all in outputs.csv and predictions.csv)" in res.stdout
+    assert "... 30 more rows (all in the outputs and predictions files)" in res.stdout
 
 
 def test_bfloat16_runs(fpexp_cli):

@@ -43,7 +43,7 @@ def diff_runs(a: Run, b: Run) -> dict[str, Any]:
         "b": shown(b.path),
         "groups": group_changes(a.choices, b.choices),
         "config": config_changes(a.record.get("config") or {}, b.record.get("config") or {}),
-        "outputs": output_changes(a.path, b.path),
+        "outputs": output_changes(a.path, a.record, b.path, b.record),
         "environment": environment_changes(a.record, b.record),
     }
 
@@ -56,7 +56,9 @@ def overrides_between(a: Run, b: Run) -> list[str]:
 
     groups = [f"{g['group']}={g['b']}" for g in group_changes(a.choices, b.choices) if g["b"]]
     skip = {g.split("=")[0] for g in groups}
-    base = compose_config(pin_overrides(a.composed_config(), a.choices, skip) + groups)
+    from fpexp.commands.rerun import absolute_paths
+
+    base = compose_config(pin_overrides(absolute_paths(a), a.choices, skip) + groups)
     have = flatten(OmegaConf.to_container(base, resolve=False))
     want = flatten(b.composed_config())
     values = [f"{k}={render(v)}" for k, v in want.items() if k not in have or have[k] != v]

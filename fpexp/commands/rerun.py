@@ -9,6 +9,7 @@ original's files against its record, then compares the new run's files with them
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from fpexp.atomic import sha256_file
@@ -32,8 +33,21 @@ def rerun_overrides(run: Run, extra: list[str]) -> list[str]:
     """The Hydra command line that recomposes ``run``'s config, then applies ``extra``."""
     groups = {p.name for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"}
     changed = {o.split("=", 1)[0] for o in extra if "=" in o and o.split("=", 1)[0] in groups}
-    pins = pin_overrides(run.composed_config(), run.choices, skip=changed)
+    pins = pin_overrides(absolute_paths(run), run.choices, skip=changed)
     return pins + carried_hydra_overrides(run.hydra_overrides()) + extra
+
+
+def absolute_paths(run: Run) -> dict:
+    """The run's composed config, with relative file paths made absolute against the run's
+    working directory, so a rerun from anywhere reads the same files."""
+    config = run.composed_config()
+    cwd = Path((run.record.get("command") or {}).get("cwd") or run.path)
+    for group, key in (("data", "path"), ("model", "weights")):
+        node = config.get(group) or {}
+        value = node.get(key)
+        if isinstance(value, str) and value and "${" not in value and not Path(value).is_absolute():
+            node[key] = str(cwd / value)
+    return config
 
 
 def verify(run: Run) -> list[str]:
@@ -60,7 +74,8 @@ def compare(original: Run, new_dir: Path) -> list[str]:
         if not (a.is_file() and b.is_file()) or sha256_file(a) != sha256_file(b):
             detail = ""
             if name.startswith("outputs.") and a.is_file() and b.is_file():
-                outs = output_changes(original.path, new_dir)
+                new_record = json.loads((new_dir / "run.json").read_text(encoding="utf-8"))
+                outs = output_changes(original.path, original.record, new_dir, new_record)
                 if outs["comparable"]:
                     worst = max(c["max_abs_diff"] for c in outs["columns"].values())
                     detail = f" (max abs diff {worst:.6g})"

@@ -66,6 +66,26 @@ class SyntheticDataConfig:
 
 
 @dataclass
+class FileDataConfig:
+    """A CSV, Parquet or NPY file, read in batches."""
+
+    source: str = "file"
+    path: str = MISSING
+    format: str | None = None
+    features: list[str] | None = None
+    id: str | None = None
+    label: str | None = None
+    nan: str = "error"
+
+
+@dataclass
+class OutputConfig:
+    """How outputs.* and predictions.* are written."""
+
+    format: str = "csv"
+
+
+@dataclass
 class FpexpConfig:
     """The whole experiment: task, model, data, and where and how to run it."""
 
@@ -75,12 +95,18 @@ class FpexpConfig:
     device: str = "cpu"
     dtype: str = "float32"
     seed: int = 42
+    batch_size: int = 65_536
+    progress: bool = True
+    output: OutputConfig = field(default_factory=OutputConfig)
 
 
 DATA_SCHEMAS: dict[str, type] = {
     "animals": AnimalsDataConfig,
     "synthetic": SyntheticDataConfig,
+    "file": FileDataConfig,
 }
+NAN_POLICIES = ("error", "drop")
+OUTPUT_FORMATS = ("csv", "parquet", "npy")
 
 
 def hidden_widths(model: Any) -> list[int]:

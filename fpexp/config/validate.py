@@ -11,7 +11,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from fpexp.config.schema import ACTIVATIONS, DATA_SCHEMAS, DTYPES, TASK_KINDS
+from fpexp.config.schema import (
+    ACTIVATIONS,
+    DATA_SCHEMAS,
+    DTYPES,
+    NAN_POLICIES,
+    OUTPUT_FORMATS,
+    TASK_KINDS,
+)
 from fpexp.errors import Problem
 
 _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:(\d+))?)$")
@@ -130,6 +137,13 @@ def _check_data(data: Any) -> list[Problem]:
             Problem("data.source", f"unknown data source '{source}'", _one_of(list(DATA_SCHEMAS)))
         ]
     out: list[Problem] = []
+    if source == "file":
+        if data.nan not in NAN_POLICIES:
+            out.append(Problem("data.nan", f"unknown policy '{data.nan}'", _one_of(NAN_POLICIES)))
+        if data.format is not None and data.format not in OUTPUT_FORMATS:
+            out.append(
+                Problem("data.format", f"unknown format '{data.format}'", _one_of(OUTPUT_FORMATS))
+            )
     if source == "synthetic":
         for key in ("n_rows", "n_features"):
             if data[key] < 1:
@@ -151,6 +165,11 @@ def _check_run(cfg: Any) -> list[Problem]:
         out.append(Problem("dtype", f"unknown dtype '{cfg.dtype}'", _one_of(DTYPES)))
     if not _SEED_MIN <= cfg.seed <= _SEED_MAX:
         out.append(Problem("seed", f"{cfg.seed} is out of range", "a 64-bit integer"))
+    if cfg.batch_size < 1:
+        out.append(Problem("batch_size", f"{cfg.batch_size} is not positive", "an integer >= 1"))
+    if cfg.output.format not in OUTPUT_FORMATS:
+        what = f"unknown format '{cfg.output.format}'"
+        out.append(Problem("output.format", what, _one_of(OUTPUT_FORMATS)))
     return out
 
 

@@ -14,7 +14,7 @@ from fpexp.data.base import InMemorySource
 FILE = "animals.csv"
 
 
-def load(cfg: Any = None) -> InMemorySource:
+def load(cfg: Any = None, cwd: Any = None) -> InMemorySource:
     """Read ``animals.csv`` (name, six features, class) from inside the package."""
     raw = resources.files("fpexp.data").joinpath(FILE).read_bytes()
     rows = list(csv.reader(raw.decode("utf-8").splitlines()))
@@ -26,5 +26,7 @@ def load(cfg: Any = None) -> InMemorySource:
         feature_names=header[1:-1],
         labels=np.array([r[-1] for r in body]),
         extra={"path": f"fpexp/data/{FILE}"},
+        binary_positive="mammal",  # the lesson: binary = "is it a mammal?"
+        label_kind="class",
         sha256=hashlib.sha256(raw).hexdigest(),
     )

@@ -31,6 +31,10 @@ class Source(Protocol):
 
     def batches(self, batch_size: int) -> Iterator[Batch]: ...
 
+    def finish(self) -> None:
+        """Called after the last batch (a file source waits for its hash here)."""
+        ...
+
 
 @dataclass
 class InMemorySource:
@@ -43,6 +47,8 @@ class InMemorySource:
     labels: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    binary_positive: str | None = None
+    label_kind: str | None = None  # "class": labels are class names, never regression targets
 
     def __post_init__(self) -> None:
         self.features = np.ascontiguousarray(self.features, dtype=np.float32)
@@ -64,6 +70,9 @@ class InMemorySource:
             "has_labels": self.labels is not None,
             "sha256": self.sha256,
         }
+
+    def finish(self) -> None:
+        """Nothing to wait for: the data was hashed when loaded."""
 
     def batches(self, batch_size: int) -> Iterator[Batch]:
         n = self.features.shape[0]

@@ -10,7 +10,7 @@ import torch
 from fpexp.data.base import InMemorySource
 
 
-def load(cfg: Any) -> InMemorySource:
+def load(cfg: Any, cwd: Any = None) -> InMemorySource:
     """``n_rows x n_features`` float32 draws; ids are row indices; no labels."""
     gen = torch.Generator().manual_seed(int(cfg.seed))
     x = torch.randn(int(cfg.n_rows), int(cfg.n_features), generator=gen, dtype=torch.float32)

@@ -1,0 +1,186 @@
+"""CSV, Parquet and NPY files, read in batches of exactly ``batch_size`` rows.
+
+CSV and Parquet go through pyarrow's streaming readers, NPY through ``numpy.load(mmap_mode="r")``,
+so a file is never in memory whole. The file's sha256 is computed by a background thread while
+it is read. Every problem with the file is a one-line ``UsageError`` naming the file, and the
+column and row where there is one (rows count from 1, the first data row; a CSV's header is
+not a row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpexp.data.base import Batch
+from fpexp.data.file_formats import FORMATS, Columns, open_reader
+from fpexp.errors import Problem, UsageError
+
+
+class _Hasher(threading.Thread):
+    """sha256 of a file on another core (hashlib releases the GIL on large blocks)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.digest = path, ""
+
+    def run(self) -> None:
+        h = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            while block := fh.read(4 << 20):
+                h.update(block)
+        self.digest = h.hexdigest()
+
+
+def _fail(what: str, allowed: str = "", key: str = "data.path") -> UsageError:
+    return UsageError([Problem(key, what, allowed)])
+
+
+@dataclass
+class FileSource:
+    """A table in a file: feature columns, an optional id column and label column."""
+
+    path: Path
+    format: str
+    columns: Columns
+    nan: str = "error"
+    name: str = "file"
+    binary_positive: str | None = None
+    rows_read: int = 0
+    rows_dropped: int = 0
+    _hasher: _Hasher | None = field(default=None, repr=False)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.columns.features
+
+    @property
+    def n_features(self) -> int:
+        return len(self.columns.features)
+
+    def describe(self) -> dict[str, Any]:
+        if self._hasher is not None and not self._hasher.is_alive():
+            self._hasher.join()
+        rows = self.columns.n_rows if self.columns.n_rows is not None else None
+        if self.rows_read:
+            rows = self.rows_read - self.rows_dropped
+        return {
+            "source": "file",
+            "path": str(self.path),
+            "format": self.format,
+            "rows": rows,
+            "features": self.n_features,
+            "shape": [rows, self.n_features],
+            "feature_names": list(self.columns.features),
+            "id": self.columns.id,
+            "label": self.columns.label,
+            "has_labels": self.columns.label is not None,
+            "rows_dropped": self.rows_dropped,
+            "sha256": self._hasher.digest if self._hasher and not self._hasher.is_alive() else None,
+        }
+
+    def finish(self) -> None:
+        """Wait for the file's hash (after the whole file was read)."""
+        if self._hasher is not None:
+            self._hasher.join()
+
+    def batches(self, batch_size: int) -> Iterator[Batch]:
+        if self._hasher is None:
+            self._hasher = _Hasher(self.path)
+            self._hasher.start()
+        pending: list[Batch] = []
+        held = 0
+        start = 0
+        for ids, features, labels in open_reader(self.path, self.format, self.columns):
+            n = len(features)
+            if ids is None:
+                ids = np.arange(start, start + n)
+            batch = self._clean(Batch(ids, features, labels), start)
+            start += n
+            self.rows_read += n
+            pending.append(batch)
+            held += len(batch.ids)
+            while held >= batch_size:
+                out, pending, held = _take(pending, batch_size)
+                yield out
+        if held:
+            yield _take(pending, held)[0]
+
+    def _clean(self, batch: Batch, start: int) -> Batch:
+        """Non-finite features: an error naming the first row, or (data.nan=drop) dropped."""
+        finite = np.isfinite(batch.features)
+        ok = finite.all(axis=1)
+        if ok.all():
+            return batch
+        if self.nan != "drop":
+            row = int(np.argmin(ok))
+            col = self.columns.features[int(np.argmin(finite[row]))]
+            value = batch.features[row, self.columns.features.index(col)]
+            where = f"{self.path}: column '{col}', row {start + row + 1}"
+            what = f"{where}: {value} is not a finite number"
+            raise _fail(what, "finite numbers; data.nan=drop skips such rows")
+        self.rows_dropped += int((~ok).sum())
+        labels = None if batch.labels is None else batch.labels[ok]
+        return Batch(batch.ids[ok], batch.features[ok], labels)
+
+
+def _take(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
+    """The first ``n`` rows of the pending batches, and what is left."""
+    taken, rest, got = [], [], 0
+    for b in pending:
+        if got >= n:
+            rest.append(b)
+            continue
+        k = min(n - got, len(b.ids))
+        taken.append(Batch(b.ids[:k], b.features[:k], None if b.labels is None else b.labels[:k]))
+        if k < len(b.ids):
+            rest.append(
+                Batch(b.ids[k:], b.features[k:], None if b.labels is None else b.labels[k:])
+            )
+        got += k
+    if len(taken) == 1:
+        out = taken[0]
+    else:
+        labels = None if taken[0].labels is None else np.concatenate([t.labels for t in taken])
+        out = Batch(
+            np.concatenate([t.ids for t in taken]),
+            np.concatenate([t.features for t in taken]),
+            labels,
+        )
+    return out, rest, sum(len(b.ids) for b in rest)
+
+
+def load(cfg: Any, cwd: Path | None = None) -> FileSource:
+    """Open ``cfg.path`` and settle its columns; every problem found is reported at once."""
+    from omegaconf import OmegaConf
+
+    from fpexp.data.file_formats import inspect
+
+    if OmegaConf.is_missing(cfg, "path") or not cfg.path:
+        raise _fail("is required with data=file", "a .csv, .parquet or .npy file")
+    path = Path(str(cfg.path)).expanduser()
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    fmt = cfg.format or FORMATS.get(path.suffix.lower())
+    if fmt not in set(FORMATS.values()):
+        if cfg.format:
+            raise _fail(
+                f"unknown format '{cfg.format}'", "one of: csv, parquet, npy", key="data.format"
+            )
+        raise _fail(
+            f"{path}: unknown file type '{path.suffix}'",
+            "one of: .csv, .parquet, .npy; or set data.format",
+        )
+    if not path.is_file():
+        raise _fail(f"{path}: no such file", "an existing .csv, .parquet or .npy file")
+    if path.stat().st_size == 0:
+        raise _fail(f"{path}: empty file", "a table with a header and at least one row")
+    features = list(cfg.features) if cfg.features is not None else None
+    columns = inspect(path, fmt, features, cfg.id, cfg.label)
+    return FileSource(path=path.resolve(), format=fmt, columns=columns, nan=str(cfg.nan))

@@ -1,0 +1,138 @@
+"""The steps of one run: validate -> build -> forward (streamed into the writers) -> write.
+
+Each step is timed into the record. Heavy imports (torch, pyarrow) happen here, inside the
+run, so ``--help`` and config errors stay fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from fpexp import initial_weights
+from fpexp.config.validate import check_config, check_in_features
+from fpexp.errors import UsageError
+from fpexp.record import RunRecord
+
+MODEL_FILE, WEIGHTS_FILE, LAYERS_FILE = "model.txt", "weights.safetensors", "layers.csv"
+OUTPUT_NAMES = (
+    MODEL_FILE,
+    WEIGHTS_FILE,
+    LAYERS_FILE,
+    *(f"{stem}.{fmt}" for stem in ("outputs", "predictions") for fmt in ("csv", "parquet", "npy")),
+)
+
+
+def execute(cfg: DictConfig, record: RunRecord) -> None:
+    with record.phase("import"):
+        import torch
+
+        from fpexp.builder import build_model
+        from fpexp.config.schema import hidden_widths
+        from fpexp.console import show_results
+        from fpexp.data import open_source
+        from fpexp.devices import DTYPES, device_problems, resolve_device
+        from fpexp.heads import Head
+        from fpexp.layer_stats import LayerStats
+        from fpexp.model_summary import count_parameters, render
+        from fpexp.runner import forward
+        from fpexp.writers import TableWriter, write_layers
+
+    cwd = Path(record.data["command"]["cwd"])
+    with record.phase("validate"):
+        problems = check_config(cfg)
+        source = choice = None
+        if not any(p.key.startswith("data.") for p in problems):
+            try:
+                source = open_source(cfg.data, cwd)
+            except UsageError as err:
+                problems += err.problems
+        if source is not None:
+            record.update(input=source.describe())
+            n_features = len(source.feature_names)
+            problems += check_in_features(cfg.model, n_features, source.name)
+            choice = initial_weights.choose(record.data["config"], n_features, cwd)
+            problems += initial_weights.problems(choice)
+            problems += _label_problems(cfg, source)
+        problems += device_problems(str(cfg.device))
+        if problems:
+            raise UsageError(problems)
+
+    with record.phase("build"):
+        head = Head.from_config(cfg.task)
+        device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
+        in_features = len(source.feature_names)
+        torch.manual_seed(int(cfg.seed))
+        hidden = hidden_widths(cfg.model)
+        model = build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
+        record.update(weights=initial_weights.apply(model, choice))
+        model = model.to(device=device, dtype=dtype)
+        total, trainable = count_parameters(model)
+        record.update(
+            device=str(device),
+            dtype=cfg.dtype,
+            seed=int(cfg.seed),
+            torch_threads=torch.get_num_threads(),
+            batch_size=int(cfg.batch_size),
+            model={
+                "repr": str(model),
+                "in_features": in_features,
+                "hidden": hidden,
+                "width": hidden[0] if hidden and len(set(hidden)) == 1 else None,
+                "depth": len(hidden),
+                "parameters": total,
+                "trainable": trainable,
+            },
+        )
+
+    fmt = str(cfg.output.format)
+    names = {"outputs": f"outputs.{fmt}", "predictions": f"predictions.{fmt}"}
+    writers = tuple(TableWriter(record.run_dir / names[k], fmt) for k in ("outputs", "predictions"))
+    with record.phase("forward"):
+        stats = LayerStats(model)
+        try:
+            result = forward(
+                model, source, head, device, dtype, int(cfg.batch_size), writers, bool(cfg.progress)
+            )
+            for writer in writers:
+                writer.close()
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        finally:
+            stats.remove()
+    for role, writer in zip(("outputs", "predictions"), writers, strict=True):
+        record.add_output(writer.path.name, role, format=fmt, columns=writer.columns or None)
+    record.update(input=source.describe())
+
+    with record.phase("write"):
+        from fpexp.atomic import write_text
+        from fpexp.weights import save_weights
+
+        write_text(record.run_dir / MODEL_FILE, render(model, in_features))
+        record.add_output(MODEL_FILE, "model")
+        save_weights(model, record.run_dir / WEIGHTS_FILE)
+        record.add_output(WEIGHTS_FILE, "weights")
+        layers = stats.table()
+        write_layers(record.run_dir / LAYERS_FILE, layers)
+        record.add_output(LAYERS_FILE, "layers")
+        record.update(results=result.summary, layers=layers)
+        if result.metrics is not None:
+            record.update(metrics=result.metrics)
+
+    multirun = record.data["command"].get("mode") == "MULTIRUN"
+    show_results(model, result, head, console=not multirun)
+
+
+def _label_problems(cfg: DictConfig, source: Any) -> list[Any]:
+    from fpexp.errors import Problem
+
+    if not source.describe().get("has_labels"):
+        return []
+    if cfg.task.kind == "regression" and cfg.task.out_features != 1:
+        what = f"labels need one output, but task.out_features is {cfg.task.out_features}"
+        return [Problem("data.label", what, "task.out_features=1 for a labelled regression")]
+    return []
