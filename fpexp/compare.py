@@ -65,6 +65,12 @@ def _table(run_dir: Path, record: dict[str, Any], role: str) -> dict[str, np.nda
     return None
 
 
+def _values(column: np.ndarray, record: dict[str, Any]) -> np.ndarray:
+    """Values as the run computed them: a CSV's shortest float32 text read back as float32."""
+    wide = record.get("dtype") == "float64"
+    return np.asarray(column, np.float64 if wide else np.float32).astype(np.float64)
+
+
 def _is_npy(record: dict[str, Any]) -> bool:
     return any(n.endswith(".npy") for n in (record.get("outputs") or {}))
 
@@ -91,7 +97,7 @@ def output_changes(
         a["id"] = b["id"] = a["id"] if not _is_npy(a_rec) else b["id"]
     columns = {}
     for name in list(a)[1:]:
-        x, y = np.asarray(a[name], np.float64), np.asarray(b[name], np.float64)
+        x, y = _values(a[name], a_rec), _values(b[name], b_rec)
         columns[name] = {
             "max_abs_diff": float(np.max(np.abs(x - y))) if len(x) else 0.0,
             "allclose": bool(np.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True)),

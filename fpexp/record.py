@@ -59,12 +59,14 @@ class RunRecord:
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        """Time a phase of the run into ``phases_s``, also when it fails."""
+        """Time a phase of the run into ``phases_s``, also when it fails; a phase that ends
+        well is saved, so a long run's record shows how far it got."""
         start = time.perf_counter()
         try:
             yield
         finally:
             self.data["phases_s"][name] = round(time.perf_counter() - start, 6)
+        self.save()
 
     def add_output(self, name: str, role: str, **extra: Any) -> None:
         """Register a file written into the run directory, with its size and sha256."""

@@ -72,10 +72,12 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
 
 
-def _prediction_columns(ids: np.ndarray, preds: np.ndarray, head: Head) -> dict[str, np.ndarray]:
-    if head.is_classification:
+def _prediction_columns(
+    ids: np.ndarray, preds: np.ndarray, head: Head, names: bool
+) -> dict[str, np.ndarray]:
+    if head.is_classification and names:
         return {"id": ids, "prediction": preds, "label": np.asarray(head.classes)[preds]}
-    if preds.ndim == 1:
+    if preds.ndim == 1 or head.is_classification:
         return {"id": ids, "prediction": preds}
     return {"id": ids, **{f"prediction_{j}": preds[:, j] for j in range(preds.shape[1])}}
 
@@ -123,7 +125,8 @@ def forward(
             values, pred_np = _numpy(out), _numpy(preds)
             if writers is not None:
                 writers[0].write(_columns(batch.ids, values, names), values)
-                writers[1].write(_prediction_columns(batch.ids, pred_np, head), pred_np)
+                labels_too = writers[1].format != "npy"  # an .npy holds the indices only
+                writers[1].write(_prediction_columns(batch.ids, pred_np, head, labels_too), pred_np)
             stats.add(out)
             if head.is_classification:
                 counts += np.bincount(pred_np, minlength=len(counts))

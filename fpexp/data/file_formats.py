@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -156,12 +157,28 @@ def open_reader(path: Path, fmt: str, columns: Columns) -> Iterator[Rows]:
 def _read_npy(path: Path, columns: Columns) -> Iterator[Rows]:
     arr = _npy(path)
     idx = [columns.all.index(c) for c in columns.features]
-    step = max(1, BLOCK_BYTES // max(1, arr.shape[1] * arr.itemsize))
+    row_bytes = max(1, arr.shape[1] * arr.itemsize)
+    step = max(1, BLOCK_BYTES // row_bytes)
+    mapping = getattr(arr, "_mmap", None)
+    offset = getattr(arr, "offset", 0)
     for start in range(0, arr.shape[0], step):
         block = arr[start : start + step]
-        ids = block[:, columns.all.index(columns.id)] if columns.id else None
-        labels = block[:, columns.all.index(columns.label)] if columns.label else None
+        ids = np.array(block[:, columns.all.index(columns.id)]) if columns.id else None
+        labels = np.array(block[:, columns.all.index(columns.label)]) if columns.label else None
         yield ids, np.ascontiguousarray(block[:, idx], dtype=np.float32), labels
+        _release(mapping, offset + start * row_bytes, len(block) * row_bytes)
+
+
+def _release(mapping: object, begin: int, length: int) -> None:
+    """Drop a consumed range of the memory map from this process's resident memory."""
+    import mmap
+
+    if mapping is None or not hasattr(mapping, "madvise"):
+        return
+    page = mmap.PAGESIZE
+    start = (begin // page) * page
+    with contextlib.suppress(OSError, ValueError):
+        mapping.madvise(mmap.MADV_DONTNEED, start, begin + length - start)
 
 
 def _table_rows(table, columns: Columns) -> Rows:
@@ -177,9 +194,9 @@ def _read_parquet(path: Path, columns: Columns) -> Iterator[Rows]:
     import pyarrow.parquet as pq
 
     wanted = [*columns.features, *(c for c in (columns.id, columns.label) if c)]
-    for batch in pq.ParquetFile(path).iter_batches(
-        batch_size=65_536, columns=list(dict.fromkeys(wanted))
-    ):
+    # pre_buffer (pyarrow's default) would read ahead the whole file: memory would grow with it
+    pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=BLOCK_BYTES)
+    for batch in pf.iter_batches(batch_size=65_536, columns=list(dict.fromkeys(wanted))):
         yield _table_rows(batch, columns)
 
 
@@ -194,7 +211,8 @@ def _read_csv(path: Path, columns: Columns) -> Iterator[Rows]:
         dict.fromkeys([*columns.features, *(c for c in (columns.id, columns.label) if c)])
     )
     convert = pacsv.ConvertOptions(column_types=types, include_columns=wanted)
-    read = pacsv.ReadOptions(block_size=BLOCK_BYTES)
+    # pyarrow reads ahead a few dozen blocks: 1 MiB blocks keep that buffer small
+    read = pacsv.ReadOptions(block_size=1 << 20)
     rows = 0
     try:
         for batch in pacsv.open_csv(path, read_options=read, convert_options=convert):
