@@ -8,6 +8,7 @@ kept, for the console preview. Memory stays flat however many rows the source ha
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +120,9 @@ def forward(
                 bar = _progress(progress, source.describe().get("rows"))
                 if bar is not None:
                     bar.update(rows)
-            x = torch.from_numpy(batch.features).to(device=device, dtype=dtype)
+            with warnings.catch_warnings():  # read-only memory maps: never written through
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                x = torch.from_numpy(batch.features).to(device=device, dtype=dtype)
             out = model(x).cpu()
             preds = head.predict(out)
             values, pred_np = _numpy(out), _numpy(preds)

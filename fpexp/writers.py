@@ -17,6 +17,7 @@ import numpy as np
 from fpexp.atomic import atomic_path, finalize
 
 NPY_HEADER_BYTES = 128  # fixed, so the shape can be rewritten in place once the rows are known
+ROW_GROUP = 1 << 20  # Parquet rows per row group: batches are gathered up to this many
 
 
 def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
@@ -36,6 +37,7 @@ class TableWriter:
         self._fh = None
         self._rows = 0
         self._npy: tuple[np.dtype, tuple[int, ...]] | None = None
+        self._pending: list = []  # Parquet tables not yet written as a row group
 
     def write(self, columns: dict[str, np.ndarray], array: np.ndarray) -> None:
         if not self.columns:  # as recorded in run.json; an .npy holds the values only
@@ -57,7 +59,20 @@ class TableWriter:
 
                 options = pacsv.WriteOptions(quoting_style="needed")
                 self._writer = pacsv.CSVWriter(self.tmp, table.schema, write_options=options)
-        self._writer.write_table(table)
+        if self.format != "parquet":
+            self._writer.write_table(table)
+            return
+        self._pending.append(table)
+        self._rows += table.num_rows
+        if self._rows >= ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._pending:
+            self._writer.write_table(pa.concat_tables(self._pending), row_group_size=ROW_GROUP)
+            self._pending, self._rows = [], 0
 
     def _write_npy(self, array: np.ndarray) -> None:
         if self._fh is None:
@@ -77,6 +92,7 @@ class TableWriter:
             self._fh.write(_npy_header(dtype, (self._rows, *tail)))
             self._fh.close()
         elif self._writer is not None:
+            self._flush()
             self._writer.close()
         else:
             self.tmp.write_bytes(b"")

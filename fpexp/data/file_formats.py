@@ -157,6 +157,7 @@ def open_reader(path: Path, fmt: str, columns: Columns) -> Iterator[Rows]:
 def _read_npy(path: Path, columns: Columns) -> Iterator[Rows]:
     arr = _npy(path)
     idx = [columns.all.index(c) for c in columns.features]
+    whole = idx == list(range(arr.shape[1])) and arr.dtype == np.float32  # no copy needed
     row_bytes = max(1, arr.shape[1] * arr.itemsize)
     step = max(1, BLOCK_BYTES // row_bytes)
     mapping = getattr(arr, "_mmap", None)
@@ -165,7 +166,8 @@ def _read_npy(path: Path, columns: Columns) -> Iterator[Rows]:
         block = arr[start : start + step]
         ids = np.array(block[:, columns.all.index(columns.id)]) if columns.id else None
         labels = np.array(block[:, columns.all.index(columns.label)]) if columns.label else None
-        yield ids, np.ascontiguousarray(block[:, idx], dtype=np.float32), labels
+        features = block if whole else np.ascontiguousarray(block[:, idx], dtype=np.float32)
+        yield ids, features, labels
         _release(mapping, offset + start * row_bytes, len(block) * row_bytes)
 
 
