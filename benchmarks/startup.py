@@ -16,27 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-BARE = """
+LESSON = """
 import sys, torch
 from torch import nn
-torch.manual_seed(42)
-x = torch.tensor([[1,0,0,1,4,1],[1,0,1,1,4,1],[0,1,1,0,2,1],[0,0,1,0,4,1],[0,0,1,0,0,1]],
-                 dtype=torch.float32)
-model = nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 1), nn.Sigmoid())
-with torch.inference_mode():
-    y = model(x)
-print(y)
-torch.save(y, sys.argv[1])
-"""
-
-
-PLAIN_HYDRA = """
-import hydra, torch
-from hydra.core.hydra_config import HydraConfig
-from torch import nn
-
-@hydra.main(version_base="1.3", config_path=None, config_name=None)
-def main(cfg):
+def lesson():
     torch.manual_seed(42)
     x = torch.tensor([[1,0,0,1,4,1],[1,0,1,1,4,1],[0,1,1,0,2,1],[0,0,1,0,4,1],[0,0,1,0,0,1]],
                      dtype=torch.float32)
@@ -44,10 +27,29 @@ def main(cfg):
     with torch.inference_mode():
         y = model(x)
     print(y)
-    torch.save(y, HydraConfig.get().runtime.output_dir + "/y.pt")
+    return y
+"""
+
+BARE = (
+    LESSON
+    + """
+torch.save(lesson(), sys.argv[1])
+"""
+)
+
+PLAIN_HYDRA = (
+    LESSON
+    + """
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+@hydra.main(version_base="1.3", config_path=None, config_name=None)
+def main(cfg):
+    torch.save(lesson(), HydraConfig.get().runtime.output_dir + "/y.pt")
 
 main()
 """
+)
 
 
 def timed(cmd: list[str]) -> float:

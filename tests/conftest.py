@@ -61,6 +61,22 @@ def run_fpexp(
     return CliResult(done.returncode, done.stdout, done.stderr, Path(run_dir or "."))
 
 
+def run_into(
+    tmp_path: Path, *args: str, name: str = "run"
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """``python -m fpexp ARGS`` from ``tmp_path`` into ``tmp_path/name``: (process, run dir)."""
+    out = tmp_path / name
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={out}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return done, out
+
+
 @pytest.fixture
 def fpexp_cli(tmp_path: Path) -> Callable[..., CliResult]:
     """Run the CLI into a fresh directory under ``tmp_path``."""

@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import torch
+from conftest import run_into
 from torch import nn
 
 from fpexp.tables import read_table
@@ -40,18 +41,7 @@ def make_data(tmp_path: Path, n: int = N) -> dict:
     return {"x": x, "y": y, "ids": ids}
 
 
-def fpexp(
-    tmp_path: Path, *args: str, name: str = "run"
-) -> tuple[subprocess.CompletedProcess, Path]:
-    out = tmp_path / name
-    done = subprocess.run(
-        [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={out}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
-    return done, out
+fpexp = run_into
 
 
 def record(run_dir: Path) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_into
 from safetensors.torch import save_file
 from test_run import FEATURES
 from torch import nn
@@ -23,16 +24,7 @@ def lesson_model(seed: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 1), nn.Sigmoid())
 
 
-def run(tmp_path: Path, *args: str, name: str = "run") -> tuple[subprocess.CompletedProcess, Path]:
-    out = tmp_path / name
-    done = subprocess.run(
-        [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={out}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
-    return done, out
+run = run_into
 
 
 def outputs(run_dir: Path) -> torch.Tensor:
