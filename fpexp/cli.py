@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as err:
             _print(err.problems)
             return EXIT_USAGE
+        except BrokenPipeError:  # fpexp runs | head
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     return run_hydra(args)
 
 

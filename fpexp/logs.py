@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 
 class BelowLevel(logging.Filter):
@@ -15,3 +16,16 @@ class BelowLevel(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno < self.level and getattr(record, "console", True)
+
+
+class ConsoleHandler(logging.StreamHandler):
+    """A console handler that goes quiet when its reader goes away (``fpexp | head``): the
+    run carries on and finishes its files instead of failing or printing logging errors."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            self.setStream(open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the handler)
+            return
+        super().handleError(record)

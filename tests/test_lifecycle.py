@@ -132,3 +132,27 @@ def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
         assert rec["status"] == "completed"
         assert (d / "outputs.csv").exists() and (d / "predictions.csv").exists()
         assert json.loads(json.dumps(rec["config"]))["seed"] == rec["seed"]
+
+
+def test_a_closed_pipe_does_not_break_the_run(tmp_path):
+    """``python -m fpexp | head -1``: the run still completes, with no logging errors."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fpexp",
+            "data=synthetic",
+            "data.n_rows=100",
+            f"hydra.run.dir={tmp_path}/r",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Logging error" not in err and "Traceback" not in err
+    assert record(tmp_path / "r")["status"] == "completed"
