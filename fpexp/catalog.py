@@ -85,10 +85,10 @@ def _newest(root: Path, n: int = 5) -> str:
     return "newest: " + ", ".join(shown(r.path) for r in runs)
 
 
-def shown(path: Path) -> str:
-    """A path relative to the working directory when inside it."""
+def shown(path: Path, cwd: Path | None = None) -> str:
+    """A path relative to ``cwd`` (default: the working directory) when inside it."""
     path = Path(path).resolve()
-    cwd = Path.cwd().resolve()
+    cwd = Path(cwd or Path.cwd()).resolve()
     return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 

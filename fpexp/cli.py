@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from fpexp import sweep
+from fpexp.catalog import shown
 from fpexp.commands import COMMANDS
 from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
@@ -55,13 +56,7 @@ def task(cfg: DictConfig) -> None:
             raise  # Hydra marks the job failed and goes on with the others
         _failures.append(err)  # a single run: main() exits 2, without Hydra's extra report
         return
-    log.info("run directory: %s", _shown(run_dir, Path(hc.runtime.cwd)))
-
-
-def _shown(path: Path, cwd: Path) -> str:
-    """``path`` relative to ``cwd`` when it lies inside it, else absolute."""
-    path = path.resolve()
-    return str(path.relative_to(cwd.resolve())) if path.is_relative_to(cwd.resolve()) else str(path)
+    log.info("run directory: %s", shown(run_dir, Path(hc.runtime.cwd)))
 
 
 register()
@@ -102,11 +97,11 @@ def _finish_sweep(sweep_dir: Path) -> int:
 
     columns, rows = write_summary(sweep_dir, renderer=sweep.renderer())
     failed = [r for r in rows if r["status"] != "completed"]
-    shown = [c for c in columns if c not in ("error", "run_dir")]
-    print(to_markdown(shown, rows), end="")
+    visible = [c for c in columns if c not in ("error", "run_dir")]
+    print(to_markdown(visible, rows), end="")
     for r in failed:
         print(f"job {r['job']} {r['status']}: {r['error']}", file=sys.stderr)
-    where = _shown(sweep_dir, Path.cwd())
+    where = shown(sweep_dir)
     print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
     return 1 if failed else 0
 
