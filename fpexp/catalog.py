@@ -44,6 +44,23 @@ class Run:
             return dict(self.record.get("config") or {})
         return OmegaConf.to_container(OmegaConf.load(path), resolve=False)  # type: ignore[return-value]
 
+    def portable_config(self) -> dict[str, Any]:
+        """``composed_config`` with relative file paths made absolute against the run's working
+        directory, so a rerun from anywhere reads the same files."""
+        config = self.composed_config()
+        cwd = Path((self.record.get("command") or {}).get("cwd") or self.path)
+        for group, key in (("data", "path"), ("model", "weights")):
+            node = config.get(group) or {}
+            value = node.get(key)
+            if (
+                isinstance(value, str)
+                and value
+                and "${" not in value
+                and not Path(value).is_absolute()
+            ):
+                node[key] = str(cwd / value)
+        return config
+
     def hydra_overrides(self) -> list[str]:
         """The Hydra-level overrides the run was started with (``hydra.overrides.hydra``)."""
         from omegaconf import OmegaConf

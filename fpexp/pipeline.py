@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from fpexp import initial_weights
 from fpexp.config.validate import check_config, check_in_features
-from fpexp.errors import UsageError
+from fpexp.errors import Problem, UsageError
 from fpexp.record import RunRecord
 
 MODEL_FILE, WEIGHTS_FILE, LAYERS_FILE = "model.txt", "weights.safetensors", "layers.csv"
@@ -127,9 +127,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
     show_results(model, result, head, console=not multirun)
 
 
-def _label_problems(cfg: DictConfig, source: Any) -> list[Any]:
-    from fpexp.errors import Problem
-
+def _label_problems(cfg: DictConfig, source: Any) -> list[Problem]:
     if not source.describe().get("has_labels"):
         return []
     if cfg.task.kind == "regression" and cfg.task.out_features != 1:

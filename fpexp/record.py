@@ -25,10 +25,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
 
-def load_record(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / RECORD).read_text(encoding="utf-8"))
-
-
 class RunRecord:
     """Accumulates what a run did, and saves it atomically as ``run.json``."""
 

@@ -15,15 +15,7 @@ from typing import Any
 
 from fpexp.atomic import write_text
 from fpexp.layer_stats import last_hidden_index
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: tree}
+from fpexp.overrides import flatten
 
 
 def _show(value: Any) -> str:
@@ -49,7 +41,7 @@ def job_records(sweep_dir: Path) -> list[tuple[int, Path, dict[str, Any]]]:
 
 def swept_keys(records: list[dict[str, Any]]) -> list[str]:
     """Config keys (dotted) whose values differ between jobs, in config order."""
-    flat = [_flatten(r.get("config", {})) for r in records]
+    flat = [flatten(r.get("config", {})) for r in records]
     keys: list[str] = []
     for f in flat:
         keys += [k for k in f if k not in keys]
@@ -62,7 +54,7 @@ def summary_rows(sweep_dir: Path) -> tuple[list[str], list[dict[str, Any]]]:
     swept = swept_keys([rec for _, _, rec in jobs])
     rows = []
     for num, path, rec in jobs:
-        cfg = _flatten(rec.get("config", {}))
+        cfg = flatten(rec.get("config", {}))
         row: dict[str, Any] = {"job": num, **{k: cfg.get(k) for k in swept}}
         model = rec.get("model", {})
         if "model.hidden" in swept:  # also as numbers, to plot against

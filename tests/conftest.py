@@ -19,6 +19,8 @@ from omegaconf import DictConfig
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 
 REPO = Path(__file__).resolve().parent.parent
+# The CLI as a user runs it: without HYDRA_FULL_ERROR, whatever the test environment has.
+ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
 
 
 @pytest.fixture
@@ -54,9 +56,8 @@ def run_fpexp(
     cmd = [sys.executable, "-m", "fpexp", *args]
     if run_dir is not None:
         cmd.append(f"hydra.run.dir={run_dir}")
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     done = subprocess.run(
-        cmd, cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, env=env
+        cmd, cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, env=ENV
     )
     return CliResult(done.returncode, done.stdout, done.stderr, Path(run_dir or "."))
 
@@ -66,13 +67,12 @@ def run_into(
 ) -> tuple[subprocess.CompletedProcess, Path]:
     """``python -m fpexp ARGS`` from ``tmp_path`` into ``tmp_path/name``: (process, run dir)."""
     out = tmp_path / name
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     done = subprocess.run(
         [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={out}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env=env,
+        env=ENV,
     )
     return done, out
 

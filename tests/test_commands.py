@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import ENV
 
-ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
 RUN_FILES = ("model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv")
 
 

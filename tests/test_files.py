@@ -17,12 +17,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import run_into
+from conftest import ENV, run_into
 from torch import nn
 
 from fpexp.tables import read_table
 
-ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
 CLASSES = ["mammal", "bird", "reptile"]
 N = 37
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ENV
 
 from fpexp import runner, writers
 from fpexp.app import run_experiment
@@ -110,12 +111,11 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
 
 
 def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "fpexp", f"seed={i}"],
             cwd=tmp_path,
-            env=env,
+            env=ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -136,7 +136,6 @@ def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
 
 def test_a_closed_pipe_does_not_break_the_run(tmp_path):
     """``python -m fpexp | head -1``: the run still completes, with no logging errors."""
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -149,7 +148,7 @@ def test_a_closed_pipe_does_not_break_the_run(tmp_path):
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=ENV,
     )
     proc.stdout.readline()
     proc.stdout.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ENV
 
 REPO = Path(__file__).resolve().parent.parent
 JOB_FILES = {"model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv"}
@@ -41,14 +41,13 @@ class Sweep:
 
 def sweep(tmp_path: Path, *args: str, name: str = "sweep") -> Sweep:
     root = tmp_path / name
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     done = subprocess.run(
         [sys.executable, "-m", "fpexp", "-m", *args, f"hydra.sweep.dir={root}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
-        env=env,
+        env=ENV,
     )
     return Sweep(done.returncode, done.stdout, done.stderr, root)
 
@@ -188,7 +187,6 @@ def test_parallel_launcher_reports_failed_jobs_too(tmp_path):
 
 
 def test_slurm_launcher_config_composes(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     done = subprocess.run(
         [
             sys.executable,
@@ -202,7 +200,7 @@ def test_slurm_launcher_config_composes(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env=env,
+        env=ENV,
     )
     assert done.returncode == 0, done.stderr
     launcher = yaml.safe_load(done.stdout)["hydra"]["launcher"]

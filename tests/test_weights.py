@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_into
+from conftest import ENV, run_into
 from safetensors.torch import save_file
 from test_run import FEATURES
 from torch import nn
-
-ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
 
 
 def lesson_model(seed: int) -> nn.Sequential:

@@ -56,9 +56,7 @@ def overrides_between(a: Run, b: Run) -> list[str]:
 
     groups = [f"{g['group']}={g['b']}" for g in group_changes(a.choices, b.choices) if g["b"]]
     skip = {g.split("=")[0] for g in groups}
-    from fpexp.commands.rerun import absolute_paths
-
-    base = compose_config(pin_overrides(absolute_paths(a), a.choices, skip) + groups)
+    base = compose_config(pin_overrides(a.portable_config(), a.choices, skip) + groups)
     have = flatten(OmegaConf.to_container(base, resolve=False))
     want = flatten(b.composed_config())
     values = [f"{k}={render(v)}" for k, v in want.items() if k not in have or have[k] != v]

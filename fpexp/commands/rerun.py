@@ -15,7 +15,7 @@ from pathlib import Path
 from fpexp.atomic import sha256_file
 from fpexp.catalog import DEFAULT_ROOT, Run, resolve, shown
 from fpexp.commands import Parser
-from fpexp.config.store import config_dir
+from fpexp.config.store import group_names
 from fpexp.errors import Problem, UsageError
 from fpexp.overrides import carried_hydra_overrides, pin_overrides
 
@@ -31,23 +31,10 @@ def parser() -> argparse.ArgumentParser:
 
 def rerun_overrides(run: Run, extra: list[str]) -> list[str]:
     """The Hydra command line that recomposes ``run``'s config, then applies ``extra``."""
-    groups = {p.name for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"}
+    groups = group_names()
     changed = {o.split("=", 1)[0] for o in extra if "=" in o and o.split("=", 1)[0] in groups}
-    pins = pin_overrides(absolute_paths(run), run.choices, skip=changed)
+    pins = pin_overrides(run.portable_config(), run.choices, skip=changed)
     return pins + carried_hydra_overrides(run.hydra_overrides()) + extra
-
-
-def absolute_paths(run: Run) -> dict:
-    """The run's composed config, with relative file paths made absolute against the run's
-    working directory, so a rerun from anywhere reads the same files."""
-    config = run.composed_config()
-    cwd = Path((run.record.get("command") or {}).get("cwd") or run.path)
-    for group, key in (("data", "path"), ("model", "weights")):
-        node = config.get(group) or {}
-        value = node.get(key)
-        if isinstance(value, str) and value and "${" not in value and not Path(value).is_absolute():
-            node[key] = str(cwd / value)
-    return config
 
 
 def verify(run: Run) -> list[str]:

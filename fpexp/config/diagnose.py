@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -19,7 +18,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationErr
 from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode, StringNode
 
 from fpexp.config.compose import compose_config
-from fpexp.config.store import config_dir
+from fpexp.config.store import group_names
 from fpexp.config.validate import check_config
 from fpexp.errors import Problem
 
@@ -32,10 +31,6 @@ _TYPES = {
 
 
 _compose = compose_config
-
-
-def _groups() -> set[str]:
-    return {p.name for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"}
 
 
 def _expected(cfg: DictConfig, key: str) -> str:
@@ -108,7 +103,7 @@ def diagnose(overrides: Sequence[str]) -> list[Problem]:
                 )
             )
     ours = [o for o in parsed if not o.get_key_element().lstrip("+~").startswith("hydra")]
-    groups = _groups()
+    groups = group_names()
     chosen: list[str] = []
     for ov in (o for o in ours if o.key_or_group in groups):
         for line in _expand(ov):

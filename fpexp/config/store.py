@@ -22,6 +22,11 @@ def config_dir() -> str:
     return str(shipped if shipped.is_dir() else package.parent / "conf")
 
 
+def group_names() -> set[str]:
+    """The config groups a user chooses from (``task``, ``model``, ``data``)."""
+    return {p.name for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"}
+
+
 def run_stamp() -> str:
     """``YYYY-MM-DD/HH-MM-SS.mmm-xxxxxx``: sortable by time, unique across processes."""
     now = datetime.now()
