@@ -1,6 +1,6 @@
 """``python -m fpexp``: see ``fpexp.cli``."""
 
-from fpexp.cli import main
+from fpexp.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -24,6 +25,7 @@ from fpexp.commands import COMMANDS
 from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
+from fpexp.fast_exit import exit_process
 
 log = logging.getLogger("fpexp")
 _failures: list[UsageError] = []
@@ -104,6 +106,11 @@ def _finish_sweep(sweep_dir: Path) -> int:
     where = shown(sweep_dir)
     print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
     return 1 if failed else 0
+
+
+def entry() -> NoReturn:
+    """The ``fpexp`` console script and ``python -m fpexp``: ``main()``, then a fast exit."""
+    exit_process(main())
 
 
 def main(argv: list[str] | None = None) -> int:

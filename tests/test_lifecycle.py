@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import pstats
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from fpexp import runner, writers
 from fpexp.app import run_experiment
 from fpexp.atomic import atomic_path
 from fpexp.errors import Interrupted, UsageError
+from fpexp.fast_exit import exit_process
 
 
 def record(run_dir: Path) -> dict:
@@ -155,3 +158,28 @@ def test_a_closed_pipe_does_not_break_the_run(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Logging error" not in err and "Traceback" not in err
     assert record(tmp_path / "r")["status"] == "completed"
+
+
+def test_profiling_fpexp_still_writes_the_profile(tmp_path):
+    """The fast exit steps aside for profilers: ``python -m cProfile -o F -m fpexp`` writes F."""
+    prof = tmp_path / "fpexp.prof"
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "fpexp"]
+    done = subprocess.run(
+        [*cmd, f"hydra.run.dir={tmp_path}/r"], cwd=tmp_path, capture_output=True, env=ENV
+    )
+    assert done.returncode == 0, done.stderr
+    assert pstats.Stats(str(prof)).total_calls > 0
+    assert record(tmp_path / "r")["status"] == "completed"
+
+
+def test_fast_exit_leaves_the_normal_way_while_a_thread_still_works():
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as info:
+            exit_process(3)
+        assert info.value.code == 3
+    finally:
+        release.set()
+        worker.join()
