@@ -82,7 +82,7 @@ def problems(choice: Choice) -> list[Problem]:
     if choice.path is None:
         return []
     if choice.origin == "rerun":
-        from fpexp.atomic import sha256_file
+        from fpexp.hashing import sha256_file
 
         if not choice.path.is_file():
             return [Problem("rerun", f"{choice.path}: the run's saved weights are missing")]

@@ -26,6 +26,12 @@ OUTPUT_NAMES = (
 
 
 def execute(cfg: DictConfig, record: RunRecord) -> None:
+    cwd = Path(record.data["command"]["cwd"])
+    if cfg.data.source == "file":  # hash the input on the other core while torch loads
+        from fpexp.data.file import input_path
+        from fpexp.hashing import prefetch
+
+        prefetch(input_path(cfg.data, cwd))
     with record.phase("import"):
         import torch
 
@@ -40,7 +46,6 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         from fpexp.runner import forward
         from fpexp.writers import TableWriter, write_layers
 
-    cwd = Path(record.data["command"]["cwd"])
     with record.phase("validate"):
         problems = check_config(cfg)
         source = choice = None

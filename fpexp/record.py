@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fpexp.atomic import sha256_file, write_text
+from fpexp.atomic import write_text
+from fpexp.hashing import sha256_file
 
 RECORD = "run.json"
 SCHEMA_VERSION = 1

@@ -122,6 +122,6 @@ def fit_problems(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -
 
 
 def describe(path: Path) -> dict[str, object]:
-    from fpexp.atomic import sha256_file
+    from fpexp.hashing import sha256_file
 
     return {"path": str(Path(path).resolve()), "sha256": sha256_file(path)}

@@ -12,11 +12,11 @@ import argparse
 import json
 from pathlib import Path
 
-from fpexp.atomic import sha256_file
 from fpexp.catalog import DEFAULT_ROOT, Run, resolve, shown
 from fpexp.commands import Parser
 from fpexp.config.store import group_names
 from fpexp.errors import Problem, UsageError
+from fpexp.hashing import sha256_file
 from fpexp.overrides import carried_hydra_overrides, pin_overrides
 
 

@@ -1,16 +1,14 @@
 """CSV, Parquet and NPY files, read in batches of exactly ``batch_size`` rows.
 
 CSV and Parquet go through pyarrow's streaming readers, NPY through ``numpy.load(mmap_mode="r")``,
-so a file is never in memory whole. The file's sha256 is computed by a background thread while
-it is read. Every problem with the file is a one-line ``UsageError`` naming the file, and the
-column and row where there is one (rows count from 1, the first data row; a CSV's header is
-not a row).
+so a file is never in memory whole. The file's sha256 is computed by a background thread
+(``fpexp.hashing``), started before torch is even imported (``input_path``). Every problem with
+the file is a one-line ``UsageError`` naming the file, and the column and row where there is one
+(rows count from 1, the first data row; a CSV's header is not a row).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,21 +19,7 @@ import numpy as np
 from fpexp.data.base import Batch
 from fpexp.data.file_formats import FORMATS, Columns, open_reader
 from fpexp.errors import Problem, UsageError
-
-
-class _Hasher(threading.Thread):
-    """sha256 of a file on another core (hashlib releases the GIL on large blocks)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(daemon=True)
-        self.path, self.digest = path, ""
-
-    def run(self) -> None:
-        h = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            while block := fh.read(4 << 20):
-                h.update(block)
-        self.digest = h.hexdigest()
+from fpexp.hashing import BackgroundHash, background_hash
 
 
 def _fail(what: str, allowed: str = "", key: str = "data.path") -> UsageError:
@@ -54,7 +38,7 @@ class FileSource:
     binary_positive: str | None = None
     rows_read: int = 0
     rows_dropped: int = 0
-    _hasher: _Hasher | None = field(default=None, repr=False)
+    _hash: BackgroundHash | None = field(default=None, repr=False)
 
     @property
     def feature_names(self) -> list[str]:
@@ -65,8 +49,6 @@ class FileSource:
         return len(self.columns.features)
 
     def describe(self) -> dict[str, Any]:
-        if self._hasher is not None and not self._hasher.is_alive():
-            self._hasher.join()
         rows = self.columns.n_rows if self.columns.n_rows is not None else None
         if self.rows_read:
             rows = self.rows_read - self.rows_dropped
@@ -82,18 +64,17 @@ class FileSource:
             "label": self.columns.label,
             "has_labels": self.columns.label is not None,
             "rows_dropped": self.rows_dropped,
-            "sha256": self._hasher.digest if self._hasher and not self._hasher.is_alive() else None,
+            "sha256": self._hash.result() if self._hash is not None and self._hash.done else None,
         }
 
     def finish(self) -> None:
         """Wait for the file's hash (after the whole file was read)."""
-        if self._hasher is not None:
-            self._hasher.join()
+        if self._hash is not None:
+            self._hash.result()
 
     def batches(self, batch_size: int) -> Iterator[Batch]:
-        if self._hasher is None:
-            self._hasher = _Hasher(self.path)
-            self._hasher.start()
+        if self._hash is None:
+            self._hash = background_hash(self.path)
         pending: list[Batch] = []
         held = 0
         start = 0
@@ -156,17 +137,23 @@ def _take(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
     return out, rest, sum(len(b.ids) for b in rest)
 
 
-def load(cfg: Any, cwd: Path | None = None) -> FileSource:
-    """Open ``cfg.path`` and settle its columns; every problem found is reported at once."""
+def input_path(cfg: Any, cwd: Path | None = None) -> Path | None:
+    """``data.path`` as a path (relative ones from ``cwd``); None where it is not set."""
     from omegaconf import OmegaConf
 
+    if OmegaConf.is_missing(cfg, "path") or not cfg.path:
+        return None
+    path = Path(str(cfg.path)).expanduser()
+    return path if path.is_absolute() else (cwd or Path.cwd()) / path
+
+
+def load(cfg: Any, cwd: Path | None = None) -> FileSource:
+    """Open ``cfg.path`` and settle its columns; every problem found is reported at once."""
     from fpexp.data.file_formats import inspect
 
-    if OmegaConf.is_missing(cfg, "path") or not cfg.path:
+    path = input_path(cfg, cwd)
+    if path is None:
         raise _fail("is required with data=file", "a .csv, .parquet or .npy file")
-    path = Path(str(cfg.path)).expanduser()
-    if not path.is_absolute():
-        path = (cwd or Path.cwd()) / path
     fmt = cfg.format or FORMATS.get(path.suffix.lower())
     if fmt not in set(FORMATS.values()):
         if cfg.format:
