@@ -38,3 +38,30 @@ def _compose_all(mode: str, cwd: Path) -> str:
 
 def test_cached_composition_is_identical(tmp_path):
     assert _compose_all("fast", tmp_path) == _compose_all("plain", tmp_path)
+
+
+RUN = """
+import sys
+if sys.argv[1] == "plain":
+    import fpexp.config.hydra_speedups as speedups
+    speedups.install = lambda: None
+from fpexp.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+def test_a_single_run_composed_once_records_the_same_hydra_files(tmp_path):
+    """get_mode's composition is reused by the run: .hydra/*.yaml are byte for byte the same."""
+    files = {}
+    for mode in ("plain", "fast"):
+        args = ["hydra.run.dir=run", "task=multiclass", "model.width=8", "seed=3"]
+        done = subprocess.run(
+            [sys.executable, "-c", RUN, mode, *args], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        hydra_dir = tmp_path / "run" / ".hydra"
+        files[mode] = {p.name: p.read_text() for p in sorted(hydra_dir.iterdir())}
+        (tmp_path / "run").rename(tmp_path / mode)
+    assert files["fast"].keys() == {"config.yaml", "hydra.yaml", "overrides.yaml"}
+    assert files["fast"] == files["plain"]
+    assert "- hydra.mode=RUN" in files["fast"]["hydra.yaml"]
