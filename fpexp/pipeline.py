@@ -94,7 +94,10 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     fmt = str(cfg.output.format)
     names = {"outputs": f"outputs.{fmt}", "predictions": f"predictions.{fmt}"}
-    writers = tuple(TableWriter(record.run_dir / names[k], fmt) for k in ("outputs", "predictions"))
+    rows = source.describe().get("rows")
+    writers = tuple(
+        TableWriter(record.run_dir / names[k], fmt, rows) for k in ("outputs", "predictions")
+    )
     with record.phase("forward"):
         stats = LayerStats(model)
         try:
@@ -110,7 +113,9 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         finally:
             stats.remove()
     for role, writer in zip(("outputs", "predictions"), writers, strict=True):
-        record.add_output(writer.path.name, role, format=fmt, columns=writer.columns or None)
+        record.add_output(
+            writer.path.name, role, writer.sha256, format=fmt, columns=writer.columns or None
+        )
     record.update(input=source.describe())
 
     with record.phase("write"):

@@ -65,13 +65,14 @@ class RunRecord:
             self.data["phases_s"][name] = round(time.perf_counter() - start, 6)
         self.save()
 
-    def add_output(self, name: str, role: str, **extra: Any) -> None:
-        """Register a file written into the run directory, with its size and sha256."""
+    def add_output(self, name: str, role: str, sha256: str | None = None, **extra: Any) -> None:
+        """Register a file written into the run directory, with its size and sha256 (computed
+        here unless the writer hashed it while writing)."""
         path = self.run_dir / name
         self.data["outputs"][name] = {
             "role": role,
             "bytes": path.stat().st_size,
-            "sha256": sha256_file(path),
+            "sha256": sha256 or sha256_file(path),
             **extra,
         }
 

@@ -1,9 +1,11 @@
 """Streaming writers for ``outputs.*`` and ``predictions.*`` (csv, parquet, npy), and layers.csv.
 
-Each writer fills a temporary sibling file batch by batch and renames it to its final name only
-in ``close()``; ``abort()`` removes it. So a run that stops midway leaves no file under a
-final name. CSV and Parquet go through pyarrow; NPY is written directly with a header that is
-rewritten with the final row count at the end.
+Each writer fills a temporary sibling file batch by batch, on a write-behind thread (formatting,
+writing and hashing overlap the forward pass), and renames it to its final name only in
+``close()``, after fsync, with its sha256 already known; ``abort()`` removes it. So a run that
+stops midway leaves no file under a final name. CSV and Parquet go through pyarrow; NPY is
+written directly, its header holding the row count announced up front (``rows``) and rewritten
+if the count turns out different.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fpexp.atomic import atomic_path, finalize
+from fpexp.hashing import sha256_file
+from fpexp.write_behind import HashingFile, WriteBehind
 
 NPY_HEADER_BYTES = 128  # fixed, so the shape can be rewritten in place once the rows are known
 ROW_GROUP = 1 << 20  # Parquet rows per row group: batches are gathered up to this many
@@ -27,25 +32,33 @@ def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
 
 
 class TableWriter:
-    """One output table. ``write`` takes named columns (csv, parquet) or the array (npy)."""
+    """One output table. ``write`` takes named columns (csv, parquet) or the array (npy);
+    ``rows``, where known, is the row count expected in the end."""
 
-    def __init__(self, path: Path, fmt: str) -> None:
-        self.path, self.format = Path(path), fmt
+    def __init__(self, path: Path, fmt: str, rows: int | None = None) -> None:
+        self.path, self.format, self.expected_rows = Path(path), fmt, rows
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self.columns: list[str] = []
-        self._writer = None
-        self._fh = None
+        self.sha256: str | None = None
+        self._fh = open(self.tmp, "wb")  # noqa: SIM115 (closed in close/abort)
+        self._sink = HashingFile(self._fh)
+        self._thread = WriteBehind(f"write {self.path.name}")
+        self._writer: Any = None
         self._rows = 0
         self._npy: tuple[np.dtype, tuple[int, ...]] | None = None
-        self._pending: list = []  # Parquet tables not yet written as a row group
+        self._pending: list[Any] = []  # Parquet tables not yet written as a row group
+        self._pending_rows = 0
 
     def write(self, columns: dict[str, np.ndarray], array: np.ndarray) -> None:
         if not self.columns:  # as recorded in run.json; an .npy holds the values only
             drop = ("id", "label") if self.format == "npy" else ()
             self.columns = [c for c in columns if c not in drop]
         if self.format == "npy":
-            self._write_npy(np.ascontiguousarray(array))
-            return
+            self._thread.submit(self._write_npy, np.ascontiguousarray(array))
+        else:
+            self._thread.submit(self._write_table, columns)
+
+    def _write_table(self, columns: dict[str, np.ndarray]) -> None:
         import pyarrow as pa
 
         table = pa.table(columns)
@@ -53,18 +66,19 @@ class TableWriter:
             if self.format == "parquet":
                 import pyarrow.parquet as pq
 
-                self._writer = pq.ParquetWriter(self.tmp, table.schema)
+                self._writer = pq.ParquetWriter(self._sink, table.schema)
             else:
                 import pyarrow.csv as pacsv
 
                 options = pacsv.WriteOptions(quoting_style="needed")
-                self._writer = pacsv.CSVWriter(self.tmp, table.schema, write_options=options)
+                self._writer = pacsv.CSVWriter(self._sink, table.schema, write_options=options)
+        self._rows += table.num_rows
         if self.format != "parquet":
             self._writer.write_table(table)
             return
         self._pending.append(table)
-        self._rows += table.num_rows
-        if self._rows >= ROW_GROUP:
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= ROW_GROUP:
             self._flush()
 
     def _flush(self) -> None:
@@ -72,33 +86,44 @@ class TableWriter:
 
         if self._pending:
             self._writer.write_table(pa.concat_tables(self._pending), row_group_size=ROW_GROUP)
-            self._pending, self._rows = [], 0
+            self._pending, self._pending_rows = [], 0
 
     def _write_npy(self, array: np.ndarray) -> None:
-        if self._fh is None:
-            self._fh = open(self.tmp, "wb")  # noqa: SIM115 (closed in close/abort)
+        if self._npy is None:
             self._npy = (array.dtype, array.shape[1:])
-            self._fh.write(_npy_header(array.dtype, (0, *array.shape[1:])))
-        self._fh.write(array.tobytes())
+            announced = self.expected_rows or 0
+            self._sink.write(_npy_header(array.dtype, (announced, *array.shape[1:])))
+        self._sink.write(array.data)
         self._rows += len(array)
 
-    def close(self) -> None:
-        """Finish the file and give it its final name."""
+    def _finish_file(self) -> None:
+        """The file's last bytes (the Parquet footer, a corrected NPY header), then its hash."""
         if self.format == "npy":
-            if self._fh is None:
+            if self._npy is None:
                 self._write_npy(np.zeros((0,), dtype=np.float32))
             dtype, tail = self._npy
-            self._fh.seek(0)
-            self._fh.write(_npy_header(dtype, (self._rows, *tail)))
-            self._fh.close()
+            if self._rows != (self.expected_rows or 0):
+                self._fh.seek(0)
+                self._fh.write(_npy_header(dtype, (self._rows, *tail)))
+                self._fh.close()
+                self.sha256 = sha256_file(self.tmp)
+                return
         elif self._writer is not None:
             self._flush()
             self._writer.close()
-        else:
-            self.tmp.write_bytes(b"")
-        finalize(self.tmp, self.path)
+        self._fh.close()
+        self.sha256 = self._sink.digest.hexdigest()
+
+    def close(self) -> None:
+        """Finish the file and give it its final name."""
+        self._thread.submit(self._finish_file)
+        self._thread.submit(finalize, self.tmp, self.path)
+        self._thread.finish()
 
     def abort(self) -> None:
+        """Stop writing and remove the temporary file."""
+        self._thread.stop(cancel=True)
+        self._sink.discarding = True
         for handle in (self._writer, self._fh):
             try:
                 if handle is not None:

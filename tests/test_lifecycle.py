@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ENV
 
-from fpexp import runner, writers
+from fpexp import runner, write_behind, writers
 from fpexp.app import run_experiment
 from fpexp.atomic import atomic_path
 from fpexp.errors import Interrupted, UsageError
@@ -98,6 +98,32 @@ def test_failure_mid_stream_leaves_no_output_file(compose_cfg, tmp_path, monkeyp
     cfg = compose_cfg("data=synthetic", "data.n_rows=1000", "batch_size=100")
     with pytest.raises(OSError):
         run_experiment(cfg, tmp_path)
+    assert record(tmp_path)["status"] == "failed"
+    assert {p.name for p in tmp_path.iterdir()} == {"run.json"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "npy"])
+def test_a_write_failing_on_the_write_behind_thread_fails_the_run(
+    compose_cfg, tmp_path, monkeypatch, fmt
+):
+    calls = []
+    real = write_behind.HashingFile.write
+
+    def fail_on_fifth(self, data):
+        if self.discarding:  # an aborted writer's footer (maybe one from an earlier test)
+            return real(self, data)
+        calls.append(threading.current_thread().name)
+        if len(calls) == 5:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(write_behind.HashingFile, "write", fail_on_fifth)
+    cfg = compose_cfg(
+        "data=synthetic", "data.n_rows=2000", "batch_size=100", f"output.format={fmt}"
+    )
+    with pytest.raises(OSError, match="No space left"):
+        run_experiment(cfg, tmp_path)
+    assert all(name.startswith("write ") for name in calls)  # written off the main thread
     assert record(tmp_path)["status"] == "failed"
     assert {p.name for p in tmp_path.iterdir()} == {"run.json"}
 

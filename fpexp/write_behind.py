@@ -1,0 +1,99 @@
+"""Writing behind the forward pass: a writer's formatting, file writes and hashing on a thread.
+
+pyarrow's CSV and Parquet writers, file writes, fsync and hashlib all release the GIL, so while
+the main thread runs batch ``k + 1`` through the model, this thread formats, writes and hashes
+batch ``k`` on the other core. The queue holds at most ``depth`` batches, so memory stays flat.
+An error in the thread is raised again in the main thread at its next call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+_STOP = object()
+
+
+class WriteBehind:
+    """One daemon thread running submitted calls in order."""
+
+    def __init__(self, name: str, depth: int = 2) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._cancelled = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                if self._error is None and not self._cancelled:
+                    call, args = item
+                    call(*args)
+            except BaseException as err:  # handed to the main thread
+                self._error = err
+            finally:
+                self._queue.task_done()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._cancelled = True
+            raise error
+
+    def submit(self, call: Callable[..., Any], *args: Any) -> None:
+        """Queue ``call(*args)``; waits while ``depth`` calls are already queued."""
+        self._raise()
+        self._queue.put((call, args))
+
+    def finish(self) -> None:
+        """Wait for every queued call, stop the thread, raise the first error if any."""
+        self._queue.join()
+        self.stop()
+        self._raise()
+
+    def stop(self, cancel: bool = False) -> None:
+        """Stop the thread (``cancel``: skip what is still queued)."""
+        if not self._thread.is_alive():
+            return
+        self._cancelled = self._cancelled or cancel
+        self._queue.put(_STOP)
+        self._thread.join()
+
+
+class HashingFile:
+    """A binary sink that hashes what it writes; pyarrow's writers accept it as a file."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.digest = hashlib.sha256()
+        self.written = 0
+        self.closed = False
+        self.discarding = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if self.discarding:  # an aborted writer's last words (a Parquet footer): dropped
+            return len(view)
+        self.fh.write(view)
+        self.digest.update(view)
+        self.written += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.written
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:  # the writer that owns the file closes it
+        self.closed = True

@@ -1,0 +1,57 @@
+"""Table writers: every format read back equals what was written; the hash is the file's."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from fpexp.tables import read_table
+from fpexp.writers import TableWriter
+
+
+def _batches(n: int, size: int):
+    values = np.arange(n * 2, dtype=np.float32).reshape(n, 2) / 7
+    for start in range(0, n, size):
+        part = values[start : start + size]
+        ids = np.arange(start, start + len(part))
+        yield {"id": ids, "a": part[:, 0], "b": part[:, 1]}, part
+
+
+@pytest.mark.parametrize("announced", [23, 30, None, 0])
+def test_npy_holds_every_row_whatever_row_count_was_announced(tmp_path, announced):
+    writer = TableWriter(tmp_path / "outputs.npy", "npy", rows=announced)
+    for columns, part in _batches(23, 5):
+        writer.write(columns, part)
+    writer.close()
+    data = (tmp_path / "outputs.npy").read_bytes()
+    assert writer.sha256 == hashlib.sha256(data).hexdigest()
+    loaded = np.load(tmp_path / "outputs.npy")
+    assert loaded.shape == (23, 2) and loaded.dtype == np.float32
+    assert np.array_equal(loaded, np.arange(46, dtype=np.float32).reshape(23, 2) / 7)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_tables_are_hashed_while_written(tmp_path, fmt):
+    path = tmp_path / f"outputs.{fmt}"
+    writer = TableWriter(path, fmt)
+    for columns, part in _batches(23, 5):
+        writer.write(columns, part)
+    writer.close()
+    assert writer.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    table = read_table(path)
+    assert list(table["id"]) == [str(i) for i in range(23)]
+    assert np.allclose(table["b"], np.arange(23, dtype=np.float32) * 2 / 7 + 1 / 7)
+    if fmt == "parquet":
+        assert pq.ParquetFile(path).metadata.num_rows == 23
+
+
+def test_an_aborted_writer_leaves_nothing(tmp_path):
+    writer = TableWriter(tmp_path / "outputs.parquet", "parquet")
+    for columns, part in _batches(10, 5):
+        writer.write(columns, part)
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
