@@ -96,7 +96,13 @@ def work_seconds(out: Path, name: str) -> float:
 
 
 def run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process."""
+    """Wall seconds and peak RSS (MB) of one process.
+
+    Dirty pages left by earlier processes are written back first (untimed): the bare script
+    does not fsync its 10M-row outputs, and once a few hundred MB of them are pending the kernel
+    throttles whichever process writes next (measured: the bare script's work went from 0.11 s
+    to 0.35 s). Every process starts from the same clean state; fpexp pays its own fsyncs."""
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)

@@ -105,29 +105,34 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
                 model, source, head, device, dtype, int(cfg.batch_size), writers, bool(cfg.progress)
             )
             for writer in writers:
-                writer.close()
+                writer.finish()  # their last bytes and fsync go on behind the next phase
         except BaseException:
-            for writer in writers:
-                writer.abort()
+            _abort(writers)
             raise
         finally:
             stats.remove()
-    for role, writer in zip(("outputs", "predictions"), writers, strict=True):
-        record.add_output(
-            writer.path.name, role, writer.sha256, format=fmt, columns=writer.columns or None
-        )
     record.update(input=source.describe())
 
     with record.phase("write"):
         from fpexp.atomic import write_text
         from fpexp.weights import save_weights
 
-        write_text(record.run_dir / MODEL_FILE, render(model, in_features))
+        try:
+            write_text(record.run_dir / MODEL_FILE, render(model, in_features))
+            save_weights(model, record.run_dir / WEIGHTS_FILE)
+            layers = stats.table()
+            write_layers(record.run_dir / LAYERS_FILE, layers)
+            for writer in writers:
+                writer.close()
+        except BaseException:
+            _abort(writers)
+            raise
+        for role, writer in zip(("outputs", "predictions"), writers, strict=True):
+            record.add_output(
+                writer.path.name, role, writer.sha256, format=fmt, columns=writer.columns or None
+            )
         record.add_output(MODEL_FILE, "model")
-        save_weights(model, record.run_dir / WEIGHTS_FILE)
         record.add_output(WEIGHTS_FILE, "weights")
-        layers = stats.table()
-        write_layers(record.run_dir / LAYERS_FILE, layers)
         record.add_output(LAYERS_FILE, "layers")
         record.update(results=result.summary, layers=layers)
         if result.metrics is not None:
@@ -135,6 +140,11 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     multirun = record.data["command"].get("mode") == "MULTIRUN"
     show_results(model, result, head, console=not multirun)
+
+
+def _abort(writers: tuple[Any, ...]) -> None:
+    for writer in writers:
+        writer.abort()
 
 
 def _label_problems(cfg: DictConfig, source: Any) -> list[Problem]:

@@ -114,15 +114,15 @@ def forward(
     keep: dict[str, list[Any]] = {"ids": [], "outputs": [], "predictions": [], "labels": []}
     rows, bar, kept = 0, None, 0
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # read-only memory maps (.npy inputs) are never written through
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         for i, batch in enumerate(source.batches(batch_size)):
             if i == 1:
                 bar = _progress(progress, source.describe().get("rows"))
                 if bar is not None:
                     bar.update(rows)
-            with warnings.catch_warnings():  # read-only memory maps: never written through
-                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-                x = torch.from_numpy(batch.features).to(device=device, dtype=dtype)
+            x = torch.from_numpy(batch.features).to(device=device, dtype=dtype)
             out = model(x).cpu()
             preds = head.predict(out)
             values, pred_np = _numpy(out), _numpy(preds)

@@ -1,8 +1,9 @@
 """Streaming writers for ``outputs.*`` and ``predictions.*`` (csv, parquet, npy), and layers.csv.
 
 Each writer fills a temporary sibling file batch by batch, on a write-behind thread (formatting,
-writing and hashing overlap the forward pass), and renames it to its final name only in
-``close()``, after fsync, with its sha256 already known; ``abort()`` removes it. So a run that
+writing and hashing overlap the forward pass), and renames it to its final name only at the
+end (``finish()`` queues it, ``close()`` waits for it), after fsync, with its sha256 already
+known; ``abort()`` removes it. So a run that
 stops midway leaves no file under a final name. CSV and Parquet go through pyarrow; NPY is
 written directly, its header holding the row count announced up front (``rows``) and rewritten
 if the count turns out different.
@@ -48,6 +49,7 @@ class TableWriter:
         self._npy: tuple[np.dtype, tuple[int, ...]] | None = None
         self._pending: list[Any] = []  # Parquet tables not yet written as a row group
         self._pending_rows = 0
+        self._finishing = False
 
     def write(self, columns: dict[str, np.ndarray], array: np.ndarray) -> None:
         if not self.columns:  # as recorded in run.json; an .npy holds the values only
@@ -114,10 +116,16 @@ class TableWriter:
         self._fh.close()
         self.sha256 = self._sink.digest.hexdigest()
 
+    def finish(self) -> None:
+        """Queue the file's end: last bytes, fsync, final name. ``close()`` waits for it."""
+        if not self._finishing:
+            self._finishing = True
+            self._thread.submit(self._finish_file)
+            self._thread.submit(finalize, self.tmp, self.path)
+
     def close(self) -> None:
-        """Finish the file and give it its final name."""
-        self._thread.submit(self._finish_file)
-        self._thread.submit(finalize, self.tmp, self.path)
+        """Finish the file, give it its final name, and wait until that is done."""
+        self.finish()
         self._thread.finish()
 
     def abort(self) -> None:
