@@ -95,12 +95,12 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
     fmt = str(cfg.output.format)
     names = {"outputs": f"outputs.{fmt}", "predictions": f"predictions.{fmt}"}
     rows = source.describe().get("rows")
-    writers = tuple(
-        TableWriter(record.run_dir / names[k], fmt, rows) for k in ("outputs", "predictions")
-    )
+    writers: list[TableWriter] = []
     with record.phase("forward"):
         stats = LayerStats(model)
         try:
+            for stem in ("outputs", "predictions"):
+                writers.append(TableWriter(record.run_dir / names[stem], fmt, rows))
             result = forward(
                 model, source, head, device, dtype, int(cfg.batch_size), writers, bool(cfg.progress)
             )
@@ -142,7 +142,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
     show_results(model, result, head, console=not multirun)
 
 
-def _abort(writers: tuple[Any, ...]) -> None:
+def _abort(writers: list[Any]) -> None:
     for writer in writers:
         writer.abort()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +99,7 @@ def forward(
     device: torch.device,
     dtype: torch.dtype,
     batch_size: int,
-    writers: tuple[Any, Any] | None = None,
+    writers: Sequence[Any] | None = None,
     progress: bool = False,
 ) -> ForwardResult:
     """Run every batch through ``model``; stream results into ``writers`` (outputs, predictions)."""
