@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -97,7 +98,6 @@ def test_multiclass_end_to_end_with_exact_metrics(tmp_path, fmt, out_fmt):
         assert m[f"true[{name}]"] == int((y == k).sum())
         assert m[f"correct[{name}]"] == int(((p.argmax(1) == y) & (y == k)).sum())
     assert rec["input"]["rows"] == N and rec["input"]["format"] == fmt
-    import hashlib
 
     assert (
         rec["input"]["sha256"]
@@ -255,6 +255,26 @@ def test_nan_drop(tmp_path):
     rec = record(run)
     assert rec["input"]["rows_dropped"] == 2 and rec["input"]["rows"] == 2
     assert list(read_table(run / "outputs.csv")["id"]) == ["0", "3"]
+
+
+def test_nan_drop_into_npy_outputs_holds_only_the_kept_rows(tmp_path):
+    """The .npy header first announces the file's 5 rows; 2 are dropped, so it is rewritten."""
+    x = np.arange(15, dtype=np.float32).reshape(5, 3)
+    x[1, 2], x[3, 0] = np.nan, -np.inf
+    np.save(tmp_path / "x.npy", x)
+    args = ("data=file", "data.path=x.npy", "data.nan=drop", "output.format=npy")
+    done, run = fpexp(tmp_path, *args, "task=regression", "model.hidden=[]")
+    assert done.returncode == 0, done.stderr
+    outputs = np.load(run / "outputs.npy")
+    assert outputs.shape == (3, 1)
+    torch.manual_seed(42)
+    expected = nn.Linear(3, 1)(torch.from_numpy(x[[0, 2, 4]])).detach().numpy()
+    assert np.array_equal(outputs, expected)
+    rec = record(run)
+    assert rec["input"]["rows_dropped"] == 2 and rec["results"]["rows"] == 3
+    for name in ("outputs.npy", "predictions.npy"):
+        data = (run / name).read_bytes()
+        assert rec["outputs"][name]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_every_output_format_works_with_diff_and_rerun_check(tmp_path):
