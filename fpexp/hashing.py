@@ -3,7 +3,9 @@
 An input file's hash is started as soon as the config names the file, before torch is imported,
 so it is done by the time the forward pass ends: hashlib and file reads release the GIL, and the
 import holds it only in short slices. Blocks are 16 MiB read into one reused buffer, so the
-hash costs 16 MiB of memory whatever the file's size, and few GIL hand-overs.
+hash costs 16 MiB of memory whatever the file's size, and few GIL hand-overs. The latest hash is
+kept for the process, keyed by the file's path, inode, size and mtime: the jobs of a sweep run
+in one process (Hydra's basic launcher) hash a shared input once, and a changed file again.
 """
 
 from __future__ import annotations
