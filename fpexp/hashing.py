@@ -46,7 +46,7 @@ class BackgroundHash(threading.Thread):
 
     @property
     def done(self) -> bool:
-        return self._started.is_set() and not self.is_alive()
+        return self._digest is not None or self._error is not None
 
     def result(self) -> str:
         self.join()
