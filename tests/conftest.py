@@ -49,6 +49,15 @@ class CliResult:
         return json.loads((self.run_dir / "run.json").read_text())
 
 
+def start_fpexp(
+    cwd: Path, *args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE
+) -> subprocess.Popen:
+    """``python -m fpexp ARGS`` from ``cwd``, started in the background (to signal or read it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fpexp", *args], cwd=cwd, stdout=stdout, stderr=stderr, env=ENV
+    )
+
+
 def run_fpexp(
     args: Sequence[str], run_dir: Path | None, cwd: Path | None = None, timeout: float = 120
 ) -> CliResult:

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import ENV, run_into
+from conftest import ENV, run_into, start_fpexp
 from torch import nn
 
 from fpexp.tables import read_table
@@ -315,22 +315,8 @@ def test_every_output_format_works_with_diff_and_rerun_check(tmp_path):
 
 def test_interrupt_during_a_large_forward_pass(tmp_path):
     run = tmp_path / "big"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fpexp",
-            "data=synthetic",
-            "data.n_rows=20000000",
-            "batch_size=65536",
-            "task=multiclass",
-            f"hydra.run.dir={run}",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=ENV,
-    )
+    args = ("data=synthetic", "data.n_rows=20000000", "batch_size=65536", "task=multiclass")
+    proc = start_fpexp(tmp_path, *args, f"hydra.run.dir={run}")
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -360,21 +346,8 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
         slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0)
     )  # a real terminal's size
     out = tmp_path / "p"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fpexp",
-            "data=synthetic",
-            "data.n_rows=200",
-            "batch_size=10",
-            f"hydra.run.dir={out}",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=slave,
-        env=ENV,
-    )
+    args = ("data=synthetic", "data.n_rows=200", "batch_size=10", f"hydra.run.dir={out}")
+    proc = start_fpexp(tmp_path, *args, stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
     chunks = []
     while True:

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ENV
+from conftest import ENV, start_fpexp
 
 from fpexp import runner, write_behind, writers
 from fpexp.app import run_experiment
@@ -140,16 +140,7 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
 
 
 def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "fpexp", f"seed={i}"],
-            cwd=tmp_path,
-            env=ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for i in range(20)
-    ]
+    procs = [start_fpexp(tmp_path, f"seed={i}", stdout=subprocess.DEVNULL) for i in range(20)]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 20, errors
     run_dirs = sorted(p.parent for p in (tmp_path / "outputs").glob("*/*/run.json"))
@@ -165,20 +156,7 @@ def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
 
 def test_a_closed_pipe_does_not_break_the_run(tmp_path):
     """``python -m fpexp | head -1``: the run still completes, with no logging errors."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fpexp",
-            "data=synthetic",
-            "data.n_rows=100",
-            f"hydra.run.dir={tmp_path}/r",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=ENV,
-    )
+    proc = start_fpexp(tmp_path, "data=synthetic", "data.n_rows=100", f"hydra.run.dir={tmp_path}/r")
     proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read().decode()
