@@ -121,3 +121,18 @@ def test_in_features_must_match_the_data(compose_cfg):
         "model.in_features: 5 does not match the 6 features of data 'animals' (null or 6)"
     )
     assert check_in_features(compose_cfg("model.in_features=6").model, 6, "animals") == []
+
+
+def test_help_lists_every_group_option_and_subcommand_from_the_tree():
+    from fpexp.commands import COMMANDS
+    from fpexp.config.help import commands_text, groups_text
+
+    groups = groups_text().splitlines()
+    for group in {g for g, _ in GROUP_OPTIONS}:
+        options = sorted(o for g, o in GROUP_OPTIONS if g == group)
+        assert f"{group}: {', '.join(options)}" in groups
+        for option in options:
+            described = [line for line in groups if line.strip().startswith(option + " ")]
+            assert described and not described[0].strip().endswith(option), option
+    commands = commands_text().splitlines()
+    assert [line.split()[1] for line in commands] == list(COMMANDS)

@@ -33,6 +33,18 @@ def run_stamp() -> str:
     return f"{now:%Y-%m-%d}/{now:%H-%M-%S}.{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
 
 
+def _help_groups() -> str:
+    from fpexp.config.help import groups_text
+
+    return groups_text()
+
+
+def _help_commands() -> str:
+    from fpexp.config.help import commands_text
+
+    return commands_text()
+
+
 def register() -> None:
     """Idempotently store the schema nodes and the ``fpexp.stamp`` resolver."""
     global _registered
@@ -45,4 +57,6 @@ def register() -> None:
     # Cached per composed config (like Hydra's own ``now``), and Hydra copies the cache into
     # every sweep job, so a run or a whole sweep gets one stamp.
     OmegaConf.register_new_resolver("fpexp.stamp", run_stamp, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("fpexp.help_groups", _help_groups, replace=True)
+    OmegaConf.register_new_resolver("fpexp.help_commands", _help_commands, replace=True)
     _registered = True
