@@ -6,14 +6,17 @@ A reference is a path to a run directory, ``@latest``, ``@-N`` (the N-th newest;
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from fpexp._liveness import is_alive
 from fpexp.errors import Problem, UsageError
 from fpexp.record import RECORD
+from fpexp.record_check import read_record
 
 DEFAULT_ROOT = Path("outputs")
 _SKIP = {".hydra", ".submitit"}
@@ -21,14 +24,49 @@ _SKIP = {".hydra", ".submitit"}
 
 @dataclass(frozen=True)
 class Run:
-    """A run directory and its record."""
+    """A run directory and its record; ``problem`` says why the record cannot be used."""
 
     path: Path
     record: dict[str, Any]
+    problem: str | None = None
 
     @property
     def started_at(self) -> str:
-        return str(self.record.get("started_at") or "")
+        """When the run started; for an unreadable record, when run.json was last written."""
+        if self.problem is None:
+            return self.record["started_at"]
+        try:
+            mtime = (self.path / RECORD).stat().st_mtime
+        except OSError:
+            return ""
+        when = datetime.fromtimestamp(mtime, timezone.utc).astimezone()
+        return when.isoformat(timespec="milliseconds")
+
+    @property
+    def status(self) -> str:
+        """The recorded status, ``stale`` for a ``running`` run whose process is gone, or
+        ``unreadable``."""
+        if self.problem is not None:
+            return "unreadable"
+        status = self.record["status"]
+        if status == "running" and is_alive(self.record.get("process")) is False:
+            return "stale"
+        return status
+
+    def status_note(self) -> str:
+        """The status with its reason when it is not plain (stale, unreadable)."""
+        if self.problem is not None:
+            return f"unreadable: {self.problem}"
+        if self.status == "stale":
+            process = self.record.get("process") or {}
+            return f"stale: recorded as running, but process {process.get('pid')} is gone"
+        return self.status
+
+    def usable(self) -> Run:
+        """This run, or a one-line ``UsageError`` saying why its record cannot be used."""
+        if self.problem is not None:
+            raise UsageError([Problem(shown(self.path), f"unreadable run: {self.problem}")])
+        return self
 
     @property
     def choices(self) -> dict[str, str]:
@@ -36,13 +74,17 @@ class Run:
         return dict((self.record.get("command") or {}).get("choices") or {})
 
     def composed_config(self) -> dict[str, Any]:
-        """The config as composed, interpolations kept (``.hydra/config.yaml``)."""
-        from omegaconf import OmegaConf
+        """The config as composed, interpolations kept (``.hydra/config.yaml``), validated:
+        fpexp's own keys and plain values only (``UsageError`` naming the key otherwise)."""
+        from fpexp.replay import config_problems
 
         path = self.path / ".hydra" / "config.yaml"
-        if not path.is_file():
+        if not path.exists():
             return dict(self.record.get("config") or {})
-        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)  # type: ignore[return-value]
+        config = _load_yaml(path)
+        if problems := config_problems(config, shown(path)):
+            raise UsageError(problems)
+        return config
 
     def portable_config(self) -> dict[str, Any]:
         """``composed_config`` with relative file paths made absolute against the run's working
@@ -62,41 +104,58 @@ class Run:
         return config
 
     def hydra_overrides(self) -> list[str]:
-        """The Hydra-level overrides the run was started with (``hydra.overrides.hydra``)."""
-        from omegaconf import OmegaConf
+        """The allowed Hydra settings the run was started with (see ``fpexp.replay``),
+        rebuilt from validated values; ``UsageError`` naming any other override."""
+        from fpexp.replay import hydra_settings
 
         path = self.path / ".hydra" / "hydra.yaml"
-        if not path.is_file():
+        if not path.exists():
             return []
-        return list(OmegaConf.load(path).hydra.overrides.hydra)
+        try:
+            recorded = _load_yaml(path)["hydra"]["overrides"]["hydra"]
+        except (KeyError, TypeError, IndexError):
+            recorded = []  # nothing recorded: nothing to replay
+        kept, problems = hydra_settings(recorded, shown(path))
+        if problems:
+            raise UsageError(problems)
+        return kept
+
+
+def _load_yaml(path: Path) -> Any:
+    """A YAML file of a record as plain data, interpolations kept (OmegaConf's safe loader;
+    ``UsageError`` if unreadable)."""
+    import yaml
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, OmegaConfBaseException) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError([Problem(shown(path), f"unreadable ({first})")]) from None
 
 
 def load_run(path: Path) -> Run:
+    """The run in ``path``: a usable record, or one whose ``problem`` says why not."""
     path = Path(path)
-    try:
-        record = json.loads((path / RECORD).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError([Problem(str(path), "is not a run directory (no run.json)")]) from None
-    except ValueError as err:
-        raise UsageError([Problem(str(path / RECORD), f"is not valid JSON ({err})")]) from None
-    return Run(path.resolve(), record)
+    if not (path / RECORD).exists():
+        raise UsageError([Problem(str(path), "is not a run directory (no run.json)")])
+    record, problem = read_record(path)
+    return Run(path.resolve(), record, problem)
 
 
 def find_runs(root: Path = DEFAULT_ROOT) -> list[Run]:
-    """All runs under ``root`` (single runs and sweep jobs), newest first."""
+    """All runs under ``root`` (single runs and sweep jobs), unreadable ones too, newest first."""
     runs = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in _SKIP]
         if RECORD in filenames:
-            try:
-                runs.append(load_run(Path(dirpath)))
-            except UsageError:
-                continue  # unreadable record: not listed
+            runs.append(load_run(Path(dirpath)))
     return sorted(runs, key=lambda r: (r.started_at, str(r.path)), reverse=True)
 
 
 def _newest(root: Path, n: int = 5) -> str:
-    runs = find_runs(root)[:n]
+    runs = [r for r in find_runs(root) if r.problem is None][:n]
     if not runs:
         return f"no runs under {root}"
     return "newest: " + ", ".join(shown(r.path) for r in runs)
@@ -109,21 +168,35 @@ def shown(path: Path, cwd: Path | None = None) -> str:
     return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
+_FORMS = "a path, @latest, @-N with N >= 1, or SWEEP_DIR:JOB"
+_AT = re.compile(r"^@(?:latest|-([1-9][0-9]*))$")
+
+
 def resolve(ref: str, root: Path = DEFAULT_ROOT) -> Run:
-    """The run a reference names; a one-line ``UsageError`` listing the newest runs if none."""
+    """The run a reference names; a one-line ``UsageError`` listing the newest runs if none.
+
+    ``@`` references count only runs whose record can be read."""
+    if not ref.strip():
+        raise UsageError([Problem(repr(ref), "an empty run reference", _FORMS)])
     if ref.startswith("@"):
-        text = ref[1:]
-        index = 1 if text == "latest" else -int(text) if text.lstrip("-").isdigit() else 0
-        runs = find_runs(root)
-        if index < 1:
-            what = "is not a run reference"
-            raise UsageError([Problem(ref, what, "a path, @latest, @-N or SWEEP_DIR:JOB")])
+        match = _AT.match(ref)
+        if match is None:
+            raise UsageError([Problem(ref, "is not a run reference", _FORMS)])
+        index = int(match.group(1) or 1)
+        every = find_runs(root)
+        runs = [r for r in every if r.problem is None]
         if index > len(runs):
-            raise UsageError([Problem(ref, f"there are only {len(runs)} runs", _newest(root))])
+            skipped = len(every) - len(runs)
+            what = f"there are only {len(runs)} runs" + (
+                f" that can be read ({skipped} unreadable)" if skipped else ""
+            )
+            raise UsageError([Problem(ref, what, _newest(root))])
         return runs[index - 1]
     path = Path(ref)
     if not path.exists() and ":" in ref:
         sweep, _, job = ref.rpartition(":")
+        if not job.isdigit() or not job.isascii():
+            raise UsageError([Problem(ref, f"{job!r} is not a job number", _FORMS)])
         path = Path(sweep) / job
     if not (path / RECORD).is_file() and (root / path / RECORD).is_file():
         path = root / path
