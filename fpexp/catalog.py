@@ -43,10 +43,22 @@ class Run:
         return when.isoformat(timespec="milliseconds")
 
     @property
+    def damage(self) -> str | None:
+        """An output file missing or of another size than recorded (a cheap check: sizes)."""
+        for name, meta in (self.record.get("outputs") or {}).items():
+            try:
+                size = (self.path / name).stat().st_size
+            except OSError:
+                return f"{name} is missing since the run"
+            if size != meta.get("bytes", size):
+                return f"{name} changed since the run ({size} bytes, {meta['bytes']} recorded)"
+        return None
+
+    @property
     def status(self) -> str:
         """The recorded status, ``stale`` for a ``running`` run whose process is gone, or
-        ``unreadable``."""
-        if self.problem is not None:
+        ``unreadable`` (record unusable, or an output file damaged)."""
+        if self.problem is not None or self.damage is not None:
             return "unreadable"
         status = self.record["status"]
         if status == "running" and is_alive(self.record.get("process")) is False:
@@ -55,17 +67,19 @@ class Run:
 
     def status_note(self) -> str:
         """The status with its reason when it is not plain (stale, unreadable)."""
-        if self.problem is not None:
-            return f"unreadable: {self.problem}"
+        if self.problem is not None or self.damage is not None:
+            return f"unreadable: {self.problem or self.damage}"
         if self.status == "stale":
             process = self.record.get("process") or {}
             return f"stale: recorded as running, but process {process.get('pid')} is gone"
         return self.status
 
-    def usable(self) -> Run:
-        """This run, or a one-line ``UsageError`` saying why its record cannot be used."""
-        if self.problem is not None:
-            raise UsageError([Problem(shown(self.path), f"unreadable run: {self.problem}")])
+    def usable(self, damaged: bool = False) -> Run:
+        """This run, or a one-line ``UsageError`` saying why its record (or, unless
+        ``damaged`` is allowed, one of its output files) cannot be used."""
+        why = self.problem or (None if damaged else self.damage)
+        if why is not None:
+            raise UsageError([Problem(shown(self.path), f"unreadable run: {why}")])
         return self
 
     @property
@@ -155,7 +169,7 @@ def find_runs(root: Path = DEFAULT_ROOT) -> list[Run]:
 
 
 def _newest(root: Path, n: int = 5) -> str:
-    runs = [r for r in find_runs(root) if r.problem is None][:n]
+    runs = [r for r in find_runs(root) if r.status != "unreadable"][:n]
     if not runs:
         return f"no runs under {root}"
     return "newest: " + ", ".join(shown(r.path) for r in runs)
@@ -184,7 +198,7 @@ def resolve(ref: str, root: Path = DEFAULT_ROOT) -> Run:
             raise UsageError([Problem(ref, "is not a run reference", _FORMS)])
         index = int(match.group(1) or 1)
         every = find_runs(root)
-        runs = [r for r in every if r.problem is None]
+        runs = [r for r in every if r.status != "unreadable"]
         if index > len(runs):
             skipped = len(every) - len(runs)
             what = f"there are only {len(runs)} runs" + (

@@ -81,12 +81,12 @@ def _past_run(original: Run, changed: list[str]) -> initial_weights.PastRun:
 def main(argv: list[str]) -> int:
     from fpexp import app, cli
 
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)  # rerun RUN --check seed=7 too
     if any(o in ("-m", "--multirun") or o.startswith("-") for o in args.overrides):
         raise UsageError(
             [Problem("rerun", "takes Hydra overrides only", "key=value ...; a rerun is one run")]
         )
-    original = resolve(args.run, Path(args.root)).usable()
+    original = resolve(args.run, Path(args.root)).usable(damaged=True)
     overrides = rerun_overrides(original, args.overrides)  # refuses a crafted record first
     if original.status != "completed":
         print(f"original: {shown(original.path)} is {original.status_note()}")

@@ -64,7 +64,7 @@ def row(run: Run) -> dict[str, Any]:
     cfg = rec.get("config") or {}
     model = rec.get("model") or {}
     summary = _summary(rec)
-    if run.status == "stale":
+    if run.status in ("stale", "unreadable"):
         summary = run.status_note().split(": ", 1)[1]
     return {
         "started_at": rec.get("started_at"),
