@@ -17,6 +17,7 @@ from fpexp._liveness import is_alive
 from fpexp.errors import Problem, UsageError
 from fpexp.record import RECORD
 from fpexp.record_check import read_record
+from fpexp.user_files import file_problem
 
 DEFAULT_ROOT = Path("outputs")
 _SKIP = {".hydra", ".submitit"}
@@ -93,7 +94,7 @@ class Run:
         from fpexp.replay import config_problems
 
         path = self.path / ".hydra" / "config.yaml"
-        if not path.exists():
+        if not os.path.lexists(path):
             return dict(self.record.get("config") or {})
         config = _load_yaml(path)
         if problems := config_problems(config, shown(path)):
@@ -123,7 +124,7 @@ class Run:
         from fpexp.replay import hydra_settings
 
         path = self.path / ".hydra" / "hydra.yaml"
-        if not path.exists():
+        if not os.path.lexists(path):
             return []
         try:
             recorded = _load_yaml(path)["hydra"]["overrides"]["hydra"]
@@ -142,6 +143,8 @@ def _load_yaml(path: Path) -> Any:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    if (problem := file_problem(path, shown(path), "")) is not None:
+        raise UsageError([Problem(shown(path), problem.what.split(": ", 1)[-1])])
     try:
         return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, OmegaConfBaseException) as err:
@@ -152,7 +155,7 @@ def _load_yaml(path: Path) -> Any:
 def load_run(path: Path) -> Run:
     """The run in ``path``: a usable record, or one whose ``problem`` says why not."""
     path = Path(path)
-    if not (path / RECORD).exists():
+    if not os.path.lexists(path / RECORD):
         raise UsageError([Problem(str(path), "is not a run directory (no run.json)")])
     record, problem = read_record(path)
     return Run(path.resolve(), record, problem)
@@ -180,6 +183,11 @@ def shown(path: Path, cwd: Path | None = None) -> str:
     path = Path(path).resolve()
     cwd = Path(cwd or Path.cwd()).resolve()
     return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
+
+
+def _has_record(path: Path) -> bool:
+    """A run.json entry of any kind (never opened: it may be a FIFO)."""
+    return os.path.lexists(path / RECORD)
 
 
 _FORMS = "a path, @latest, @-N with N >= 1, or SWEEP_DIR:JOB"
@@ -212,8 +220,8 @@ def resolve(ref: str, root: Path = DEFAULT_ROOT) -> Run:
         if not job.isdigit() or not job.isascii():
             raise UsageError([Problem(ref, f"{job!r} is not a job number", _FORMS)])
         path = Path(sweep) / job
-    if not (path / RECORD).is_file() and (root / path / RECORD).is_file():
+    if not _has_record(path) and _has_record(root / path):
         path = root / path
-    if not (path / RECORD).is_file():
+    if not _has_record(path):
         raise UsageError([Problem(ref, "no such run", _newest(root))])
     return load_run(path)

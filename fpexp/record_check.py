@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from fpexp.record import RECORD
+from fpexp.user_files import file_problem
 
 STATUSES = ("completed", "failed", "interrupted", "running")
+MAX_BYTES = 64 << 20
 _NUM = (int, float)
 _MAP, _LIST, _STR, _NONE = (dict,), (list,), (str,), (type(None),)
 # Top-level fields: the types each may have when present (status and started_at are required).
@@ -57,9 +59,15 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
 def read_record(run_dir: Path) -> tuple[dict[str, Any], str | None]:
-    """The record of ``run_dir`` and None, or ``{}`` and why it cannot be used."""
+    """The record of ``run_dir`` and None, or ``{}`` and why it cannot be used (a FIFO or
+    device is never opened; a record over ``MAX_BYTES`` is never read)."""
+    path = Path(run_dir) / RECORD
+    if (problem := file_problem(path, RECORD, "")) is not None:
+        return {}, f"{RECORD} {problem.what.split(': ', 1)[-1]}"
+    if path.stat().st_size > MAX_BYTES:
+        return {}, f"{RECORD} is {path.stat().st_size} bytes, more than a record can be"
     try:
-        text = (Path(run_dir) / RECORD).read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
         data = json.loads(text)
     except UnicodeDecodeError:
         return {}, f"{RECORD} is not UTF-8 text (binary or corrupted)"

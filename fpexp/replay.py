@@ -10,6 +10,7 @@ dropped. Anything else is refused with one line naming the key and the file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -86,13 +87,19 @@ def choice_problems(choices: Any, where: str) -> list[Problem]:
         return [Problem("command.choices", "is not a mapping", where)]
     groups, problems = group_names(), []
     for group, option in choices.items():
-        options = sorted(p.stem for p in (Path(config_dir()) / str(group)).glob("*.yaml"))
+        options = _options(config_dir(), str(group)) if group in groups else []
         if group not in groups:
             problems.append(Problem(str(group), "not a config group", f"{where}: {sorted(groups)}"))
         elif not isinstance(option, str) or option not in options:
             what = f"{option!r} is not an option of this group"
             problems.append(Problem(str(group), what, f"{where}: one of {', '.join(options)}"))
     return problems
+
+
+@functools.lru_cache(maxsize=16)
+def _options(conf: str, group: str) -> list[str]:
+    """The packaged options of a config group (the files do not change within a process)."""
+    return sorted(p.stem for p in (Path(conf) / group).glob("*.yaml"))
 
 
 def hydra_settings(overrides: Any, where: str) -> tuple[list[str], list[Problem]]:

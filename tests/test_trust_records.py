@@ -156,6 +156,11 @@ CRAFTED = {
         "model._target_",
         "config.yaml",
     ),
+    "config.yaml: a FIFO": (
+        lambda r: _replace(r / ".hydra" / "config.yaml", os.mkfifo),
+        "is a FIFO",
+        "config.yaml",
+    ),
     "config.yaml: resolver": (set_config("seed", "${oc.env:HOME}"), "seed", "config.yaml"),
     "config.yaml: unknown resolver": (
         set_config("model.weights", "${evil:1}"),
@@ -246,11 +251,21 @@ def _truncate(name: str) -> Callable[[Path], None]:
     return craft
 
 
+def _replace(path: Path, make: Callable[[Path], object]) -> None:
+    path.unlink()
+    make(path)
+
+
 MALFORMED = {
     "run.json a list": (_write("run.json", b"[1, 2]"), "holds a list, not an object"),
     "run.json truncated": (lambda r: _truncate("run.json")(r), "is not valid JSON"),
     "run.json binary": (_write("run.json", b"\x89PNG\r\n\x1a\n\xff\xfe"), "not UTF-8"),
     "run.json empty": (_write("run.json", b""), "is not valid JSON"),
+    "run.json a FIFO": (lambda r: _replace(r / "run.json", os.mkfifo), "run.json is a FIFO"),
+    "run.json a broken symlink": (
+        lambda r: _replace(r / "run.json", lambda p: p.symlink_to("nowhere")),
+        "run.json a broken symlink",
+    ),
     "config a string": (set_record(lambda d: d.update(config="x")), "config is a str"),
     "outputs a list": (set_record(lambda d: d.update(outputs=[])), "outputs is a list"),
     "started_at a number": (set_record(lambda d: d.update(started_at=5)), "started_at is a int"),
@@ -419,7 +434,8 @@ def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(
         weights["note"].startswith("the original run is ")
         and "initialised from seed 42" in weights["note"]
     )
-    assert f"is {status}" in out or status == "running"
+    assert f"original: {run} is {status}" in out
+    assert f"weights: the original run is {'running' if status == 'stale' else status}: " in out
     base = made("base", *BASE)
     assert (new / "outputs.csv").read_bytes() == (base / "outputs.csv").read_bytes()
 
