@@ -1,7 +1,9 @@
 """Finding runs: every directory with a ``run.json`` under a root, and run references.
 
 A reference is a path to a run directory, ``@latest``, ``@-N`` (the N-th newest; ``@-1`` is
-``@latest``), or a sweep job as ``SWEEP_DIR:JOB``.
+``@latest``), or a sweep job as ``SWEEP_DIR:JOB``. A record is untrusted input: one that cannot
+be used (or whose output files are damaged) is listed as ``unreadable`` with the reason and
+skipped by ``@`` references; a ``running`` record whose process is gone is ``stale``.
 """
 
 from __future__ import annotations

@@ -440,6 +440,15 @@ def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(
     assert (new / "outputs.csv").read_bytes() == (base / "outputs.csv").read_bytes()
 
 
+def test_rerun_check_of_a_failed_run_is_not_reported_identical(run, capsys):
+    make_running(run, None, "failed")
+    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
+    assert code == 1 and "reproduced: identical" not in out
+    assert out.rstrip().endswith(
+        "reproduced: not comparable: the original run is failed (no result)"
+    )
+
+
 def test_rerun_of_a_completed_run_still_loads_its_saved_weights(run, capsys):
     code, _, err = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={run.parent / 'new'}")
     assert code == 0, err

@@ -104,6 +104,9 @@ def main(argv: list[str]) -> int:
         print(f"  {line}")
     differ = compare(original, app.last_run_dir)
     print(f"rerun:    {shown(app.last_run_dir)}")
+    if original.record["status"] != "completed":
+        print(f"reproduced: not comparable: the original run is {original.status} (no result)")
+        return 1
     if not differ and not tampered:
         print("reproduced: identical")
         return 0
