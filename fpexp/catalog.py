@@ -139,17 +139,15 @@ class Run:
 
 
 def _load_yaml(path: Path) -> Any:
-    """A YAML file of a record as plain data, interpolations kept (OmegaConf's safe loader;
-    ``UsageError`` if unreadable)."""
+    """A YAML file of a record as plain data, interpolations kept (safe loader: tags that
+    would build objects are errors; ``UsageError`` if unreadable)."""
     import yaml
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
 
     if (problem := file_problem(path, shown(path), "")) is not None:
         raise UsageError([Problem(shown(path), problem.what.split(": ", 1)[-1])])
     try:
-        return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, OmegaConfBaseException) as err:
+        return yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError([Problem(shown(path), f"unreadable ({first})")]) from None
 

@@ -7,6 +7,7 @@ Each check compares what the record says with what is on disk now and names the 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,15 @@ def changed_weights(run: Run) -> list[str]:
 
 def edited_config(run: Run) -> list[str]:
     """``.hydra/config.yaml`` when it no longer gives run.json's config (first keys named)."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from fpexp.replay import resolved
 
-    if not (run.path / ".hydra" / "config.yaml").exists():
+    if not os.path.lexists(run.path / ".hydra" / "config.yaml"):
         return []
     try:
-        composed = OmegaConf.to_container(OmegaConf.create(run.composed_config()), resolve=True)
+        now = resolved(run.composed_config())
     except UsageError as err:
         return [f".hydra/config.yaml: not usable ({err.problems[0]})"]
-    except OmegaConfBaseException as err:
-        return [f".hydra/config.yaml: not usable ({str(err).splitlines()[0]})"]
-    now, then = flatten(composed), flatten(run.record.get("config") or {})
+    then = flatten(run.record.get("config") or {})
     keys = [k for k in {**then, **now} if json.dumps(now.get(k)) != json.dumps(then.get(k))]
     if not keys:
         return []

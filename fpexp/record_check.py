@@ -51,6 +51,8 @@ NESTED: dict[tuple[str, str], tuple[type, ...]] = {
     ("weights", "path"): _STR + _NONE,
     ("weights", "sha256"): _STR + _NONE,
     ("model", "hidden"): _LIST + _NONE,
+    ("environment", "packages"): _MAP + _NONE,
+    ("environment", "git"): _MAP + _NONE,
     ("results", "predicted_counts"): _MAP + _NONE,
     ("results", "output_mean"): _MAP + _NONE,
 }

@@ -79,6 +79,22 @@ def config_problems(config: Any, where: str) -> list[Problem]:
     return problems
 
 
+def resolved(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (already checked by ``config_problems``) with its ``${key}`` references
+    replaced by the values they name, as OmegaConf would resolve them."""
+    from fpexp.overrides import flatten
+
+    flat = flatten(config)
+
+    def value(v: Any, depth: int = 0) -> Any:
+        if isinstance(v, list):
+            return [value(x, depth) for x in v]
+        ref = _REFERENCE.match(v) if isinstance(v, str) else None
+        return value(flat.get(ref.group(1)), depth + 1) if ref and depth < 8 else v
+
+    return {k: value(v) for k, v in flat.items()}
+
+
 def choice_problems(choices: Any, where: str) -> list[Problem]:
     """Group choices that are not options of the packaged config groups."""
     from fpexp.config.store import config_dir, group_names

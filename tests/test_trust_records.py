@@ -325,6 +325,34 @@ def test_rerun_refuses_a_malformed_record(case, run, capsys):
     assert not (run.parent / "new").exists()
 
 
+WRONG_VALUES = (None, True, "x", [1], {"a": 1})
+
+
+def test_no_wrong_typed_field_crashes_runs_or_diff(run, capsys):
+    """Property-style: every field and nested field of a real record, set to each wrong-typed
+    value, gives exit 0 or 2 from runs and diff, never a traceback."""
+    original = record(run)
+    paths = [(k,) for k in original] + [
+        (k, sub) for k, v in original.items() if isinstance(v, dict) for sub in v
+    ]
+    tried = 0
+    for path in paths:
+        for value in WRONG_VALUES:
+            data = json.loads(json.dumps(original))
+            node = data
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            (run / "run.json").write_text(json.dumps(data))
+            for args in (("runs", str(run.parent), "--json"), ("diff", str(run), str(run))):
+                code, _, err = fpexp(capsys, *args)
+                assert code in (0, 2) and "Traceback" not in err, (path, value, args, err)
+                if code == 2:
+                    assert one_error(err)
+            tried += 1
+    assert tried == len(paths) * len(WRONG_VALUES) > 100
+
+
 DAMAGED_FORMATS = {
     "npy truncated": ("npy", _truncate("outputs.npy")),
     "npy header only": (
