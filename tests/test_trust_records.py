@@ -497,6 +497,8 @@ def test_check_and_diff_name_an_input_changed_since_the_run(made, tmp_path, caps
     code, out, _ = fpexp(capsys, "diff", str(run), str(tmp_path / "n"))
     assert "a changed since its run:" in out and f"input {data}: changed" in out
     assert "input.sha256:" in out
+    code, out, _ = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={tmp_path / 'm'}")
+    assert code == 0 and f"note: input {data}: changed since the run (sha256 " in out
 
 
 def test_check_names_an_edited_hydra_config(run, capsys):
@@ -504,6 +506,9 @@ def test_check_names_an_edited_hydra_config(run, capsys):
     code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
     assert code == 1
     assert "  .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in out
+    code, out, _ = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={run.parent / 'm'}")
+    assert code == 0
+    assert "note: .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in out
 
 
 def test_diff_compares_the_weights_behind_the_same_path(made, tmp_path, capsys):

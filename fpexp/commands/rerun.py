@@ -19,7 +19,7 @@ from fpexp.commands import Parser
 from fpexp.config.store import group_names
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import sha256_file
-from fpexp.integrity import changes_since
+from fpexp.integrity import changed_input, changed_weights, changes_since, edited_config
 from fpexp.overrides import pin_overrides
 
 
@@ -91,6 +91,9 @@ def main(argv: list[str]) -> int:
     if original.status != "completed":
         print(f"original: {shown(original.path)} is {original.status_note()}")
     tampered = changes_since(original) if args.check else []
+    if not args.check:  # what makes this rerun differ from the original: said up front
+        for line in changed_input(original) + changed_weights(original) + edited_config(original):
+            print(f"note: {line}")
     app.last_run_dir = None
     initial_weights.reproduce(_past_run(original, tampered))
     try:
