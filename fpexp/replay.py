@@ -74,7 +74,7 @@ def config_problems(config: Any, where: str) -> list[Problem]:
             problems.append(Problem(key, "not a key of fpexp's config", allowed))
         elif (why := _value_problem(value, keys)) is not None:
             problems.append(Problem(key, why, allowed))
-        elif key == "data.source" and value not in DATA_SCHEMAS:
+        elif key == "data.source" and (not isinstance(value, str) or value not in DATA_SCHEMAS):
             problems.append(Problem(key, f"unknown data source {value!r}", allowed))
     return problems
 

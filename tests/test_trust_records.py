@@ -177,6 +177,11 @@ CRAFTED = {
         "unreadable run: run.json: config: model._target_",
         "",
     ),
+    "run.json: a list as the data source": (
+        set_record(lambda d: d["config"]["data"].update(source=["file"])),
+        "unreadable run: run.json: config: data.source: unknown data source ['file']",
+        "",
+    ),
     "run.json: _args_ at the top of config": (
         set_record(lambda d: d["config"].update(_args_=["a"])),
         "unreadable run: run.json: config: _args_",
