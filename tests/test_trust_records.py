@@ -619,8 +619,17 @@ def test_hydra_flags_and_overrides_are_not_mistaken_for_subcommands(args):
     assert command_line_problem(args) is None
 
 
-def test_experimental_rerun_is_refused(capsys):
-    code, _, err = fpexp(capsys, "--experimental-rerun", "config.pickle")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--experimental-rerun", "config.pickle"],
+        ["--experimental-rerun=config.pickle"],
+        ["--exp", "config.pickle"],
+        ["seed=1", "--experimental-rerun", "config.pickle"],
+    ],
+)
+def test_experimental_rerun_is_refused(args, capsys):
+    code, _, err = fpexp(capsys, *args)
     assert code == 2 and "unpickles" in one_error(err)
 
 

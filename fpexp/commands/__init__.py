@@ -44,16 +44,22 @@ def command_line_problem(args: list[str]) -> Problem | None:
 
     Uses Hydra's own argument parser, so every Hydra flag keeps working; an argument list that
     parser rejects is left to Hydra (its own message)."""
-    from hydra._internal.utils import get_args_parser
-
-    if "--experimental-rerun" in args:
-        what = "not supported: it unpickles a file, which can run any code"
-        return Problem("--experimental-rerun", what, "fpexp rerun RUN replays a run safely")
+    unpickle = Problem(
+        "--experimental-rerun",
+        "not supported: it unpickles a file, which can run any code",
+        "fpexp rerun RUN replays a run safely",
+    )
+    try:
+        from hydra._internal.utils import get_args_parser  # Hydra's own flags, any version
+    except ImportError:  # a Hydra without it: leave the rest of the command line to Hydra
+        return unpickle if any(a.startswith("--exp") for a in args) else None
     try:
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
             parsed, unknown = get_args_parser().parse_known_args(args)
     except SystemExit:
         return None
+    if getattr(parsed, "experimental_rerun", None) is not None:
+        return unpickle  # also when abbreviated (--exp) or given as --experimental-rerun=F
     words = [*parsed.overrides, *(u for u in unknown if not u.startswith("-"))]
     for i, word in enumerate(words):
         if "=" in word or word.startswith("~"):
