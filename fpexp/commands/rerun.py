@@ -4,7 +4,8 @@ The config is recomposed from the run's own record, validated as untrusted input
 choices, fpexp's own config keys with plain values, and an allow-list of Hydra settings; see
 ``fpexp.replay``), then OVERRIDES apply. The new run gets a new directory; its run.json says
 which run it reproduces. ``--check`` verifies the original's files, input, weights and config
-against its record, then compares the new run's files with them.
+against its record, then compares the new run's files with them; a changed input, weights
+file or config is named as the cause of any difference.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fpexp.commands import Parser
 from fpexp.config.store import group_names
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import sha256_file
-from fpexp.integrity import changed_input, changed_weights, changes_since, edited_config
+from fpexp.integrity import changed_input, changed_outputs, changed_weights, edited_config
 from fpexp.overrides import pin_overrides
 
 
@@ -90,9 +91,12 @@ def main(argv: list[str]) -> int:
     overrides = rerun_overrides(original, args.overrides)  # refuses a crafted record first
     if original.status != "completed":
         print(f"original: {shown(original.path)} is {original.status_note()}")
-    tampered = changes_since(original) if args.check else []
-    if not args.check:  # what makes this rerun differ from the original: said up front
-        for line in changed_input(original) + changed_weights(original) + edited_config(original):
+    # The run's own files changed since: --check fails. What the rerun reads that changed
+    # (input, model.weights, .hydra/config.yaml): named as the cause of any difference.
+    tampered = changed_outputs(original) if args.check else []
+    causes = changed_input(original) + changed_weights(original) + edited_config(original)
+    if not args.check:
+        for line in causes:
             print(f"note: {line}")
     app.last_run_dir = None
     initial_weights.reproduce(_past_run(original, tampered))
@@ -103,7 +107,7 @@ def main(argv: list[str]) -> int:
     if not args.check or code != 0 or app.last_run_dir is None:
         return code
     print(f"original: {shown(original.path)}")
-    for line in tampered:
+    for line in tampered + causes:
         print(f"  {line}")
     differ = compare(original, app.last_run_dir)
     print(f"rerun:    {shown(app.last_run_dir)}")
