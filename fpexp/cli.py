@@ -21,7 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from fpexp import sweep
 from fpexp.catalog import shown
-from fpexp.commands import COMMANDS
+from fpexp.commands import COMMANDS, command_line_problem, version_line
 from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
@@ -116,6 +116,9 @@ def entry() -> NoReturn:
 def main(argv: list[str] | None = None) -> int:
     """``fpexp runs|diff|rerun ...`` or a Hydra run/multirun (everything else)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--version" in args and (not args or args[0] not in COMMANDS):
+        print(version_line())
+        return 0
     if args and args[0] in COMMANDS:
         from importlib import import_module
 
@@ -128,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:  # fpexp runs | head
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
+    if (problem := command_line_problem(args)) is not None:
+        _print([problem])
+        return EXIT_USAGE
     return run_hydra(args)
 
 

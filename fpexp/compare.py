@@ -12,6 +12,7 @@ from fpexp.overrides import flatten
 
 RTOL, ATOL = 1e-5, 1e-8  # numpy/torch allclose defaults
 NO_OUTPUTS = "neither run has outputs"
+FLIPS_SHOWN = 20  # flipped prediction ids listed; the count is always given
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -56,7 +57,8 @@ def environment_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, 
 
 
 def _table(run_dir: Path, record: dict[str, Any], role: str) -> dict[str, np.ndarray] | None:
-    """The run's table with this role (outputs or predictions), in whatever format it has."""
+    """The run's table with this role (outputs or predictions), in whatever format it has;
+    ``TableError`` when it cannot be read back."""
     from fpexp.tables import read_table
 
     for name, meta in (record.get("outputs") or {}).items():
@@ -75,41 +77,110 @@ def _is_npy(record: dict[str, Any]) -> bool:
     return any(n.endswith(".npy") for n in (record.get("outputs") or {}))
 
 
+def _unreadable(which: str, err: Exception) -> dict[str, Any]:
+    return {"comparable": False, "reason": f"run {which}: {err}", "unreadable": which}
+
+
 def output_changes(
     a_dir: Path, a_rec: dict[str, Any], b_dir: Path, b_rec: dict[str, Any]
 ) -> dict[str, Any]:
-    """Per output column max |a - b| and an allclose verdict; flipped predictions by id."""
-    a, b = _table(a_dir, a_rec, "outputs"), _table(b_dir, b_rec, "outputs")
+    """Per output column max |a - b| and an allclose verdict; flipped predictions by id.
+
+    A table that cannot be read back gives ``unreadable`` (A or B) and the reason."""
+    from fpexp.tables import TableError
+
+    tables: dict[str, Any] = {}
+    for which, run_dir, rec in (("A", a_dir, a_rec), ("B", b_dir, b_rec)):
+        try:
+            tables[which] = [_table(run_dir, rec, r) for r in ("outputs", "predictions")]
+        except TableError as err:
+            return _unreadable(which, err)
+    (a, pa), (b, pb) = tables["A"], tables["B"]
     if a is None and b is None:
         return {"comparable": False, "reason": NO_OUTPUTS}
     if a is None or b is None:
         missing = "A" if a is None else "B"
         return {"comparable": False, "reason": f"run {missing} has no outputs"}
-    shape_a = [len(a["id"]), len(a) - 1]
-    shape_b = [len(b["id"]), len(b) - 1]
-    if list(a) != list(b) or shape_a != shape_b:
-        cols = f"columns {list(a)[1:]} vs {list(b)[1:]}"
-        return {"comparable": False, "reason": f"shapes differ: {shape_a} vs {shape_b} ({cols})"}
+    if (reason := _shape_reason(a, b)) is not None:
+        return {"comparable": False, "reason": reason}
     npy = _is_npy(a_rec) or _is_npy(b_rec)  # .npy tables carry no ids: compare by position
     if not npy and not np.array_equal(a["id"], b["id"]):
         return {"comparable": False, "reason": "the runs have different row ids"}
     if npy:
         a["id"] = b["id"] = a["id"] if not _is_npy(a_rec) else b["id"]
-    columns = {}
-    for name in list(a)[1:]:
-        x, y = _values(a[name], a_rec), _values(b[name], b_rec)
-        columns[name] = {
-            "max_abs_diff": float(np.max(np.abs(x - y))) if len(x) else 0.0,
-            "allclose": bool(np.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True)),
-            "identical": bool(np.array_equal(x, y, equal_nan=True)),
-        }
-    out: dict[str, Any] = {"comparable": True, "shape": shape_a, "columns": columns}
-    pa, pb = _table(a_dir, a_rec, "predictions"), _table(b_dir, b_rec, "predictions")
+    try:
+        columns = {name: _column(a[name], b[name], a_rec, b_rec) for name in list(a)[1:]}
+    except (TypeError, ValueError) as err:
+        return _unreadable("A or B", TableError(f"outputs: a column is not numeric ({err})"))
+    out: dict[str, Any] = {"comparable": True, "shape": _shape(a), "columns": columns}
     classification = (a_rec.get("config") or {}).get("task", {}).get("kind") != "regression"
-    if pa is not None and pb is not None and classification and len(pa["id"]) == len(pb["id"]):
-        flips = np.asarray(pa["prediction"]) != np.asarray(pb["prediction"])
-        out["flipped"] = [str(i) for i in pa["id"][flips]]
+    if classification and (flips := _flips(pa, pb)) is not None:
+        out["flipped_count"] = len(flips)
+        out["flipped"] = flips[:FLIPS_SHOWN]
     return out
+
+
+def _flips(pa: dict[str, np.ndarray] | None, pb: dict[str, np.ndarray] | None) -> list[str] | None:
+    """Ids whose predicted class differs (None when the predictions cannot be compared)."""
+    if pa is None or pb is None or "prediction" not in pa or "prediction" not in pb:
+        return None
+    if len(pa["id"]) != len(pb["id"]):
+        return None
+    return [str(i) for i in pa["id"][np.asarray(pa["prediction"]) != pb["prediction"]]]
+
+
+def _shape(table: dict[str, np.ndarray]) -> list[int]:
+    return [len(table["id"]), len(table) - 1]
+
+
+def _shape_reason(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> str | None:
+    """Why two output tables cannot be compared column by column (None: they can)."""
+    cols = f"columns {list(a)[1:]} vs {list(b)[1:]}"
+    if _shape(a) != _shape(b):
+        return f"shapes differ: {_shape(a)} vs {_shape(b)} ({cols})"
+    if list(a) != list(b):
+        return f"columns differ: {list(a)[1:]} vs {list(b)[1:]} (same shape {_shape(a)})"
+    return None
+
+
+def _column(x: np.ndarray, y: np.ndarray, a_rec: dict[str, Any], b_rec: dict[str, Any]) -> dict:
+    x, y = _values(x, a_rec), _values(y, b_rec)
+    return {
+        "max_abs_diff": float(np.max(np.abs(x - y))) if len(x) else 0.0,
+        "allclose": bool(np.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True)),
+        "identical": bool(np.array_equal(x, y, equal_nan=True)),
+    }
+
+
+def _record_facts(rec: dict[str, Any]) -> dict[str, Any]:
+    """What a run read and used beyond its config: input and weights, by hash."""
+    inp, weights = rec.get("input") or {}, rec.get("weights") or {}
+    saved = (rec.get("outputs") or {}).get("weights.safetensors") or {}
+    return {
+        "input.path": inp.get("path"),
+        "input.sha256": inp.get("sha256"),
+        "input.shape": inp.get("shape"),
+        "input.feature_names": inp.get("feature_names"),
+        "weights.origin": weights.get("origin"),
+        "weights.path": weights.get("path"),
+        "weights.sha256": weights.get("sha256"),
+        "weights.safetensors.sha256": saved.get("sha256"),
+    }
+
+
+def input_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Changed input and weights facts (hashes included), as ``{"key", "a", "b"}``."""
+    fa, fb = _record_facts(a), _record_facts(b)
+    return [{"key": k, "a": fa[k], "b": fb[k]} for k in fa if not _same(fa[k], fb[k])]
+
+
+def metric_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Changed metrics (dotted keys), A's order then B's new keys."""
+    fa, fb = flatten(a.get("metrics") or {}), flatten(b.get("metrics") or {})
+    keys = list(fa) + [k for k in fb if k not in fa]
+    return [
+        {"key": k, "a": fa.get(k), "b": fb.get(k)} for k in keys if not _same(fa.get(k), fb.get(k))
+    ]
 
 
 def is_empty(diff: dict[str, Any]) -> bool:
@@ -118,4 +189,5 @@ def is_empty(diff: dict[str, Any]) -> bool:
         same_outputs = all(c["identical"] for c in outs["columns"].values())
     else:
         same_outputs = outs.get("reason") == NO_OUTPUTS
-    return not diff["groups"] and not any(cfg.values()) and not diff["environment"] and same_outputs
+    others = ("groups", "environment", "inputs", "metrics", "status", "changed_since")
+    return not any(diff.get(k) for k in others) and not any(cfg.values()) and same_outputs

@@ -3,12 +3,15 @@
 ``fpexp rerun`` registers the run it reproduces (``reproduce``). When the new run would
 initialise exactly the same weights as that run (same seed, model, head, dtype and input
 width), it loads that run's saved ``weights.safetensors`` instead, so a rerun never depends on
-initialisation code or on the original ``model.weights`` file still existing.
+initialisation code or on the original ``model.weights`` file still existing. Only a completed
+run whose record lists the saved file with its sha256 has such weights; a rerun of any other
+run (failed, interrupted, stale) gets its weights as the original did, and says so.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,14 +19,27 @@ from typing import Any
 from fpexp.errors import Problem, UsageError
 
 SAVED = "weights.safetensors"
+log = logging.getLogger("fpexp")
 
 
 @dataclass(frozen=True)
 class PastRun:
-    """The run a rerun reproduces: its directory and its record."""
+    """The run a rerun reproduces: its directory and its record; ``distrust`` says why its
+    saved weights must not be used even if recorded (e.g. changed since the run)."""
 
     run_dir: Path
     record: dict[str, Any]
+    distrust: str | None = None
+
+    def saved_weights_problem(self) -> str | None:
+        """Why this run has no saved weights to reuse (None: it has)."""
+        status = self.record.get("status")
+        if status != "completed":
+            return f"the original run is {status}: its weights were never saved"
+        sha = ((self.record.get("outputs") or {}).get(SAVED) or {}).get("sha256")
+        if not sha:
+            return f"the original run's record lists no {SAVED} with its sha256"
+        return self.distrust
 
 
 _reproducing: PastRun | None = None
@@ -56,23 +72,33 @@ class Choice:
     origin: str  # "initialised" | "model.weights" | "rerun"
     path: Path | None = None
     expected_sha256: str | None = None
+    note: str | None = None  # why a rerun did not load the original's saved weights
 
 
 def choose(config: dict[str, Any], in_features: int, cwd: Path) -> Choice:
     """Decide the weights for a run with resolved ``config`` (no loading yet)."""
-    past = _reproducing
+    past, note = _reproducing, None
     if past is not None:
         recorded = (past.record.get("input") or {}).get("features")
         if _init_facts(config, in_features) == _init_facts(
             past.record.get("config") or {}, recorded
         ):
-            sha = ((past.record.get("outputs") or {}).get(SAVED) or {}).get("sha256")
-            return Choice("rerun", past.run_dir / SAVED, sha)
+            note = past.saved_weights_problem()
+            if note is None:
+                sha = past.record["outputs"][SAVED]["sha256"]
+                return Choice("rerun", past.run_dir / SAVED, sha)
     given = (config.get("model") or {}).get("weights")
     if given:
         path = Path(given).expanduser()
-        return Choice("model.weights", path if path.is_absolute() else cwd / path)
-    return Choice("initialised")
+        choice = Choice("model.weights", path if path.is_absolute() else cwd / path, note=note)
+    else:
+        choice = Choice("initialised", note=note)
+    if note is not None:
+        seed = config.get("seed")
+        how = f"loaded from {choice.path}" if choice.path else f"initialised from seed {seed}"
+        choice = Choice(choice.origin, choice.path, note=f"{note}; {how}, as the original run did")
+        log.info("weights: %s", choice.note)
+    return choice
 
 
 def problems(choice: Choice) -> list[Problem]:
@@ -96,10 +122,11 @@ def apply(model: Any, choice: Choice) -> dict[str, Any]:
     """Load the chosen weights into ``model`` (built and seeded); describe them for run.json."""
     from fpexp.weights import describe, fit_problems, load_state
 
+    note = {"note": choice.note} if choice.note else {}
     if choice.path is None:
-        return {"origin": "initialised"}
+        return {"origin": "initialised", **note}
     state = load_state(choice.path)
     if issues := fit_problems(model, state, choice.path):
         raise UsageError(issues)
     model.load_state_dict(state)
-    return {"origin": choice.origin, **describe(choice.path)}
+    return {"origin": choice.origin, **describe(choice.path), **note}

@@ -8,8 +8,6 @@ from typing import Any
 
 _BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-./]*$")
 _KEYWORDS = {"true", "false", "null", "nan", "inf", "-inf"}
-# Hydra-level settings a rerun must not carry over: where outputs go, and how a sweep ran.
-_NOT_CARRIED = ("hydra.run.", "hydra.sweep.", "hydra/launcher", "hydra.launcher", "hydra.mode")
 
 
 def render(value: Any) -> str:
@@ -57,8 +55,3 @@ def pin_overrides(config: dict[str, Any], choices: dict[str, str], skip: set[str
         if key.split(".")[0] not in skip
     ]
     return groups + leaves
-
-
-def carried_hydra_overrides(hydra_overrides: list[str]) -> list[str]:
-    """A run's own Hydra overrides that a rerun keeps (not output dirs or the launcher)."""
-    return [o for o in hydra_overrides if not o.lstrip("+~").startswith(_NOT_CARRIED)]

@@ -1,4 +1,8 @@
-"""Reading the tables a run wrote (outputs, predictions) back as named columns."""
+"""Reading the tables a run wrote (outputs, predictions) back as named columns.
+
+A run's files are untrusted input (copied, cut short, corrupted): anything that cannot be read
+back as such a table is a ``TableError`` with one line saying why, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,36 @@ from pathlib import Path
 import numpy as np
 
 
+class TableError(ValueError):
+    """A run's table that cannot be read back (truncated, garbage, wrong shape)."""
+
+
 def read_table(path: Path, names: list[str] | None = None) -> dict[str, np.ndarray]:
     """Columns in file order; ids as strings. An .npy table gets ``id`` = row index and
     ``names`` (as recorded in run.json) for its columns."""
     path = Path(path)
+    try:
+        table = _read(path, names)
+    except Exception as err:  # any failure to parse an untrusted file is one line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TableError(f"{path.name}: unreadable ({first})") from None
+    if "id" not in table:
+        raise TableError(f"{path.name}: unreadable (no id column)")
+    lengths = {len(v) for v in table.values()}
+    if len(lengths) > 1:
+        raise TableError(f"{path.name}: unreadable (columns of different lengths)")
+    return table
+
+
+def _read(path: Path, names: list[str] | None) -> dict[str, np.ndarray]:
     if path.suffix == ".npy":
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        if arr.ndim not in (1, 2) or arr.dtype.kind not in "biuf":
+            raise ValueError(f"a {arr.ndim}-D {arr.dtype} array, not a 2-D numeric table")
         arr2 = arr.reshape(len(arr), -1)
         cols = [n for n in (names or []) if n != "id"] or [str(j) for j in range(arr2.shape[1])]
+        if len(cols) != arr2.shape[1]:
+            raise ValueError(f"{arr2.shape[1]} columns, {len(cols)} recorded")
         return {
             "id": np.arange(len(arr)).astype(str),
             **{c: arr2[:, j] for j, c in enumerate(cols)},

@@ -1,4 +1,7 @@
-"""``fpexp diff A B``: what changed between two runs (config, outputs, environment)."""
+"""``fpexp diff A B``: what changed between two runs (config, inputs, outputs, environment).
+
+Records are untrusted: an unreadable run or output table is one line (exit 2), and files
+changed since their run (outputs, input, model.weights, .hydra/config.yaml) are named."""
 
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ from fpexp.compare import (
     config_changes,
     environment_changes,
     group_changes,
+    input_changes,
     is_empty,
+    metric_changes,
     output_changes,
 )
+from fpexp.errors import Problem, UsageError
+from fpexp.integrity import changes_since
 from fpexp.overrides import flatten, pin_overrides, render
 
 
 def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="fpexp diff", description=__doc__.split(": ", 1)[1])
+    p = Parser(prog="fpexp diff", description=__doc__.split(": ", 1)[1].split("\n")[0])
     p.add_argument("a", help="run: a path, @latest, @-N or SWEEP_DIR:JOB")
     p.add_argument("b", help="the other run")
     fmt = p.add_mutually_exclusive_group()
@@ -38,12 +45,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def diff_runs(a: Run, b: Run) -> dict[str, Any]:
+    """Everything that differs; ``UsageError`` naming an output table that cannot be read."""
+    outputs = output_changes(a.path, a.record, b.path, b.record)
+    if "unreadable" in outputs:
+        run = a if outputs["unreadable"] == "A" else b
+        raise UsageError([Problem(shown(run.path), outputs["reason"].split(": ", 1)[1])])
+    plain = a.status == b.status == "completed"
+    since = {k: lines for k, run in (("a", a), ("b", b)) if (lines := changes_since(run))}
     return {
         "a": shown(a.path),
         "b": shown(b.path),
+        "status": {} if plain else {"a": a.status_note(), "b": b.status_note()},
+        "changed_since": since,
         "groups": group_changes(a.choices, b.choices),
         "config": config_changes(a.record.get("config") or {}, b.record.get("config") or {}),
-        "outputs": output_changes(a.path, a.record, b.path, b.record),
+        "inputs": input_changes(a.record, b.record),
+        "metrics": metric_changes(a.record, b.record),
+        "outputs": outputs,
         "environment": environment_changes(a.record, b.record),
     }
 
@@ -71,6 +89,11 @@ def to_text(d: dict[str, Any]) -> str:
     if is_empty(d):
         return f"no differences between {d['a']} and {d['b']}\n"
     lines = [f"a: {d['a']}", f"b: {d['b']}", ""]
+    if d["status"]:
+        lines.append(f"status: a {d['status']['a']}; b {d['status']['b']}")
+    for which, found in d["changed_since"].items():
+        lines.append(f"{which} changed since its run:")
+        lines += [f"  {line}" for line in found]
     cfg = d["config"]
     n = len(d["groups"]) + sum(len(v) for v in cfg.values())
     lines.append(f"config ({n} changes):" if n else "config: same")
@@ -87,14 +110,24 @@ def to_text(d: dict[str, Any]) -> str:
             verdict = "identical" if c["identical"] else "allclose" if c["allclose"] else "differ"
             lines.append(f"  {name}: max abs diff {c['max_abs_diff']:.6g} ({verdict})")
         if "flipped" in outs:
-            flips = outs["flipped"]
-            lines.append(
-                f"  predictions flipped: {len(flips)}" + (f" ({', '.join(flips)})" if flips else "")
-            )
+            lines.append(f"  predictions flipped: {_flips(outs)}")
+    for title, changes in (("input and weights", d["inputs"]), ("metrics", d["metrics"])):
+        if changes:
+            lines.append(f"{title}:")
+            lines += [f"  {c['key']}: {_v(c['a'])} → {_v(c['b'])}" for c in changes]
     env = d["environment"]
     lines.append("environment: same" if not env else "environment:")
     lines += [f"  {e['key']}: {_v(e['a'])} → {_v(e['b'])}" for e in env]
     return "\n".join(lines) + "\n"
+
+
+def _flips(outs: dict[str, Any]) -> str:
+    """``3 (dog, eagle, snake)``; past the shown ids, ``... and N more``."""
+    count, shown_ids = outs["flipped_count"], outs["flipped"]
+    if not count:
+        return "0"
+    more = f", ... and {count - len(shown_ids)} more" if count > len(shown_ids) else ""
+    return f"{count} ({', '.join(shown_ids)}{more})"
 
 
 def _md_cell(value: Any) -> str:
@@ -103,6 +136,11 @@ def _md_cell(value: Any) -> str:
 
 def to_markdown(d: dict[str, Any]) -> str:
     lines = [f"## `{d['a']}` → `{d['b']}`", ""]
+    if d["status"]:
+        lines += [f"Status: a {d['status']['a']}; b {d['status']['b']}", ""]
+    for which, found in d["changed_since"].items():
+        lines += [f"Changed since run {which}'s record:", ""]
+        lines += [f"- {line}" for line in found] + [""]
     rows = [(g["group"] + " (group)", g["a"], g["b"]) for g in d["groups"]]
     cfg = d["config"]
     rows += [(c["key"], c["a"], c["b"]) for c in cfg["changed"]]
@@ -125,7 +163,11 @@ def to_markdown(d: dict[str, Any]) -> str:
                 f"| {name} | {c['max_abs_diff']:.6g} | {c['allclose']} | {c['identical']} |"
             )
         if "flipped" in outs:
-            lines += ["", f"Predictions flipped: {len(outs['flipped'])} {outs['flipped']}"]
+            lines += ["", f"Predictions flipped: {_flips(outs)}"]
+    for title, changes in (("Input and weights", d["inputs"]), ("Metrics", d["metrics"])):
+        if changes:
+            lines += ["", f"### {title}", "", "| key | a | b |", "|---|---|---|"]
+            lines += [f"| {c['key']} | {_md_cell(c['a'])} | {_md_cell(c['b'])} |" for c in changes]
     lines += ["", "### Environment", ""]
     if d["environment"]:
         lines += ["| key | a | b |", "|---|---|---|"]
@@ -140,7 +182,7 @@ def to_markdown(d: dict[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     root = Path(args.root)
-    a, b = resolve(args.a, root), resolve(args.b, root)
+    a, b = resolve(args.a, root).usable(), resolve(args.b, root).usable()
     if args.format == "overrides":
         overrides = overrides_between(a, b)
         if overrides:

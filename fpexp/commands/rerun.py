@@ -1,9 +1,11 @@
 """``fpexp rerun RUN [OVERRIDES...]``: run a recorded run again, optionally changed or checked.
 
-The config is recomposed from the run's own record (its group choices and every value, plus
-its Hydra settings except output directories and launcher), then OVERRIDES apply. The new run
-gets a new directory; its run.json says which run it reproduces. ``--check`` verifies the
-original's files against its record, then compares the new run's files with them.
+The config is recomposed from the run's own record, validated as untrusted input (its group
+choices, fpexp's own config keys with plain values, and an allow-list of Hydra settings; see
+``fpexp.replay``), then OVERRIDES apply. The new run gets a new directory; its run.json says
+which run it reproduces. ``--check`` verifies the original's files, input, weights and config
+against its record, then compares the new run's files with them; a changed input, weights
+file or config is named as the cause of any difference.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import argparse
 import json
 from pathlib import Path
 
+from fpexp import initial_weights
 from fpexp.catalog import DEFAULT_ROOT, Run, resolve, shown
 from fpexp.commands import Parser
 from fpexp.config.store import group_names
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import sha256_file
-from fpexp.overrides import carried_hydra_overrides, pin_overrides
+from fpexp.integrity import changed_input, changed_outputs, changed_weights, edited_config
+from fpexp.overrides import pin_overrides
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,71 +34,86 @@ def parser() -> argparse.ArgumentParser:
 
 
 def rerun_overrides(run: Run, extra: list[str]) -> list[str]:
-    """The Hydra command line that recomposes ``run``'s config, then applies ``extra``."""
+    """The Hydra command line that recomposes ``run``'s config, then applies ``extra``.
+
+    Only validated values are used (``UsageError`` naming the first bad key otherwise)."""
+    from fpexp.replay import choice_problems
+
+    if problems := choice_problems(run.choices, shown(run.path / "run.json")):
+        raise UsageError(problems)
     groups = group_names()
     changed = {o.split("=", 1)[0] for o in extra if "=" in o and o.split("=", 1)[0] in groups}
     pins = pin_overrides(run.portable_config(), run.choices, skip=changed)
-    return pins + carried_hydra_overrides(run.hydra_overrides()) + extra
+    return pins + run.hydra_overrides() + extra
 
 
-def verify(run: Run) -> list[str]:
-    """Files of the run that no longer match its record."""
-    found = []
-    for name, meta in (run.record.get("outputs") or {}).items():
-        path = run.path / name
-        if not path.is_file():
-            found.append(f"{name}: missing since the run")
-        elif sha256_file(path) != meta.get("sha256"):
-            found.append(
-                f"{name}: changed since the run (sha256 {meta.get('sha256', '')[:12]}… recorded)"
-            )
-    return found
+def _differs(original: Run, name: str, new_dir: Path) -> str:
+    """Why ``name`` of the new run differs from the original's (max abs diff for outputs)."""
+    from fpexp.compare import output_changes
+
+    a, b = original.path / name, new_dir / name
+    if not (name.startswith("outputs.") and a.is_file() and b.is_file()):
+        return ""
+    new_record = json.loads((new_dir / "run.json").read_text(encoding="utf-8"))
+    outs = output_changes(original.path, original.record, new_dir, new_record)
+    if outs["comparable"]:
+        worst = max(c["max_abs_diff"] for c in outs["columns"].values())
+        return f" (max abs diff {worst:.6g})"
+    return f" ({outs['reason']})"
 
 
 def compare(original: Run, new_dir: Path) -> list[str]:
     """Files of the new run that differ from the original's files as they are now."""
-    from fpexp.compare import output_changes
-
     differ = []
     for name in original.record.get("outputs") or {}:
         a, b = original.path / name, new_dir / name
         if not (a.is_file() and b.is_file()) or sha256_file(a) != sha256_file(b):
-            detail = ""
-            if name.startswith("outputs.") and a.is_file() and b.is_file():
-                new_record = json.loads((new_dir / "run.json").read_text(encoding="utf-8"))
-                outs = output_changes(original.path, original.record, new_dir, new_record)
-                if outs["comparable"]:
-                    worst = max(c["max_abs_diff"] for c in outs["columns"].values())
-                    detail = f" (max abs diff {worst:.6g})"
-                else:
-                    detail = f" ({outs['reason']})"
-            differ.append(f"{name}: differs{detail}")
+            differ.append(f"{name}: differs{_differs(original, name, new_dir)}")
     return differ
 
 
-def main(argv: list[str]) -> int:
-    from fpexp import app, cli, initial_weights
+def _past_run(original: Run, changed: list[str]) -> initial_weights.PastRun:
+    """The original for weights: its saved weights are not used when --check found them
+    changed since the run (the rerun then initialises them as the original did)."""
+    distrust = next((c for c in changed if c.startswith(f"{initial_weights.SAVED}:")), None)
+    return initial_weights.PastRun(original.path, original.record, distrust)
 
-    args = parser().parse_args(argv)
+
+def main(argv: list[str]) -> int:
+    from fpexp import app, cli
+
+    args = parser().parse_intermixed_args(argv)  # rerun RUN --check seed=7 too
     if any(o in ("-m", "--multirun") or o.startswith("-") for o in args.overrides):
         raise UsageError(
             [Problem("rerun", "takes Hydra overrides only", "key=value ...; a rerun is one run")]
         )
-    original = resolve(args.run, Path(args.root))
-    tampered = verify(original) if args.check else []
+    original = resolve(args.run, Path(args.root)).usable(damaged=True)
+    overrides = rerun_overrides(original, args.overrides)  # refuses a crafted record first
+    if original.status != "completed":
+        print(f"original: {shown(original.path)} is {original.status_note()}")
+    # The run's own files changed since: --check fails. What the rerun reads that changed
+    # (input, model.weights, .hydra/config.yaml): named as the cause of any difference.
+    tampered = changed_outputs(original) if args.check else []
+    causes = changed_input(original) + changed_weights(original) + edited_config(original)
+    if not args.check:
+        for line in causes:
+            print(f"note: {line}")
     app.last_run_dir = None
-    initial_weights.reproduce(initial_weights.PastRun(original.path, original.record))
+    initial_weights.reproduce(_past_run(original, tampered))
     try:
-        code = cli.run_hydra(rerun_overrides(original, args.overrides))
+        code = cli.run_hydra(overrides)
     finally:
         initial_weights.reproduce(None)
     if not args.check or code != 0 or app.last_run_dir is None:
         return code
     print(f"original: {shown(original.path)}")
-    for line in tampered:
+    for line in tampered + causes:
         print(f"  {line}")
     differ = compare(original, app.last_run_dir)
     print(f"rerun:    {shown(app.last_run_dir)}")
+    if original.record["status"] != "completed":
+        print(f"reproduced: not comparable: the original run is {original.status} (no result)")
+        return 1
     if not differ and not tampered:
         print("reproduced: identical")
         return 0

@@ -10,47 +10,70 @@ from typing import Any
 from fpexp.catalog import DEFAULT_ROOT, Run, find_runs, shown
 from fpexp.commands import Parser
 
-STATUSES = ("completed", "failed", "interrupted", "running")
+STATUSES = ("completed", "failed", "interrupted", "running", "stale", "unreadable")
 
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="fpexp runs", description=__doc__.split(": ", 1)[1])
     p.add_argument("root", nargs="?", default=str(DEFAULT_ROOT), help="where to look (./outputs)")
     p.add_argument("--json", action="store_true", help="a JSON list instead of a table")
-    p.add_argument("--last", type=int, metavar="N", help="only the N newest runs")
+    p.add_argument("--last", type=_count, metavar="N", help="only the N newest runs")
     p.add_argument("--status", choices=STATUSES, help="only runs with this status")
     return p
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (an integer >= 0)")
+    return int(text)
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _summary(rec: dict[str, Any]) -> str:
     """A key metric when labels gave one, else predicted class counts or the output mean."""
     metrics = rec.get("metrics") or {}
-    if "accuracy" in metrics:
+    if _is_num(metrics.get("accuracy")):
         return f"accuracy={metrics['accuracy']:.4f}"
-    if "mse" in metrics:
+    if _is_num(metrics.get("mse")):
         return f"mse={metrics['mse']:.4g}"
     results = rec.get("results") or {}
     counts = results.get("predicted_counts")
     if counts:
         return " ".join(f"{k}={v}" for k, v in counts.items())
     means = results.get("output_mean") or {}
-    if means:
+    if means and all(_is_num(v) for v in means.values()):
         return " ".join(f"mean({k})={v:.4g}" for k, v in means.items())
     return (rec.get("error") or "")[:60]
 
 
 def row(run: Run) -> dict[str, Any]:
+    """One line of the listing; an unreadable run says why in its summary."""
+    if run.problem is not None:
+        none = dict.fromkeys(("task", "hidden", "activation"))
+        return {
+            "started_at": run.started_at,
+            "run": shown(run.path),
+            **none,
+            "status": "unreadable",
+            "summary": run.problem,
+        }
     rec = run.record
     cfg = rec.get("config") or {}
     model = rec.get("model") or {}
+    summary = _summary(rec)
+    if run.status in ("stale", "unreadable"):
+        summary = run.status_note().split(": ", 1)[1]
     return {
         "started_at": rec.get("started_at"),
         "run": shown(run.path),
         "task": (cfg.get("task") or {}).get("kind"),
         "hidden": model.get("hidden"),
         "activation": (cfg.get("model") or {}).get("activation"),
-        "status": rec.get("status"),
-        "summary": _summary(rec),
+        "status": run.status,
+        "summary": summary,
     }
 
 
@@ -58,7 +81,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     runs = find_runs(Path(args.root))
     if args.status:
-        runs = [r for r in runs if r.record.get("status") == args.status]
+        runs = [r for r in runs if r.status == args.status]
     if args.last is not None:
         runs = runs[: args.last]
     rows = [row(r) for r in runs]
