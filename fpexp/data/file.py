@@ -142,7 +142,9 @@ class FileSource:
 
 
 def _absent(value: object) -> bool:
-    return value is None or value == "" or (isinstance(value, float) and np.isnan(value))
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return value is None or value == ""
 
 
 def _missing_labels(labels: np.ndarray | None) -> np.ndarray | None:
