@@ -114,6 +114,8 @@ HOSTILE = [
      "(a plain-text CSV file; decompress or convert it first)"),
     ("arr.csv", _npy_bytes, [],
      "data.path: {p}: an .npy array, not CSV text (data.format=npy)"),
+    ("utf16.csv", _bytes("a,b\n1,2\n".encode("utf-16")), [],
+     "data.path: {p}: not UTF-8 text (UTF-8 text; re-encode it, e.g. with iconv)"),
     ("latin1.csv", _bytes("a,é\n1,2\n".encode("latin-1")), [],
      "data.path: {p}: not UTF-8 text (UTF-8 text; re-encode it, e.g. with iconv)"),
     ("late_latin1.csv", _late_latin1_id, ["data.id=name"],

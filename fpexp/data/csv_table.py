@@ -30,7 +30,7 @@ MISSING = (
 )
 _PATTERNS = {"number": re.compile(NUMBER), "integer": re.compile(INTEGER)}
 _MISSING = re.compile(MISSING)
-_TEXT: dict[str, Any] = {"newline": "", "encoding": "utf-8", "errors": "surrogateescape"}
+_TEXT: dict[str, Any] = {"newline": "", "encoding": "utf-8-sig", "errors": "surrogateescape"}
 
 
 def _fail(what: str, allowed: str = "", key: str = "data.path") -> UsageError:

@@ -22,15 +22,16 @@ from fpexp.errors import Problem, UsageError
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
 BLOCK_BYTES = 8 << 20
 NPY_MAGIC, PARQUET_MAGIC = b"\x93NUMPY", b"PAR1"
+_NOT_UTF8 = "text that is not UTF-8"
 _MAGIC = (
+    (b"\xff\xfe", _NOT_UTF8),  # UTF-16 (a spreadsheet's "Unicode text")
+    (b"\xfe\xff", _NOT_UTF8),
     (NPY_MAGIC, "an .npy array"),
     (b"PK\x03\x04", "a zip archive, like an .npz"),
     (b"\x1f\x8b", "gzip-compressed data"),
     (b"\xfd7zXZ\x00", "xz-compressed data"),
     (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
 )
-
-_NOT_UTF8 = "text that is not UTF-8"
 
 Rows = tuple[np.ndarray | None, np.ndarray, np.ndarray | None]
 
