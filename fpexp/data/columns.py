@@ -38,10 +38,11 @@ class Columns:
     n_rows: int | None
     excluded: dict[str, str] = field(default_factory=dict)
     types: dict[str, Any] = field(default_factory=dict)
+    header_note: str | None = None
 
     @property
     def notes(self) -> list[str]:
-        return name_notes(self.features)
+        return [*([self.header_note] if self.header_note else []), *name_notes(self.features)]
 
 
 def _listing(names: list[str]) -> str:

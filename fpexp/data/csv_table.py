@@ -87,7 +87,14 @@ def inspect_csv(
         types[id_] = pa.string()
     if label:
         types[label] = _label_type(first.schema.field(label).type)
-    return Columns(names, feats, id_, label, None, excluded, types)
+    return Columns(names, feats, id_, label, None, excluded, types, _header_note(names))
+
+
+def _header_note(names: list[str]) -> str | None:
+    """A header of numbers only is probably a first data row: say so (it is not a row)."""
+    if all(_PATTERNS["number"].match(n) for n in names):
+        return "every column name is a number: is the first line data? (it was read as the header)"
+    return None
 
 
 def _numeric(t: Any) -> bool:
