@@ -6,6 +6,7 @@ run, so ``--help`` and config errors stay fast.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from fpexp import initial_weights
 from fpexp.config.validate import check_config, check_in_features
 from fpexp.errors import Problem, UsageError
 from fpexp.record import RunRecord
+
+log = logging.getLogger("fpexp")
 
 MODEL_FILE, WEIGHTS_FILE, LAYERS_FILE = "model.txt", "weights.safetensors", "layers.csv"
 OUTPUT_NAMES = (
@@ -56,6 +59,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
                 problems += err.problems
         if source is not None:
             record.update(input=source.describe())
+            _show_columns(record.data["input"], record)
             n_features = len(source.feature_names)
             problems += check_in_features(cfg.model, n_features, source.name)
             choice = initial_weights.choose(record.data["config"], n_features, cwd)
@@ -140,6 +144,15 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     multirun = record.data["command"].get("mode") == "MULTIRUN"
     show_results(model, result, head, console=not multirun)
+
+
+def _show_columns(described: dict[str, Any], record: RunRecord) -> None:
+    """Which columns became features (and which did not), on the console and in fpexp.log."""
+    from fpexp.data.columns import column_lines
+
+    console = record.data["command"].get("mode") != "MULTIRUN"
+    for line in column_lines(described):
+        log.info("%s", line, extra={"console": console})
 
 
 def _abort(writers: list[Any]) -> None:

@@ -219,7 +219,7 @@ def test_bad_files(tmp_path):
     assert "text.csv: column 'b', row 2: 'oops' is not a number" in _bad(
         tmp_path, "data.path=text.csv", "data.features=[a,b,c]"
     )
-    assert "nan.csv: column 'b', row 2: nan is not a finite number" in _bad(
+    assert "nan.csv: column 'b', row 2: no number (empty or NaN)" in _bad(
         tmp_path, "data.path=nan.csv", "model.in_features=3"
     )
     assert "cube.npy: array has 3 dimension(s), shape [2, 3, 4]" in _bad(

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from fpexp.data.columns import name_notes
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -67,6 +69,7 @@ class InMemorySource:
             "features": self.n_features,
             "shape": list(self.features.shape),
             "feature_names": list(self.feature_names),
+            "notes": name_notes(list(self.feature_names)),
             "has_labels": self.labels is not None,
             "sha256": self.sha256,
         }

@@ -20,6 +20,7 @@ from fpexp.data.base import Batch
 from fpexp.data.file_formats import FORMATS, Columns, open_reader
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import BackgroundHash, background_hash
+from fpexp.user_files import file_problem
 
 
 def _fail(what: str, allowed: str = "", key: str = "data.path") -> UsageError:
@@ -64,6 +65,8 @@ class FileSource:
             "label": self.columns.label,
             "has_labels": self.columns.label is not None,
             "rows_dropped": self.rows_dropped,
+            "excluded_columns": dict(self.columns.excluded),
+            "notes": self.columns.notes,
             "sha256": self._hash.result() if self._hash is not None and self._hash.done else None,
         }
 
@@ -78,11 +81,12 @@ class FileSource:
         pending: list[Batch] = []
         held = 0
         start = 0
+        seen = np.zeros(self.n_features, dtype=bool)  # columns with a finite value so far
         for ids, features, labels in open_reader(self.path, self.format, self.columns):
             n = len(features)
             if ids is None:
                 ids = np.arange(start, start + n)
-            batch = self._clean(Batch(ids, features, labels), start)
+            batch = self._clean(Batch(ids, features, labels), start, seen)
             start += n
             self.rows_read += n
             pending.append(batch)
@@ -92,23 +96,68 @@ class FileSource:
                 yield out
         if held:
             yield _take(pending, held)[0]
+        if self.rows_read and self.rows_dropped == self.rows_read:
+            raise self._nothing_left(seen)
 
-    def _clean(self, batch: Batch, start: int) -> Batch:
-        """Non-finite features: an error naming the first row, or (data.nan=drop) dropped."""
-        if np.isfinite(batch.features).all():
+    def _clean(self, batch: Batch, start: int, seen: np.ndarray) -> Batch:
+        """Rows with a non-finite feature or a missing label: an error naming the first one,
+        or (data.nan=drop) dropped and counted."""
+        missing = _missing_labels(batch.labels)
+        if missing is None and np.isfinite(batch.features).all():
+            seen[:] = True
             return batch
         finite = np.isfinite(batch.features)
-        ok = finite.all(axis=1)
+        seen |= finite.any(axis=0)
+        ok = finite.all(axis=1) if missing is None else finite.all(axis=1) & ~missing
         if self.nan != "drop":
             row = int(np.argmin(ok))
-            col = self.columns.features[int(np.argmin(finite[row]))]
-            value = batch.features[row, self.columns.features.index(col)]
-            where = f"{self.path}: column '{col}', row {start + row + 1}"
-            what = f"{where}: {value} is not a finite number"
-            raise _fail(what, "finite numbers; data.nan=drop skips such rows")
+            raise self._bad_row(batch, row, start + row + 1, finite[row])
         self.rows_dropped += int((~ok).sum())
         labels = None if batch.labels is None else batch.labels[ok]
         return Batch(batch.ids[ok], batch.features[ok], labels)
+
+    def _bad_row(self, batch: Batch, row: int, number: int, finite: np.ndarray) -> UsageError:
+        """The first problem in row ``row`` of ``batch`` (file row ``number``), in one line."""
+        allowed = "data.nan=drop skips such rows"
+        if finite.all():
+            where = f"{self.path}: column '{self.columns.label}', row {number}"
+            value = batch.labels[row]
+            what = "no label (empty or NaN)" if _absent(value) else f"{value} is not a finite label"
+            return _fail(f"{where}: {what}", f"a label in every row; {allowed}", key="data.label")
+        j = int(np.argmin(finite))
+        where = f"{self.path}: column '{self.columns.features[j]}', row {number}"
+        value = batch.features[row, j]
+        what = "no number (empty or NaN)" if np.isnan(value) else f"{value} is not a finite number"
+        return _fail(f"{where}: {what}", f"finite numbers; {allowed}")
+
+    def _nothing_left(self, seen: np.ndarray) -> UsageError:
+        """data.nan=drop dropped every row: say why (a column with no number at all?)."""
+        empty = [c for c, s in zip(self.columns.features, seen, strict=True) if not s]
+        n = self.rows_read
+        if empty:
+            what = f"{self.path}: column '{empty[0]}' has no number in any of the {n} rows"
+            return _fail(what, "a feature column with numbers; data.features picks the columns")
+        what = f"dropped all {n} rows of {self.path} (a NaN, inf or missing label in each)"
+        return _fail(what, "at least one complete row", key="data.nan")
+
+
+def _absent(value: object) -> bool:
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return value is None or value == ""
+
+
+def _missing_labels(labels: np.ndarray | None) -> np.ndarray | None:
+    """Rows whose label is missing (NaN, inf, empty or null), or None where there are none."""
+    if labels is None:
+        return None
+    if labels.dtype.kind == "f":
+        bad = ~np.isfinite(labels)
+    elif labels.dtype.kind in "OU":
+        bad = np.asarray(labels == "", dtype=bool)  # readers give missing names as ''
+    else:
+        return None
+    return bad if bad.any() else None
 
 
 def _take(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
@@ -164,8 +213,9 @@ def load(cfg: Any, cwd: Path | None = None) -> FileSource:
             f"{path}: unknown file type '{path.suffix}'",
             "one of: .csv, .parquet, .npy; or set data.format",
         )
-    if not path.is_file():
-        raise _fail(f"{path}: no such file", "an existing .csv, .parquet or .npy file")
+    problem = file_problem(path, "data.path", "an existing .csv, .parquet or .npy file")
+    if problem is not None:
+        raise UsageError([problem])
     if path.stat().st_size == 0:
         raise _fail(f"{path}: empty file", "a table with a header and at least one row")
     features = list(cfg.features) if cfg.features is not None else None

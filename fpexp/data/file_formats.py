@@ -1,134 +1,155 @@
-"""Per-format readers: which columns a file has, and its rows as numpy arrays, in blocks."""
+"""Per-format readers: which columns a file has, and its rows as numpy arrays, in blocks.
+
+A file must be what its format says: the first bytes are checked before any reader sees it
+(gzip, zip, xz and zstd data, an .npy given as CSV and so on are one line each, never a
+traceback). Parquet columns have declared types: integer, float, decimal and boolean (as 0/1)
+columns are numeric, a column of nulls is numeric (and then empty); any other type (strings,
+dates, ...) is excluded from the default features and named. CSV: see ``csv_table``.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from fpexp.data.columns import Columns, check_unique, settle
 from fpexp.errors import Problem, UsageError
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
 BLOCK_BYTES = 8 << 20
+NPY_MAGIC, PARQUET_MAGIC = b"\x93NUMPY", b"PAR1"
+_NOT_UTF8 = "text that is not UTF-8"
+_MAGIC = (
+    (b"\xff\xfe", _NOT_UTF8),  # UTF-16 (a spreadsheet's "Unicode text")
+    (b"\xfe\xff", _NOT_UTF8),
+    (NPY_MAGIC, "an .npy array"),
+    (b"PK\x03\x04", "a zip archive, like an .npz"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+)
 
 Rows = tuple[np.ndarray | None, np.ndarray, np.ndarray | None]
 
-
-@dataclass(frozen=True)
-class Columns:
-    """The columns a run reads: features (in order), id and label (or None)."""
-
-    all: list[str]
-    features: list[str]
-    id: str | None
-    label: str | None
-    n_rows: int | None
+__all__ = ["FORMATS", "Columns", "inspect", "open_reader"]
 
 
 def _fail(key: str, what: str, allowed: str = "") -> UsageError:
     return UsageError([Problem(key, what, allowed)])
 
 
-def _settle(
-    path: Path,
-    names: list[str],
-    numeric: set[str],
-    features: list[str] | None,
-    id_: str | None,
-    label: str | None,
-) -> list[str]:
-    """Check the named columns exist; default features: numeric columns but id and label."""
-    problems = []
-    have = ", ".join(names)
-    for key, col in (("data.id", id_), ("data.label", label)):
-        if col is not None and col not in names:
-            problems.append(Problem(key, f"{path}: no column '{col}'", f"one of: {have}"))
-    if features is None:
-        features = [c for c in names if c in numeric and c not in (id_, label)]
-        if not features:
-            problems.append(
-                Problem("data.features", f"{path}: no numeric feature columns", f"columns: {have}")
-            )
-    else:
-        for col in features:
-            if col not in names:
-                problems.append(
-                    Problem("data.features", f"{path}: no column '{col}'", f"one of: {have}")
-                )
-    if problems:
-        raise UsageError(problems)
-    return features
+def _first_line(err: BaseException) -> str:
+    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return line if len(line) <= 120 else line[:117] + "..."
+
+
+def sniff(path: Path) -> str:
+    """What the file's first bytes say it is: a known binary kind, text, or binary data."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+        fh.seek(max(0, fh.seek(0, 2) - 4))
+        tail = fh.read(4)
+    if head.startswith(PARQUET_MAGIC) and tail == PARQUET_MAGIC:
+        return "a Parquet file"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if b"\x00" in head:
+        return "binary data"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if len(head) < 512 or err.start < len(head) - 3:  # not a character cut short
+            return _NOT_UTF8
+    return "text"
+
+
+def _check_kind(path: Path, fmt: str) -> None:
+    """Refuse a file whose bytes are not the format it is read as."""
+    kind = sniff(path)
+    if fmt == "csv" and kind != "text":
+        hint = {
+            "an .npy array": "data.format=npy",
+            "a Parquet file": "data.format=parquet",
+            _NOT_UTF8: "UTF-8 text; re-encode it, e.g. with iconv",
+        }
+        allowed = hint.get(kind, "a plain-text CSV file; decompress or convert it first")
+        what = "not UTF-8 text" if kind == _NOT_UTF8 else f"{kind}, not CSV text"
+        raise _fail("data.path", f"{path}: {what}", allowed)
+    if fmt == "npy" and kind != "an .npy array":
+        tip = " (a CSV? data.format=csv)" if kind == "text" else ""
+        what = f"{path}: not an .npy file, it is {kind}{tip}"
+        raise _fail("data.path", what, "an array saved with numpy.save")
+    if fmt == "parquet" and kind != "a Parquet file":
+        what = f"{path}: not a Parquet file, it is {kind}"
+        raise _fail("data.path", what, "a file written by a Parquet writer")
 
 
 def inspect(
     path: Path, fmt: str, features: list[str] | None, id_: str | None, label: str | None
 ) -> Columns:
+    """The columns a run reads from ``path``, settled before any row is streamed."""
+    _check_kind(path, fmt)
     if fmt == "npy":
         arr = _npy(path)
         names = [f"x{i}" for i in range(arr.shape[1])]
-        feats = _settle(path, names, set(names), features, id_, label)
+        feats, _ = settle(path, names, {}, features, id_, label)
         return Columns(names, feats, id_, label, int(arr.shape[0]))
     if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        return _inspect_parquet(path, features, id_, label)
+    from fpexp.data.csv_table import inspect_csv
 
-        try:
-            pf = pq.ParquetFile(path)
-        except (pa.ArrowException, OSError) as err:
-            raise _fail("data.path", f"{path}: not a readable Parquet file ({err})") from None
-        schema = pf.schema_arrow
-        numeric = {
-            f.name
-            for f in schema
-            if pa.types.is_integer(f.type)
-            or pa.types.is_floating(f.type)
-            or pa.types.is_boolean(f.type)
-        }
-        feats = _settle(path, schema.names, numeric, features, id_, label)
-        for col in feats:
-            if col not in numeric:
-                raise _fail(
-                    "data.features",
-                    f"{path}: column '{col}', row 1: type {schema.field(col).type} is not numeric",
-                    "numeric columns",
-                )
-        n = pf.metadata.num_rows
-        if n == 0:
-            raise _fail("data.path", f"{path}: no rows", "a table with at least one row")
-        return Columns(schema.names, feats, id_, label, n)
+    return inspect_csv(path, features, id_, label)
+
+
+def _parquet_numeric(t: Any) -> bool:
     import pyarrow as pa
-    import pyarrow.csv as pacsv
+
+    return any(
+        test(t)
+        for test in (
+            pa.types.is_integer,
+            pa.types.is_floating,
+            pa.types.is_boolean,
+            pa.types.is_decimal,
+            pa.types.is_null,
+        )
+    )
+
+
+def _inspect_parquet(
+    path: Path, features: list[str] | None, id_: str | None, label: str | None
+) -> Columns:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20))
-        schema = reader.schema
-        first = next(iter(reader), None)
-    except pa.ArrowInvalid as err:
-        if "Empty CSV file" in str(err):
-            raise _fail(
-                "data.path", f"{path}: empty file", "a table with a header and at least one row"
-            ) from None
-        raise _csv_error(path, None, str(err)) from None
-    if first is None or first.num_rows == 0:
-        raise _fail("data.path", f"{path}: no rows (header only)", "a table with at least one row")
-    numeric = {
-        f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
-    }
-    feats = _settle(path, schema.names, numeric, features, id_, label)
-    return Columns(schema.names, feats, id_, label, None)
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+    except (pa.ArrowException, OSError) as err:
+        what = f"{path}: not a readable Parquet file ({_first_line(err)})"
+        raise _fail("data.path", what) from None
+    check_unique(path, schema.names)
+    reasons = {f.name: f"type {f.type}" for f in schema if not _parquet_numeric(f.type)}
+    feats, excluded = settle(path, schema.names, reasons, features, id_, label)
+    n = pf.metadata.num_rows
+    if n == 0:
+        raise _fail("data.path", f"{path}: no rows", "a table with at least one row")
+    return Columns(schema.names, feats, id_, label, n, excluded)
 
 
 def _npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise _fail(
-            "data.path", f"{path}: not a readable .npy array ({err})", "a 2-D numeric array"
-        ) from None
+    except (ValueError, OSError, EOFError) as err:
+        what = f"{path}: not a readable .npy array ({_first_line(err)})"
+        raise _fail("data.path", what, "a 2-D numeric array") from None
+    if not isinstance(arr, np.ndarray):
+        raise _fail("data.path", f"{path}: not an .npy array", "an array saved with numpy.save")
     if arr.ndim != 2:
         raise _fail(
             "data.path",
@@ -183,68 +204,52 @@ def _release(mapping: object, begin: int, length: int) -> None:
         mapping.madvise(mmap.MADV_DONTNEED, start, begin + length - start)
 
 
-def _table_rows(table, columns: Columns) -> Rows:
-    feats = np.column_stack(
-        [table.column(c).to_numpy(zero_copy_only=False) for c in columns.features]
-    )
+def _numbers(col: Any) -> np.ndarray:
+    """A numeric column as numpy; nulls become NaN (booleans 0/1, decimals as floats)."""
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        col = col.cast(pa.float64())
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _labels(col: Any) -> np.ndarray:
+    """Labels as numpy: numbers (missing ones NaN) or strings (missing ones '')."""
+    import pyarrow as pa
+
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col, t = col.cast(t.value_type), t.value_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return col.fill_null("").to_numpy(zero_copy_only=False)
+    return _numbers(col) if _parquet_numeric(t) else col.to_numpy(zero_copy_only=False)
+
+
+def table_rows(table: Any, columns: Columns) -> Rows:
+    """(ids or None, float32 features, labels or None) of an arrow table or record batch."""
+    feats = np.column_stack([_numbers(table.column(c)) for c in columns.features])
     ids = table.column(columns.id).to_numpy(zero_copy_only=False) if columns.id else None
-    labels = table.column(columns.label).to_numpy(zero_copy_only=False) if columns.label else None
+    labels = _labels(table.column(columns.label)) if columns.label else None
     return ids, np.ascontiguousarray(feats, dtype=np.float32), labels
 
 
 def _read_parquet(path: Path, columns: Columns) -> Iterator[Rows]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     wanted = [*columns.features, *(c for c in (columns.id, columns.label) if c)]
-    # pre_buffer (pyarrow's default) would read ahead the whole file: memory would grow with it
-    pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=BLOCK_BYTES)
-    for batch in pf.iter_batches(batch_size=65_536, columns=list(dict.fromkeys(wanted))):
-        yield _table_rows(batch, columns)
+    try:
+        # pre_buffer (pyarrow's default) would read ahead the whole file: memory would grow
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=BLOCK_BYTES)
+        for batch in pf.iter_batches(batch_size=65_536, columns=list(dict.fromkeys(wanted))):
+            yield table_rows(batch, columns)
+    except (pa.ArrowException, OSError) as err:
+        what = f"{path}: cannot read Parquet data ({_first_line(err)})"
+        raise _fail("data.path", what, "a complete, readable Parquet file") from None
 
 
 def _read_csv(path: Path, columns: Columns) -> Iterator[Rows]:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    from fpexp.data.csv_table import read_csv
 
-    types = {c: pa.float64() for c in columns.features}
-    if columns.id:
-        types[columns.id] = pa.string()
-    wanted = list(
-        dict.fromkeys([*columns.features, *(c for c in (columns.id, columns.label) if c)])
-    )
-    convert = pacsv.ConvertOptions(column_types=types, include_columns=wanted)
-    # pyarrow reads ahead a few dozen blocks: 1 MiB blocks keep that buffer small
-    read = pacsv.ReadOptions(block_size=1 << 20)
-    rows = 0
-    try:
-        for batch in pacsv.open_csv(path, read_options=read, convert_options=convert):
-            yield _table_rows(batch, columns)
-            rows += batch.num_rows
-    except pa.ArrowInvalid as err:
-        raise _csv_error(path, columns, str(err), after=rows) from None
-
-
-def _csv_error(path: Path, columns: Columns | None, message: str, after: int = 0) -> UsageError:
-    """Turn pyarrow's message into one naming the row (found by re-reading from ``after``)."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        number = 0
-        for row in reader:
-            if not row:
-                continue  # pyarrow skips empty lines too
-            number += 1
-            if number <= after:
-                continue
-            if len(row) != len(header):
-                what = f"{path}: row {number} has {len(row)} fields, the header has {len(header)}"
-                return _fail("data.path", what, "the same number of fields on every row")
-            for col in columns.features if columns else []:
-                value = row[header.index(col)]
-                try:
-                    float(value) if value.strip() else None
-                except ValueError:
-                    what = f"{path}: column '{col}', row {number}: '{value}' is not a number"
-                    return _fail("data.path", what, "numeric feature columns")
-    first = message.strip().splitlines()[0]
-    return _fail("data.path", f"{path}: cannot read as CSV ({first})")
+    for batch in read_csv(path, columns):
+        yield table_rows(batch, columns)
