@@ -66,14 +66,16 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             raise UsageError(problems)
 
     with record.phase("build"):
-        head = Head.from_config(cfg.task)
+        head = Head.from_config(cfg.task).named(getattr(source, "class_names", None))
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = len(source.feature_names)
         torch.manual_seed(int(cfg.seed))
         hidden = hidden_widths(cfg.model)
         model = build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
-        record.update(weights=initial_weights.apply(model, choice))
+        # initialised in float32 on the CPU (the same weights everywhere), then moved; loaded
+        # weights are cast straight to the model's dtype and checked as cast
         model = model.to(device=device, dtype=dtype)
+        record.update(weights=initial_weights.apply(model, choice, list(source.feature_names)))
         total, trainable = count_parameters(model)
         record.update(
             device=str(device),
@@ -81,6 +83,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             seed=int(cfg.seed),
             torch_threads=torch.get_num_threads(),
             batch_size=int(cfg.batch_size),
+            classes=head.record(),
             model={
                 "repr": str(model),
                 "in_features": in_features,
