@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from fpexp import initial_weights
+from fpexp.config import sizes
 from fpexp.config.validate import check_config, check_in_features
 from fpexp.errors import Problem, UsageError
 from fpexp.record import RunRecord
@@ -48,6 +49,9 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     with record.phase("validate"):
         problems = check_config(cfg)
+        available = sizes.available_memory()  # nothing big is allocated before these checks
+        if not problems:  # from the config alone: before the data is made
+            problems += sizes.size_problems(cfg, available)
         source = choice = None
         if not any(p.key.startswith("data.") for p in problems):
             try:
@@ -61,6 +65,9 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             choice = initial_weights.choose(record.data["config"], n_features, cwd)
             problems += initial_weights.problems(choice)
             problems += _label_problems(cfg, source)
+            if not problems:
+                rows = source.describe().get("rows")
+                problems += sizes.size_problems(cfg, available, n_features, rows)
         problems += device_problems(str(cfg.device))
         if problems:
             raise UsageError(problems)

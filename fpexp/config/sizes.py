@@ -1,0 +1,122 @@
+"""Size guards: a run that cannot fit in memory is refused before anything is allocated.
+
+The estimate is a lower bound of what a run must hold at once: the synthetic table (float32
+values and int64 row ids), the model's parameters (built in float32, then cast: at least
+``max(4, dtype bytes)`` each) and one batch's activations around the widest layer (its input
+and output, ``min(batch_size, rows)`` rows in the run's dtype). A run whose estimate exceeds
+the memory available now (``MemAvailable`` in ``/proc/meminfo``, else free pages from
+``os.sysconf``) is refused with one line naming both. No torch here: only the config.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+from fpexp.config.schema import hidden_widths
+from fpexp.errors import Problem
+
+DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
+_SMALLER = {
+    "model.hidden": "fewer or narrower hidden layers",
+    "model.width": "a smaller model.width or model.depth",
+    "model.depth": "a smaller model.width or model.depth",
+    "batch_size": "a smaller batch_size",
+    "data.n_rows": "fewer data.n_rows or data.n_features",
+}
+_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now; None where the system won't say."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def size_text(n: int) -> str:
+    """``29.8 GiB``: binary units, one decimal."""
+    value, unit = float(n), _UNITS[0]
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+        value /= 1024
+    return f"{int(value)} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
+
+
+def _beyond(need: int, available: int) -> str:
+    return (
+        f"needs at least {size_text(need)}, more than the {size_text(available)} of memory "
+        "available"
+    )
+
+
+def data_bytes(data: Any) -> int:
+    """The synthetic table: float32 values and an int64 id per row (other sources stream)."""
+    if data.get("source") != "synthetic":
+        return 0
+    return max(int(data.n_rows), 0) * (4 * max(int(data.n_features), 0) + 8)
+
+
+def _table(data: Any) -> str:
+    return f"{int(data.n_rows):,} rows x {int(data.n_features):,} features of synthetic data"
+
+
+def _model_key(model: Any) -> str:
+    if model.hidden is not None:
+        return "model.hidden"
+    return "model.depth" if model.width is None and model.depth is not None else "model.width"
+
+
+def size_problems(
+    cfg: Any, available: int | None, in_features: int | None = None, rows: int | None = None
+) -> list[Problem]:
+    """The model, one batch's activations and the synthetic data, against ``available``.
+
+    Before the data is opened, ``in_features`` and ``rows`` are left out: what the config
+    says (``model.in_features``, the synthetic ``n_features``/``n_rows``) or else 1 stands in,
+    so the estimate stays a lower bound. After, they are the data's (rows None: unknown, 1).
+    """
+    if available is None:
+        return []
+    synthetic = cfg.data.get("source") == "synthetic"
+    if in_features is None:
+        given = cfg.model.in_features or (cfg.data.n_features if synthetic else None)
+        in_features = int(given or 1)
+    if rows is None:
+        rows = int(cfg.data.n_rows) if synthetic else 1
+    size = DTYPE_BYTES.get(str(cfg.dtype), 4)
+    widths = [in_features, *hidden_widths(cfg.model), int(cfg.task.out_features)]
+    bias = bool(cfg.model.bias)
+    params = sum(a * b + (b if bias else 0) for a, b in itertools.pairwise(widths))
+    batch = max(min(int(cfg.batch_size), rows), 0)
+    a, b = max(itertools.pairwise(widths), key=sum)
+    parts = {
+        _model_key(cfg.model): (max(params, 0) * max(size, 4), f"a model of {params:,} parameters"),
+        "batch_size": (
+            batch * max(a + b, 0) * size,
+            f"a batch of {batch:,} rows through the {a:,} -> {b:,} layer ({cfg.dtype})",
+        ),
+        "data.n_rows": (data_bytes(cfg.data), _table(cfg.data) if synthetic else ""),
+    }
+    out = [
+        Problem(key, f"{what} {_beyond(need, available)}", _SMALLER[key])
+        for key, (need, what) in parts.items()
+        if need > available
+    ]
+    total = sum(need for need, _ in parts.values())
+    if out or total <= available:
+        return out
+    key = max(parts, key=lambda k: parts[k][0])
+    shares = ", ".join(f"{what} {size_text(need)}" for need, what in parts.values() if need)
+    what = f"together ({shares}) the run {_beyond(total, available)}"
+    return [Problem(key, what, _SMALLER[key])]
