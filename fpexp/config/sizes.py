@@ -14,7 +14,7 @@ import itertools
 import os
 from typing import Any
 
-from fpexp.config.schema import hidden_widths
+from fpexp.config.schema import DEFAULT_DEPTH, DEFAULT_WIDTH
 from fpexp.errors import Problem
 
 DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
@@ -71,6 +71,24 @@ def _table(data: Any) -> str:
     return f"{int(data.n_rows):,} rows x {int(data.n_features):,} features of synthetic data"
 
 
+def _layers(cfg: Any, in_features: int) -> tuple[int, tuple[int, int]]:
+    """The parameter count and the widest pair of neighbouring widths, without listing
+    ``model.depth`` widths one by one (a depth of 10**9 is refused, not materialised)."""
+    bias, out = int(bool(cfg.model.bias)), int(cfg.task.out_features)
+    if cfg.model.hidden is not None:
+        widths = [in_features, *(int(w) for w in cfg.model.hidden), out]
+        layers = [(x, y, 1) for x, y in itertools.pairwise(widths)]
+    else:
+        width = int(DEFAULT_WIDTH if cfg.model.width is None else cfg.model.width)
+        depth = int(DEFAULT_DEPTH if cfg.model.depth is None else cfg.model.depth)
+        inner = [(width, width, depth - 1)] if depth > 1 else []
+        layers = [(in_features, width, 1), *inner, (width, out, 1)]
+        layers = layers if depth > 0 else [(in_features, out, 1)]
+    params = sum((x * y + y * bias) * n for x, y, n in layers)
+    a, b, _ = max(layers, key=lambda layer: layer[0] + layer[1])
+    return params, (a, b)
+
+
 def _model_key(model: Any) -> str:
     if model.hidden is not None:
         return "model.hidden"
@@ -82,24 +100,20 @@ def size_problems(
 ) -> list[Problem]:
     """The model, one batch's activations and the synthetic data, against ``available``.
 
-    Before the data is opened, ``in_features`` and ``rows`` are left out: what the config
-    says (``model.in_features``, the synthetic ``n_features``/``n_rows``) or else 1 stands in,
-    so the estimate stays a lower bound. After, they are the data's (rows None: unknown, 1).
+    Before the data is made, ``in_features`` and ``rows`` are left out: only synthetic data
+    (whose size the config says) is checked then. After, they are the data's (``rows`` None,
+    a CSV not yet read: 1 row, so the estimate stays a lower bound).
     """
-    if available is None:
-        return []
     synthetic = cfg.data.get("source") == "synthetic"
+    if available is None or (in_features is None and not synthetic):
+        return []  # only synthetic data is made in memory; other data is checked once open
     if in_features is None:
-        given = cfg.model.in_features or (cfg.data.n_features if synthetic else None)
-        in_features = int(given or 1)
+        in_features = int(cfg.model.in_features or cfg.data.n_features)
     if rows is None:
         rows = int(cfg.data.n_rows) if synthetic else 1
     size = DTYPE_BYTES.get(str(cfg.dtype), 4)
-    widths = [in_features, *hidden_widths(cfg.model), int(cfg.task.out_features)]
-    bias = bool(cfg.model.bias)
-    params = sum(a * b + (b if bias else 0) for a, b in itertools.pairwise(widths))
+    params, (a, b) = _layers(cfg, in_features)
     batch = max(min(int(cfg.batch_size), rows), 0)
-    a, b = max(itertools.pairwise(widths), key=sum)
     parts = {
         _model_key(cfg.model): (max(params, 0) * max(size, 4), f"a model of {params:,} parameters"),
         "batch_size": (
