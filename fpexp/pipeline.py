@@ -50,10 +50,11 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
     with record.phase("validate"):
         problems = check_config(cfg)
         available = sizes.available_memory()  # nothing big is allocated before these checks
-        if not problems:  # from the config alone: before the data is made
-            problems += sizes.size_problems(cfg, available)
+        # from the config alone, before synthetic data is made; too big: nothing is made
+        too_big = sizes.size_problems(cfg, available) if not problems else []
+        problems += too_big
         source = choice = None
-        if not any(p.key.startswith("data.") for p in problems):
+        if not too_big and not any(p.key.startswith("data.") for p in problems):
             try:
                 source = open_source(cfg.data, cwd)
             except UsageError as err:

@@ -122,15 +122,13 @@ def size_problems(
         ),
         "data.n_rows": (data_bytes(cfg.data), _table(cfg.data) if synthetic else ""),
     }
-    out = [
-        Problem(key, f"{what} {_beyond(need, available)}", _SMALLER[key])
-        for key, (need, what) in parts.items()
-        if need > available
-    ]
+    key = max(parts, key=lambda k: parts[k][0])  # one line: the largest part
+    need, what = parts[key]
+    if need > available:
+        return [Problem(key, f"{what} {_beyond(need, available)}", _SMALLER[key])]
     total = sum(need for need, _ in parts.values())
-    if out or total <= available:
-        return out
-    key = max(parts, key=lambda k: parts[k][0])
+    if total <= available:
+        return []
     shares = ", ".join(f"{what} {size_text(need)}" for need, what in parts.values() if need)
     what = f"together ({shares}) the run {_beyond(total, available)}"
     return [Problem(key, what, _SMALLER[key])]
