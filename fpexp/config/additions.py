@@ -1,7 +1,7 @@
-"""``+key=value``: refused before Hydra starts when it adds a key fpexp's schema does not know.
+"""``+key=value``: a key fpexp's schema does not know is refused, however it was added.
 
 Hydra's ``+`` (and ``++``) opens the schema's struct flag, so ``+model.dropout=0.5`` composes,
-is recorded and would be ignored. Every run refuses it (``validate.unknown_keys`` in
+is recorded and would be ignored. Every run refuses it (``unknown_keys``, part of
 ``check_config``); ``preflight`` finds it before Hydra makes a run or sweep directory, through
 Hydra's public override parser and compose API. It costs nothing without such an override.
 """
@@ -9,12 +9,45 @@ Hydra's public override parser and compose API. It costs nothing without such an
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
+from fpexp.config.schema import DATA_SCHEMAS, FpexpConfig, ModelConfig, OutputConfig, TaskConfig
 from fpexp.errors import Problem
 
 MAX_COMBINATIONS = 32  # group choices composed; beyond, each job's own check still refuses
+
+
+def _schema_keys(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def unknown_keys(cfg: Any) -> list[Problem]:
+    """Keys the schema does not know. Composition refuses them, but Hydra's ``+key=value``
+    (and ``++``) opens the schema's struct flag: such a key would be recorded and ignored."""
+    sections = {"task": TaskConfig, "model": ModelConfig, "output": OutputConfig}
+    data = cfg.get("data")
+    source = data.get("source") if isinstance(data, Mapping) else None
+    if source in DATA_SCHEMAS:
+        sections["data"] = DATA_SCHEMAS[source]
+    top = _schema_keys(FpexpConfig)
+    out = [
+        Problem(str(k), "unknown key", "allowed keys: " + ", ".join(top))
+        for k in cfg
+        if k not in top and k != "hydra"
+    ]
+    for name, cls in sections.items():
+        node, allowed = cfg.get(name), _schema_keys(cls)
+        if not isinstance(node, Mapping):
+            continue
+        where = f" for data={source}" if name == "data" else ""
+        out += [
+            Problem(f"{name}.{k}", "unknown key" + where, "allowed keys: " + ", ".join(allowed))
+            for k in node
+            if k not in allowed
+        ]
+    return out
 
 
 def _hydra(line: str) -> bool:
@@ -33,7 +66,6 @@ def preflight(args: Sequence[str]) -> list[Problem]:
 
     from fpexp.config.compose import compose_config
     from fpexp.config.store import group_names
-    from fpexp.config.validate import unknown_keys
 
     try:
         parsed = OverridesParser.create().parse_overrides([a for a in args if a[:1] != "-"])

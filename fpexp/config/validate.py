@@ -9,10 +9,10 @@ few facts it needs about the machine or the data are passed in.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Sequence
 from typing import Any
 
+from fpexp.config.additions import unknown_keys
 from fpexp.config.schema import (
     ACTIVATIONS,
     DATA_SCHEMAS,
@@ -21,10 +21,6 @@ from fpexp.config.schema import (
     OUTPUT_FORMATS,
     RESERVED_COLUMNS,
     TASK_KINDS,
-    FpexpConfig,
-    ModelConfig,
-    OutputConfig,
-    TaskConfig,
 )
 from fpexp.errors import Problem
 
@@ -45,37 +41,6 @@ def check_config(cfg: Any) -> list[Problem]:
         *_check_data(cfg.data),
         *_check_run(cfg),
     ]
-
-
-def _schema_keys(cls: type) -> list[str]:
-    return [f.name for f in fields(cls)]
-
-
-def unknown_keys(cfg: Any) -> list[Problem]:
-    """Keys the schema does not know. Composition refuses them, but Hydra's ``+key=value``
-    (and ``++``) opens the schema's struct flag: such a key would be recorded and ignored."""
-    sections = {"task": TaskConfig, "model": ModelConfig, "output": OutputConfig}
-    data = cfg.get("data")
-    source = data.get("source") if isinstance(data, Mapping) else None
-    if source in DATA_SCHEMAS:
-        sections["data"] = DATA_SCHEMAS[source]
-    top = _schema_keys(FpexpConfig)
-    out = [
-        Problem(str(k), "unknown key", "allowed keys: " + ", ".join(top))
-        for k in cfg
-        if k not in top and k != "hydra"
-    ]
-    for name, cls in sections.items():
-        node, allowed = cfg.get(name), _schema_keys(cls)
-        if not isinstance(node, Mapping):
-            continue
-        where = f" for data={source}" if name == "data" else ""
-        out += [
-            Problem(f"{name}.{k}", "unknown key" + where, "allowed keys: " + ", ".join(allowed))
-            for k in node
-            if k not in allowed
-        ]
-    return out
 
 
 def _check_task(task: Any) -> list[Problem]:
