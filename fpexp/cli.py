@@ -75,6 +75,11 @@ def _print(problems: list[Problem]) -> None:
 
 def _run(args: list[str]) -> int:
     """Hydra's run or multirun; user mistakes and interruptions become exit codes."""
+    from fpexp.config.additions import preflight
+
+    if problems := preflight(args):  # +key=value the schema does not know: before any run dir
+        _print(problems)
+        return EXIT_USAGE
     try:
         _hydra_main()
     except UsageError as err:  # in a multirun: the first failed job's, already logged

@@ -7,7 +7,7 @@ import logging
 import torch
 from torch import nn
 
-from fpexp.heads import Head
+from fpexp.heads import LESSON, Head
 from fpexp.runner import ForwardResult
 
 log = logging.getLogger("fpexp")
@@ -38,13 +38,17 @@ def row_line(i: int, result: ForwardResult, head: Head, id_width: int) -> str:
 
 
 def show_results(model: nn.Module, result: ForwardResult, head: Head, console: bool = True) -> None:
-    """Log the model, the output tensor (first rows) and one line per row, then metrics; to
-    the log file only if not ``console`` (sweep jobs, whose table is printed at the end)."""
+    """Log the model, the output tensor (first rows), where the class names came from, one
+    line per row, then metrics; to the log file only if not ``console`` (sweep jobs, whose
+    table is printed at the end)."""
     extra = {"console": console}
     log.info("%s", model, extra=extra)
     shown = len(result.ids)
     with torch.inference_mode():
         log.info("%s", result.outputs, extra=extra)
+    if note := head.classes_note():
+        # the lesson's own names are its default output: said in fpexp.log and run.json only
+        log.info("%s", note, extra={"console": console and head.classes_from != LESSON})
     id_width = max((len(str(i)) for i in result.ids), default=0)
     for i in range(shown):
         log.info("%s", row_line(i, result, head, id_width), extra=extra)

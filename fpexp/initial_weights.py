@@ -118,15 +118,20 @@ def problems(choice: Choice) -> list[Problem]:
     return path_problems(choice.path)
 
 
-def apply(model: Any, choice: Choice) -> dict[str, Any]:
-    """Load the chosen weights into ``model`` (built and seeded); describe them for run.json."""
-    from fpexp.weights import describe, fit_problems, load_state
+def apply(model: Any, choice: Choice, feature_names: list[str] | None = None) -> dict[str, Any]:
+    """Load the chosen weights into ``model`` (built, seeded, and already on its device and
+    dtype, so each tensor is checked as the model will use it); describe them for run.json.
+
+    ``feature_names`` (the data's) go into the message when the state dict does not fit.
+    """
+    from fpexp.weights import describe, fit_problems, load_state, value_problems
 
     note = {"note": choice.note} if choice.note else {}
     if choice.path is None:
         return {"origin": "initialised", **note}
     state = load_state(choice.path)
-    if issues := fit_problems(model, state, choice.path):
+    issues = fit_problems(model, state, choice.path, feature_names)
+    if issues := issues or value_problems(model, state, choice.path):
         raise UsageError(issues)
     model.load_state_dict(state)
     return {"origin": choice.origin, **describe(choice.path), **note}

@@ -48,7 +48,7 @@ def encode(raw: np.ndarray, head: Head, start: int, positive: str | None = None)
         row = int(np.argmax(out < 0))
         raise _bad(
             f"'{names[row]}' (row {start + row + 1}) is not a class",
-            "one of: " + ", ".join(classes),
+            head.label_hint(),
         )
     return out
 

@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from fpexp import initial_weights
+from fpexp.config import sizes
 from fpexp.config.validate import check_config, check_in_features
 from fpexp.errors import Problem, UsageError
 from fpexp.record import RunRecord
@@ -51,8 +52,12 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     with record.phase("validate"):
         problems = check_config(cfg)
+        available = sizes.available_memory()  # nothing big is allocated before these checks
+        # from the config alone, before synthetic data is made; too big: nothing is made
+        too_big = sizes.size_problems(cfg, available) if not problems else []
+        problems += too_big
         source = choice = None
-        if not any(p.key.startswith("data.") for p in problems):
+        if not too_big and not any(p.key.startswith("data.") for p in problems):
             try:
                 source = open_source(cfg.data, cwd)
             except UsageError as err:
@@ -65,19 +70,24 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             choice = initial_weights.choose(record.data["config"], n_features, cwd)
             problems += initial_weights.problems(choice)
             problems += _label_problems(cfg, source)
+            if not problems:
+                rows = source.describe().get("rows")
+                problems += sizes.size_problems(cfg, available, n_features, rows)
         problems += device_problems(str(cfg.device))
         if problems:
             raise UsageError(problems)
 
     with record.phase("build"):
-        head = Head.from_config(cfg.task)
+        head = Head.from_config(cfg.task).named(getattr(source, "class_names", None))
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = len(source.feature_names)
         torch.manual_seed(int(cfg.seed))
         hidden = hidden_widths(cfg.model)
         model = build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
-        record.update(weights=initial_weights.apply(model, choice))
+        # initialised in float32 on the CPU (the same weights everywhere), then moved; loaded
+        # weights are cast straight to the model's dtype and checked as cast
         model = model.to(device=device, dtype=dtype)
+        record.update(weights=initial_weights.apply(model, choice, list(source.feature_names)))
         total, trainable = count_parameters(model)
         record.update(
             device=str(device),
@@ -85,6 +95,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             seed=int(cfg.seed),
             torch_threads=torch.get_num_threads(),
             batch_size=int(cfg.batch_size),
+            classes=head.record(),
             model={
                 "repr": str(model),
                 "in_features": in_features,

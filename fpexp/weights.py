@@ -2,7 +2,8 @@
 
 A weights file is untrusted input. ``.safetensors`` holds only tensors by design; ``.pt`` files
 are read with ``torch.load(weights_only=True)``, which refuses pickled objects without running
-them. Loaded tensors must be finite and match the model's keys and shapes.
+them. Loaded tensors must be dense and real floating point, match the model's keys and shapes,
+and be finite once cast to the model's dtype (a float64 1e300 is inf in float32).
 """
 
 from __future__ import annotations
@@ -45,35 +46,16 @@ def path_problems(path: Path) -> list[Problem]:
 
 
 def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """Read a state dict, refusing pickled objects and non-finite values (``UsageError``)."""
+    """Read a state dict of dense floating-point tensors (``UsageError`` otherwise).
+
+    Pickled objects are refused without running them; integer, bool and complex tensors are
+    refused (never cast silently), and so are sparse, quantized and meta tensors. Whether the
+    values are finite is checked against the model (``value_problems``), after the cast.
+    """
     path = Path(path)
     if problems := path_problems(path):
         raise UsageError(problems)
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            state = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise UsageError(
-                [Problem(KEY, f"{path}: not a readable safetensors file ({err})")]
-            ) from None
-    else:
-        import pickle
-
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            what = f"{path}: holds pickled objects, not only tensors; refused without loading them"
-            raise UsageError(
-                [Problem(KEY, what, "a state dict of tensors, or .safetensors")]
-            ) from None
-        except (RuntimeError, OSError, EOFError, ValueError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UsageError(
-                [Problem(KEY, f"{path}: not a readable torch file ({first})")]
-            ) from None
+    state = _read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path)
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
@@ -86,22 +68,104 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
                 )
             ]
         )
-    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise UsageError(
-            [
-                Problem(
-                    KEY,
-                    f"{path}: non-finite values (NaN or inf) in {', '.join(bad)}",
-                    "finite weights",
-                )
-            ]
-        )
+    if problems := tensor_problems(state, path):
+        raise UsageError(problems)
     return state
 
 
-def fit_problems(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> list[Problem]:
-    """Every key the state dict is missing, has extra, or has with the wrong shape."""
+def _read_safetensors(path: Path) -> object:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, TypeError) as err:
+        raise UsageError(
+            [Problem(KEY, f"{path}: not a readable safetensors file ({_first_line(err)})")]
+        ) from None
+
+
+def _read_torch(path: Path) -> object:
+    import pickle
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # deprecation notes on exotic tensors are not ours
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        what = f"{path}: holds pickled objects, not only tensors; refused without loading them"
+        raise UsageError([Problem(KEY, what, "a state dict of tensors, or .safetensors")]) from None
+    except Exception as err:  # a damaged or foreign file: whatever torch's reader raises
+        raise UsageError(
+            [Problem(KEY, f"{path}: not a readable torch file ({_first_line(err)})")]
+        ) from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _kind(t: torch.Tensor) -> str | None:
+    """What makes ``t`` unusable as a weight, or None: layout first, then dtype."""
+    if t.layout != torch.strided:
+        return f"a {str(t.layout).removeprefix('torch.')} tensor"
+    if t.is_quantized:
+        return f"a quantized tensor ({str(t.dtype).removeprefix('torch.')})"
+    if t.is_meta:
+        return "a meta tensor (no values)"
+    if t.is_complex() or not t.is_floating_point():
+        return f"{str(t.dtype).removeprefix('torch.')}, not a real floating-point tensor"
+    return None
+
+
+def tensor_problems(state: dict[str, torch.Tensor], path: Path) -> list[Problem]:
+    """Tensors that are not dense real floating point: named, each with what it is."""
+    bad = [f"{k} is {kind}" for k, v in state.items() if (kind := _kind(v)) is not None]
+    if not bad:
+        return []
+    allowed = "dense float16/bfloat16/float32/float64 tensors (to_dense(), dequantize())"
+    return [Problem(KEY, f"{path}: " + "; ".join(bad), allowed)]
+
+
+def value_problems(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> list[Problem]:
+    """NaN or inf in the tensors as the model will use them: after the cast to its dtype."""
+    targets = model.state_dict()
+    nonfinite, overflow = [], []
+    for k, v in state.items():
+        if k not in targets or torch.isfinite(v.to(targets[k].dtype)).all():
+            continue
+        if not torch.isfinite(v).all():
+            nonfinite.append(k)
+        else:
+            to = str(targets[k].dtype).removeprefix("torch.")
+            overflow.append(f"{k} (|{v.abs().max().item():.3g}| is inf in {to})")
+    parts = [f"non-finite values (NaN or inf) in {', '.join(nonfinite)}"] if nonfinite else []
+    if overflow:
+        parts.append(f"values beyond the model dtype's range in {', '.join(overflow)}")
+    if not parts:
+        return []
+    return [Problem(KEY, f"{path}: " + "; ".join(parts), "finite weights in the model's dtype")]
+
+
+MAX_NAMES = 20
+
+
+def _features(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_NAMES])
+    more = f", ... ({len(names) - MAX_NAMES} more)" if len(names) > MAX_NAMES else ""
+    return f"the data gave {len(names)} feature{'s' * (len(names) != 1)}: {shown}{more}"
+
+
+def fit_problems(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    path: Path,
+    feature_names: list[str] | None = None,
+) -> list[Problem]:
+    """Every key the state dict is missing, has extra, or has with the wrong shape; and, so
+    the user can see why, the features the data gave (the first layer's input width)."""
     expected = {k: list(v.shape) for k, v in model.state_dict().items()}
     issues = [f"missing {k} {shape}" for k, shape in expected.items() if k not in state]
     issues += [f"unexpected {k} {list(v.shape)}" for k, v in state.items() if k not in expected]
@@ -112,6 +176,8 @@ def fit_problems(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -
     ]
     if not issues:
         return []
+    if feature_names is not None:
+        issues.append(_features(list(feature_names)))
     return [
         Problem(
             KEY,

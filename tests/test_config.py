@@ -36,7 +36,7 @@ def test_every_group_option_composes_and_validates(compose_cfg, group, option):
 def test_default_config(compose_cfg):
     cfg = compose_cfg()
     assert cfg.task.kind == "binary" and cfg.task.threshold == 0.5
-    assert list(cfg.task.classes) == ["not_mammal", "mammal"]
+    assert cfg.task.classes is None  # the lesson data names its classes; other data by index
     assert hidden_widths(cfg.model) == [4] and cfg.model.activation == "none"
     assert cfg.model.bias is True and cfg.model.in_features is None
     assert cfg.data.source == "animals" and cfg.device == "cpu" and cfg.dtype == "float32"
@@ -78,7 +78,7 @@ def test_validation_reports_every_problem_at_once(compose_cfg):
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
-        (["task=multiclass", "task.out_features=4"], "task.classes"),
+        (["task=multiclass", "task.out_features=4", "task.classes=[a,b,c]"], "task.classes"),
         (["task=multiclass", "task.threshold=0.5"], "task.threshold"),
         (["task=regression", "task.classes=[a]"], "task.classes"),
         (["task.out_features=2"], "task.out_features"),

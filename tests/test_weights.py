@@ -67,7 +67,8 @@ def test_shape_and_key_mismatches_name_every_key(tmp_path):
     assert done.returncode == 2
     assert done.stderr == (
         f"fpexp: error: model.weights: {tmp_path}/bad.pt does not fit the model: "
-        "missing 1.bias [1]; unexpected 2.weight [3]; 0.weight expected [4, 6] got [4, 5] "
+        "missing 1.bias [1]; unexpected 2.weight [3]; 0.weight expected [4, 6] got [4, 5]; "
+        "the data gave 6 features: hair, feathers, eggs, milk, legs, tail "
         "(a state dict of this model)\n"
     )
     assert not (out / "outputs.csv").exists()

@@ -16,11 +16,16 @@ TASK_KINDS = ("binary", "multiclass", "regression")
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "gelu", "silu", "leaky_relu", "elu")
 DTYPES = ("float32", "float64", "bfloat16")
 DEVICE_CHOICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
+# Columns of outputs.* (id) and predictions.* (id, prediction, label): never a class name.
+RESERVED_COLUMNS = ("id", "prediction", "label")
 
 
 @dataclass
 class TaskConfig:
-    """The task head: output width, output activation, decision rule and class names."""
+    """The task head: output width, output activation, decision rule and class names.
+
+    ``classes`` null: the lesson data's names on the embedded animals, else the indices.
+    """
 
     kind: str = "binary"
     out_features: int = 1

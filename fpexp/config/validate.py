@@ -1,7 +1,8 @@
 """Value checks on a composed config. Every problem is collected, then reported at once.
 
-Hydra and the schema already reject unknown keys and wrong types; this module checks what a
-type cannot express (ranges, choices, consistency between groups). It imports no torch: the
+Hydra and the schema already reject unknown keys and wrong types, except keys added with
+``+``/``++`` (``unknown_keys`` refuses those); this module checks what a type cannot express
+(ranges, choices, consistency between groups). It imports no torch: the
 few facts it needs about the machine or the data are passed in.
 """
 
@@ -11,12 +12,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from fpexp.config.additions import unknown_keys
 from fpexp.config.schema import (
     ACTIVATIONS,
     DATA_SCHEMAS,
     DTYPES,
     NAN_POLICIES,
     OUTPUT_FORMATS,
+    RESERVED_COLUMNS,
     TASK_KINDS,
 )
 from fpexp.errors import Problem
@@ -32,6 +35,7 @@ def _one_of(choices: Sequence[str]) -> str:
 def check_config(cfg: Any) -> list[Problem]:
     """Problems in the config alone (no machine or data facts needed)."""
     return [
+        *unknown_keys(cfg),
         *_check_task(cfg.task),
         *_check_model(cfg.model),
         *_check_data(cfg.data),
@@ -61,7 +65,7 @@ def _check_task(task: Any) -> list[Problem]:
             out.append(
                 Problem("task.threshold", f"{t} is outside [0, 1]", "a probability between 0 and 1")
             )
-        n = len(task.classes) if task.classes is not None else 0
+        n = len(task.classes) if task.classes is not None else 2
         if n != 2:
             out.append(
                 Problem(
@@ -75,7 +79,7 @@ def _check_task(task: Any) -> list[Problem]:
             Problem("task.threshold", f"is set but a {task.kind} task has no threshold", "null")
         )
     if task.kind == "multiclass":
-        n = len(task.classes) if task.classes is not None else 0
+        n = len(task.classes) if task.classes is not None else task.out_features
         if n != task.out_features:
             out.append(
                 Problem(
@@ -90,7 +94,20 @@ def _check_task(task: Any) -> list[Problem]:
         out.append(
             Problem("task.classes", f"duplicate names in {list(task.classes)}", "distinct names")
         )
-    return out
+    return out + _check_class_names(task)
+
+
+def _check_class_names(task: Any) -> list[Problem]:
+    """Class names become column names (outputs) and values next to fixed columns
+    (predictions): a name the tables already use would overwrite or shadow that column."""
+    if task.kind == "regression" or task.classes is None:
+        return []
+    clash = [str(c) for c in task.classes if str(c) in RESERVED_COLUMNS]
+    if not clash:
+        return []
+    names = ", ".join(f"'{c}'" for c in clash)
+    what = f"class name{'s' * (len(clash) > 1)} {names} would collide with output table columns"
+    return [Problem("task.classes", what, "other names; reserved: " + ", ".join(RESERVED_COLUMNS))]
 
 
 def _check_model(model: Any) -> list[Problem]:

@@ -1,0 +1,134 @@
+"""Size guards: a run that cannot fit in memory is refused before anything is allocated.
+
+The estimate is a lower bound of what a run must hold at once: the synthetic table (float32
+values and int64 row ids), the model's parameters (built in float32, then cast: at least
+``max(4, dtype bytes)`` each) and one batch's activations around the widest layer (its input
+and output, ``min(batch_size, rows)`` rows in the run's dtype). A run whose estimate exceeds
+the memory available now (``MemAvailable`` in ``/proc/meminfo``, else free pages from
+``os.sysconf``) is refused with one line naming both. No torch here: only the config.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+from fpexp.config.schema import DEFAULT_DEPTH, DEFAULT_WIDTH
+from fpexp.errors import Problem
+
+DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
+_SMALLER = {
+    "model.hidden": "fewer or narrower hidden layers",
+    "model.width": "a smaller model.width or model.depth",
+    "model.depth": "a smaller model.width or model.depth",
+    "batch_size": "a smaller batch_size",
+    "data.n_rows": "fewer data.n_rows or data.n_features",
+}
+_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now; None where the system won't say."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def size_text(n: int) -> str:
+    """``29.8 GiB``: binary units, one decimal."""
+    value, unit = float(n), _UNITS[0]
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+        value /= 1024
+    return f"{int(value)} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
+
+
+def _beyond(need: int, available: int) -> str:
+    return (
+        f"needs at least {size_text(need)}, more than the {size_text(available)} of memory "
+        "available"
+    )
+
+
+def data_bytes(data: Any) -> int:
+    """The synthetic table: float32 values and an int64 id per row (other sources stream)."""
+    if data.get("source") != "synthetic":
+        return 0
+    return max(int(data.n_rows), 0) * (4 * max(int(data.n_features), 0) + 8)
+
+
+def _table(data: Any) -> str:
+    return f"{int(data.n_rows):,} rows x {int(data.n_features):,} features of synthetic data"
+
+
+def _layers(cfg: Any, in_features: int) -> tuple[int, tuple[int, int]]:
+    """The parameter count and the widest pair of neighbouring widths, without listing
+    ``model.depth`` widths one by one (a depth of 10**9 is refused, not materialised)."""
+    bias, out = int(bool(cfg.model.bias)), int(cfg.task.out_features)
+    if cfg.model.hidden is not None:
+        widths = [in_features, *(int(w) for w in cfg.model.hidden), out]
+        layers = [(x, y, 1) for x, y in itertools.pairwise(widths)]
+    else:
+        width = int(DEFAULT_WIDTH if cfg.model.width is None else cfg.model.width)
+        depth = int(DEFAULT_DEPTH if cfg.model.depth is None else cfg.model.depth)
+        inner = [(width, width, depth - 1)] if depth > 1 else []
+        layers = [(in_features, width, 1), *inner, (width, out, 1)]
+        layers = layers if depth > 0 else [(in_features, out, 1)]
+    params = sum((x * y + y * bias) * n for x, y, n in layers)
+    a, b, _ = max(layers, key=lambda layer: layer[0] + layer[1])
+    return params, (a, b)
+
+
+def _model_key(model: Any) -> str:
+    if model.hidden is not None:
+        return "model.hidden"
+    return "model.depth" if model.width is None and model.depth is not None else "model.width"
+
+
+def size_problems(
+    cfg: Any, available: int | None, in_features: int | None = None, rows: int | None = None
+) -> list[Problem]:
+    """The model, one batch's activations and the synthetic data, against ``available``.
+
+    Before the data is made, ``in_features`` and ``rows`` are left out: only synthetic data
+    (whose size the config says) is checked then. After, they are the data's (``rows`` None,
+    a CSV not yet read: 1 row, so the estimate stays a lower bound).
+    """
+    synthetic = cfg.data.get("source") == "synthetic"
+    if available is None or (in_features is None and not synthetic):
+        return []  # only synthetic data is made in memory; other data is checked once open
+    if in_features is None:
+        in_features = int(cfg.model.in_features or cfg.data.n_features)
+    if rows is None:
+        rows = int(cfg.data.n_rows) if synthetic else 1
+    size = DTYPE_BYTES.get(str(cfg.dtype), 4)
+    params, (a, b) = _layers(cfg, in_features)
+    batch = max(min(int(cfg.batch_size), rows), 0)
+    parts = {
+        _model_key(cfg.model): (max(params, 0) * max(size, 4), f"a model of {params:,} parameters"),
+        "batch_size": (
+            batch * max(a + b, 0) * size,
+            f"a batch of {batch:,} rows through the {a:,} -> {b:,} layer ({cfg.dtype})",
+        ),
+        "data.n_rows": (data_bytes(cfg.data), _table(cfg.data) if synthetic else ""),
+    }
+    key = max(parts, key=lambda k: parts[k][0])  # one line: the largest part
+    need, what = parts[key]
+    if need > available:
+        return [Problem(key, f"{what} {_beyond(need, available)}", _SMALLER[key])]
+    total = sum(need for need, _ in parts.values())
+    if total <= available:
+        return []
+    shares = ", ".join(f"{what} {size_text(need)}" for need, what in parts.values() if need)
+    what = f"together ({shares}) the run {_beyond(total, available)}"
+    return [Problem(key, what, _SMALLER[key])]
