@@ -45,4 +45,28 @@ def register() -> None:
     # Cached per composed config (like Hydra's own ``now``), and Hydra copies the cache into
     # every sweep job, so a run or a whole sweep gets one stamp.
     OmegaConf.register_new_resolver("fpexp.stamp", run_stamp, use_cache=True, replace=True)
+    register_launcher()
     _registered = True
+
+
+def register_launcher() -> None:
+    """Make ``hydra/launcher=joblib`` fpexp's isolating joblib launcher (``fpexp/launcher.py``):
+    the joblib plugin's own settings and defaults, another ``_target_``. A no-op without the
+    plugin (``pip install 'fpexp[parallel]'``)."""
+    from dataclasses import dataclass
+
+    from hydra.core.plugins import Plugins
+
+    try:
+        from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
+    except ImportError:
+        return
+    Plugins.instance()  # its plugin scan stores the joblib plugin's entry: ours replaces it
+
+    @dataclass
+    class IsolatingJoblibConf(JobLibLauncherConf):
+        _target_: str = "hydra_plugins.fpexp_launcher.joblib_launcher.IsolatingJoblibLauncher"
+
+    ConfigStore.instance().store(
+        group="hydra/launcher", name="joblib", node=IsolatingJoblibConf, provider="fpexp"
+    )
