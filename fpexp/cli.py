@@ -67,7 +67,7 @@ def task(cfg: DictConfig) -> None:
         failure = sweep.job_failure(err)
         log.error("job failed: %s", failure)
         log.info("job failed", exc_info=err, extra={"console": False})  # fpexp.log only
-        raise sweep.JobFailed(failure) from None
+        raise sweep.JobFailed(failure, reported=True) from None
     log.info("run directory: %s", shown(run_dir, Path(hc.runtime.cwd)))
 
 
@@ -94,7 +94,9 @@ def _run(args: list[str]) -> int:
     except DirectoryRefused as refused:  # before Hydra wrote anything there
         _print([refused.problem])
         return EXIT_USAGE
-    except sweep.JobFailed:  # a sweep job's failure: in its record and in the summary
+    except sweep.JobFailed as err:  # a sweep job's failure: in its record and in the summary
+        if not err.reported:
+            print(f"fpexp: {err}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Interrupted):
         print("fpexp: interrupted", file=sys.stderr)

@@ -23,6 +23,7 @@ import pickle
 import signal
 import sys
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,16 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     )
     state = Singleton.get_state()
     task = launcher.task_function
-    runs = Parallel(**options)(
-        delayed(execute_job)(initial_job_idx + i, o, context, config, task, state)
-        for i, o in enumerate(job_overrides)
-    )
+    try:
+        runs = Parallel(**options)(
+            delayed(execute_job)(initial_job_idx + i, o, context, config, task, state)
+            for i, o in enumerate(job_overrides)
+        )
+    except BrokenProcessPool as err:  # a loky worker itself was killed, not a job's process
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise JobFailed(
+            f"a joblib worker process died ({first}); the summary shows which jobs finished"
+        ) from None
     return list(runs)
 
 

@@ -56,7 +56,14 @@ class SweepTracker(Callback):
 
 
 class JobFailed(Exception):
-    """A sweep job's failure, already recorded in its run.json and logged."""
+    """A sweep job's failure, recorded in its run.json; ``reported`` once logged."""
+
+    def __init__(self, message: str, reported: bool = False) -> None:
+        super().__init__(message, reported)
+        self.message, self.reported = message, reported
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def job_failure(err: BaseException) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -44,12 +43,3 @@ def planned_jobs(config: DictConfig) -> list[list[str]] | None:
 def write_plan(sweep_dir: Path, jobs: list[list[str]]) -> None:
     plan = {"jobs": [{"job": n, "overrides": o} for n, o in enumerate(jobs)]}
     write_text(Path(sweep_dir) / PLAN, json.dumps(plan, indent=2) + "\n")
-
-
-def job_overrides(jobs: Any) -> list[list[str]] | None:
-    """The plan's job list if ``jobs`` is a well-formed one (a list of lists of strings)."""
-    if not isinstance(jobs, list):
-        return None
-    if not all(isinstance(j, list) and all(isinstance(o, str) for o in j) for j in jobs):
-        return None
-    return jobs

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 class KillJob(Callback):
     """SIGKILL the process running job ``job``: before its record (``start``) or once its
-    run.json says ``running`` (``mid``)."""
+    run.json says ``running`` (``mid``); or (``worker``) the loky worker that forked it."""
 
     def __init__(self, job: int, when: str = "mid") -> None:
         self.job, self.when = job, when
@@ -24,6 +24,12 @@ class KillJob(Callback):
             return
         if self.when == "start":
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.when == "worker":
+            parent = os.getppid()
+            with open(f"/proc/{parent}/cmdline", "rb") as fh:
+                assert b"loky" in fh.read(), "the job's parent is not a loky worker"
+            os.kill(parent, signal.SIGKILL)
+            return
         import fpexp.app
 
         def killed(*args: Any, **kw: Any) -> None:

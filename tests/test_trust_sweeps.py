@@ -157,6 +157,37 @@ def test_a_killed_joblib_job_fails_alone_and_the_others_complete(
     assert "Traceback" not in out + err
 
 
+def test_a_killed_joblib_worker_ends_the_sweep_with_a_full_summary(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "sweep"
+    code = main(
+        [
+            "-m",
+            "seed=1,2,3,4",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "+hydra.callbacks.fault._target_=sweep_hooks.KillJob",
+            "+hydra.callbacks.fault.job=1",
+            "+hydra.callbacks.fault.when=worker",
+            f"hydra.sweep.dir={root}",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in out + err
+    table = rows(root)
+    assert [r["job"] for r in table] == ["0", "1", "2", "3"]
+    assert {r["status"] for r in table} <= {"completed", "stale", "not run"}
+    for r in table:  # which jobs finished depends on timing; the summary says which did
+        record = root / r["job"] / "run.json"
+        done = record.is_file() and json.loads(record.read_text())["status"] == "completed"
+        assert (r["status"] == "completed") == done
+        assert (r["status"] == "not run") == (not (root / r["job"]).exists())
+    assert table[1]["status"] == "completed"  # the job outlives its worker
+    assert "fpexp: a joblib worker process died (A worker process managed by the executor" in err
+    assert f"4 jobs, {sum(r['status'] != 'completed' for r in table)} not completed" in out
+
+
 # -- 4. every job in the summary, 6. one job's exit or exception does not stop the sweep -------
 
 
