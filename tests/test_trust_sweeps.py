@@ -312,7 +312,7 @@ def test_a_malformed_job_record_is_an_unreadable_row(tmp_path, monkeypatch, case
     monkeypatch.setattr("fpexp.summary_plot.plot_summary", lambda *a: None)  # drawn elsewhere
     content, reason = MALFORMED[case]
     root = _sweep_with(tmp_path, content)
-    _, table = write_summary(root, planned=[["seed=1"], ["seed=2"]])
+    _, table = write_summary(root)
     assert [r["status"] for r in table] == ["completed", "unreadable"]
     assert table[1]["error"].startswith(reason), table[1]["error"]
     assert table[0]["accuracy"] == 0.4 and table[0]["params"] == 33
@@ -330,7 +330,7 @@ def test_a_job_record_that_is_not_a_file_is_unreadable_without_blocking(
     {"fifo": os.mkfifo, "directory": os.mkdir, "device link": lambda p: p.symlink_to("/dev/zero")}[
         kind
     ](record)
-    _, table = write_summary(root, planned=None)
+    _, table = write_summary(root)
     assert table[1]["status"] == "unreadable"
     assert table[1]["error"] == "run.json is not a regular file"
 
@@ -338,7 +338,7 @@ def test_a_job_record_that_is_not_a_file_is_unreadable_without_blocking(
 def test_record_text_cannot_break_the_table_or_the_terminal(tmp_path, capsys):
     hostile = "\x1b]0;owned\x07 | \n| job | x |"
     root = _sweep_with(tmp_path, _with(status="failed", error=hostile, metrics={"st|atus": 1}))
-    _, table = write_summary(root, planned=None)
+    _, table = write_summary(root)
     assert table[1]["status"] == "failed" and table[1]["error"] == hostile
     md = (root / "summary.md").read_text()
     assert "\x1b" not in md and "\x07" not in md
