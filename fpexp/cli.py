@@ -23,7 +23,7 @@ from fpexp import sweep
 from fpexp.catalog import shown
 from fpexp.commands import COMMANDS
 from fpexp.config import hydra_speedups
-from fpexp.config.store import CONFIG_NAME, config_dir, register
+from fpexp.config.store import CONFIG_NAME, config_dir, register, register_launcher
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
 from fpexp.run_dirs import DirectoryRefused
@@ -164,6 +164,7 @@ def run_hydra(args: list[str]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
     _failures.clear()
     sweep.reset()
+    register_launcher()
     code, sweep_code = 0, 0
     try:
         code = _run(args)

@@ -62,8 +62,22 @@ def jobs_of(sweep_dir: Path, planned: list[list[str]] | None = None) -> list[Job
     numbered job directory."""
     sweep_dir = Path(sweep_dir)
     plan = dict(enumerate(planned or []))
-    found = {int(p.name) for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdecimal()}
-    return [_job(n, sweep_dir / str(n), plan.get(n, [])) for n in sorted(found | set(plan))]
+    found = {n: sweep_dir / str(n) for n in plan}
+    for path in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        num = int(path.name) if path.name.isdecimal() else _recorded_job_num(path)
+        if num is not None and (num not in found or not found[num].exists()):
+            found[num] = path
+    return [_job(n, found[n], plan.get(n, [])) for n in sorted(found)]
+
+
+def _recorded_job_num(path: Path) -> int | None:
+    """The job number in a job directory's record, for a custom ``hydra.sweep.subdir``."""
+    if path.name.startswith(".") or not (path / "run.json").exists():
+        return None
+    rec, _ = read_job(path)
+    command = (rec or {}).get("command")
+    num = command.get("job_num") if isinstance(command, dict) else None
+    return num if isinstance(num, int) and not isinstance(num, bool) and num >= 0 else None
 
 
 def varying(lists: list[list[str]]) -> list[list[str]]:

@@ -3,7 +3,8 @@
 The job list comes from Hydra's own ``BasicSweeper`` argument splitting, so job ``N`` here is
 job ``N`` of the sweep. The summary reconciles it with the job directories at the end, so a job
 that never started (Ctrl-C, a killed worker, a batch Hydra gave up on) is listed as ``not run``
-instead of missing. Other sweepers (Optuna, ...) choose their jobs as they go: no plan then.
+instead of missing. Other sweepers (Optuna, ...) choose their jobs as they go, and a custom
+``hydra.sweep.subdir`` puts job N elsewhere than ``SWEEP_DIR/N``: no plan then.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fpexp.atomic import write_text
 
 PLAN = "sweep.json"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+JOB_SUBDIR = "${hydra.job.num}"
 
 
 def planned_jobs(config: DictConfig) -> list[list[str]] | None:
@@ -24,6 +26,8 @@ def planned_jobs(config: DictConfig) -> list[list[str]] | None:
     another sweeper is configured or Hydra's splitting is not available."""
     if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
         return None
+    if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") != JOB_SUBDIR:
+        return None  # the summary finds job N in SWEEP_DIR/N only
     try:
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
         from hydra.core.global_hydra import GlobalHydra

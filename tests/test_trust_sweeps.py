@@ -250,6 +250,19 @@ def test_ctrl_c_mid_sweep_lists_the_jobs_that_never_ran(tmp_path, monkeypatch, c
     assert "4 jobs, 3 not completed" in out
 
 
+def test_jobs_in_custom_subdirectories_are_summarised(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "sweep"
+    subdir = "hydra.sweep.subdir=${hydra.job.override_dirname}"
+    assert main(["-m", "seed=1,2", subdir, f"hydra.sweep.dir={root}"]) == 0
+    table = rows(root)
+    assert [(r["job"], r["status"], r["run_dir"]) for r in table] == [
+        ("0", "completed", "seed=1"),
+        ("1", "completed", "seed=2"),
+    ]
+    assert "2 jobs, 0 not completed" in capsys.readouterr().out
+
+
 # -- 5. job records are untrusted input --------------------------------------------------------
 
 GOOD = {

@@ -45,14 +45,13 @@ def register() -> None:
     # Cached per composed config (like Hydra's own ``now``), and Hydra copies the cache into
     # every sweep job, so a run or a whole sweep gets one stamp.
     OmegaConf.register_new_resolver("fpexp.stamp", run_stamp, use_cache=True, replace=True)
-    register_launcher()
     _registered = True
 
 
 def register_launcher() -> None:
     """Make ``hydra/launcher=joblib`` fpexp's isolating joblib launcher (``fpexp/launcher.py``):
-    the joblib plugin's own settings and defaults, another ``_target_``. A no-op without the
-    plugin (``pip install 'fpexp[parallel]'``)."""
+    the joblib plugin's own settings and defaults, another ``_target_``. Called before each run
+    (``cli.run_hydra``); a no-op without the plugin (``pip install 'fpexp[parallel]'``)."""
     from dataclasses import dataclass
 
     from hydra.core.plugins import Plugins
