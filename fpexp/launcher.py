@@ -6,7 +6,8 @@ executor: it kills every other worker and the whole batch raises ``TerminatedWor
 healthy jobs are lost and the summary is never reached. Here each loky worker forks the job
 (``os.fork``, after importing fpexp, so the job starts warm) and waits for it. A job that dies
 is ``failed`` in its ``run.json`` with the signal that ended it; the worker lives on and the
-other jobs run. Without ``os.fork`` (Windows) jobs run in the worker as in Hydra's launcher.
+other jobs run. Elsewhere than Linux (no ``fork`` on Windows; macOS system frameworks are not
+fork-safe) jobs run in the worker, as in Hydra's launcher.
 
 The plugin class is ``hydra_plugins.fpexp_launcher.joblib_launcher.IsolatingJoblibLauncher``
 (Hydra takes launchers only from ``hydra_plugins``); ``fpexp.config.store.register_launcher``
@@ -90,7 +91,7 @@ def execute_job(
         job_cfg.hydra.job.num = idx
     HydraConfig.instance().set_config(job_cfg)
     run = {"hydra_context": hydra_context, "config": job_cfg, "task_function": task_function}
-    if not hasattr(os, "fork"):
+    if not sys.platform.startswith("linux"):  # no fork (Windows) or no safe fork (macOS)
         return run_job(**run, job_dir_key=KEYS[0], job_subdir_key=KEYS[1])
     _warm_up()
     return _forked(run, list(overrides))
