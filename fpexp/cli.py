@@ -128,7 +128,8 @@ def _finish_sweep(sweep_dir: Path) -> int:
 def _refused_before_jobs(code: int, sweep_dir: Path) -> bool:
     """A sweep that stopped on bad input before any job started: its one-line error says it
     all, without a table of jobs that were never going to run."""
-    return code == EXIT_USAGE and not any(p.name.isdecimal() for p in sweep_dir.iterdir())
+    started = any(p.is_dir() and not p.name.startswith(".") for p in sweep_dir.iterdir())
+    return code == EXIT_USAGE and not started
 
 
 def entry() -> NoReturn:
