@@ -250,6 +250,17 @@ def test_ctrl_c_mid_sweep_lists_the_jobs_that_never_ran(tmp_path, monkeypatch, c
     assert "4 jobs, 3 not completed" in out
 
 
+def test_a_bad_sweep_value_stops_with_one_line_and_no_table(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "sweep"
+    assert main(["-m", "model.bias=true,maybe", f"hydra.sweep.dir={root}"]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "fpexp: error: model.bias: maybe has the wrong type (expected true or false)"
+    ]
+    assert "sweep summary" not in out and not (root / "summary.csv").exists()
+
+
 def test_jobs_in_custom_subdirectories_are_summarised(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "sweep"
