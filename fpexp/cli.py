@@ -23,9 +23,10 @@ from fpexp import sweep
 from fpexp.catalog import shown
 from fpexp.commands import COMMANDS, command_line_problem, version_line
 from fpexp.config import hydra_speedups
-from fpexp.config.store import CONFIG_NAME, config_dir, register
+from fpexp.config.store import CONFIG_NAME, config_dir, register, register_launcher
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
+from fpexp.run_dirs import DirectoryRefused
 
 log = logging.getLogger("fpexp")
 _failures: list[UsageError] = []
@@ -58,6 +59,15 @@ def task(cfg: DictConfig) -> None:
             raise  # Hydra marks the job failed and goes on with the others
         _failures.append(err)  # a single run: main() exits 2, without Hydra's extra report
         return
+    except (SystemExit, Exception) as err:
+        if context["mode"] != "MULTIRUN":
+            raise
+        # Hydra lets a SystemExit out of the job and so abandons the rest of the sweep; and an
+        # unexpected exception is one job's failure, recorded in its run.json like any other.
+        failure = sweep.job_failure(err)
+        log.error("job failed: %s", failure)
+        log.info("job failed", exc_info=err, extra={"console": False})  # fpexp.log only
+        raise sweep.JobFailed(failure, reported=True) from None
     log.info("run directory: %s", shown(run_dir, Path(hc.runtime.cwd)))
 
 
@@ -86,6 +96,13 @@ def _run(args: list[str]) -> int:
         if not err.reported:
             _print(err.problems)
         return EXIT_USAGE
+    except DirectoryRefused as refused:  # before Hydra wrote anything there
+        _print([refused.problem])
+        return EXIT_USAGE
+    except sweep.JobFailed as err:  # a sweep job's failure: in its record and in the summary
+        if not err.reported:
+            print(f"fpexp: {err}", file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, Interrupted):
         print("fpexp: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -100,17 +117,24 @@ def _run(args: list[str]) -> int:
 
 def _finish_sweep(sweep_dir: Path) -> int:
     """Write and print the sweep summary; 1 if any job did not complete."""
-    from fpexp.summary import to_markdown, write_summary
+    from fpexp.summary import one_line, to_markdown, write_summary
 
-    columns, rows = write_summary(sweep_dir, renderer=sweep.renderer())
+    columns, rows = write_summary(sweep_dir, planned=sweep.planned(), renderer=sweep.renderer())
     failed = [r for r in rows if r["status"] != "completed"]
     visible = [c for c in columns if c not in ("error", "run_dir")]
     print(to_markdown(visible, rows), end="")
     for r in failed:
-        print(f"job {r['job']} {r['status']}: {r['error']}", file=sys.stderr)
+        print(one_line(f"job {r['job']} {r['status']}: {r['error']}"), file=sys.stderr)
     where = shown(sweep_dir)
     print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
     return 1 if failed else 0
+
+
+def _refused_before_jobs(code: int, sweep_dir: Path) -> bool:
+    """A sweep that stopped on bad input before any job started: its one-line error says it
+    all, without a table of jobs that were never going to run."""
+    started = any(p.is_dir() and not p.name.startswith(".") for p in sweep_dir.iterdir())
+    return code == EXIT_USAGE and not started
 
 
 def entry() -> NoReturn:
@@ -152,6 +176,7 @@ def run_hydra(args: list[str]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
     _failures.clear()
     sweep.reset()
+    register_launcher()
     code, sweep_code = 0, 0
     try:
         code = _run(args)
@@ -162,7 +187,11 @@ def run_hydra(args: list[str]) -> int:
         else:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
         sweep_dir = sweep.started()
-        if sweep_dir is not None and sweep_dir.is_dir():
+        if (
+            sweep_dir is not None
+            and sweep_dir.is_dir()
+            and not _refused_before_jobs(code, sweep_dir)
+        ):
             sweep_code = _finish_sweep(sweep_dir)
         sweep.reset()
     return code or sweep_code

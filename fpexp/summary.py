@@ -10,10 +10,12 @@ import csv
 import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fpexp.atomic import write_text
+from fpexp.job_record import read_job
 from fpexp.layer_stats import last_hidden_index
 from fpexp.overrides import flatten
 
@@ -26,17 +28,62 @@ def _show(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def job_records(sweep_dir: Path) -> list[tuple[int, Path, dict[str, Any]]]:
-    """``(job number, job dir, record)`` for every numbered job directory, in job order."""
-    jobs = []
-    for path in Path(sweep_dir).iterdir():
-        if path.is_dir() and path.name.isdigit():
-            try:
-                rec = json.loads((path / "run.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                rec = {"status": "unknown", "error": "no readable run.json"}
-            jobs.append((int(path.name), path, rec))
-    return sorted(jobs, key=lambda job: job[0])
+NOT_RUN = "not run"
+STALE_ERROR = "its record still says running after the sweep ended: the job's process died"
+
+
+@dataclass
+class Job:
+    """One job of the sweep: its number, directory, overrides and record (or why none)."""
+
+    num: int
+    path: Path
+    overrides: list[str]
+    record: dict[str, Any] | None
+    status: str
+    error: str
+
+
+def _job(num: int, path: Path, overrides: list[str]) -> Job:
+    if not path.is_dir():
+        return Job(num, path, overrides, None, NOT_RUN, "the job never started")
+    rec, why = read_job(path)
+    if rec is None:
+        if why == "no run.json":
+            return Job(num, path, overrides, None, "failed", "the job stopped before run.json")
+        return Job(num, path, overrides, None, "unreadable", why or "")
+    if rec["status"] == "running":
+        return Job(num, path, overrides, rec, "stale", STALE_ERROR)
+    return Job(num, path, overrides, rec, rec["status"], rec.get("error") or "")
+
+
+def jobs_of(sweep_dir: Path, planned: list[list[str]] | None = None) -> list[Job]:
+    """Every job of the sweep in job order: the planned ones (``sweep.json``), and any other
+    numbered job directory."""
+    sweep_dir = Path(sweep_dir)
+    plan = dict(enumerate(planned or []))
+    found = {n: sweep_dir / str(n) for n in plan}
+    for path in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        num = int(path.name) if path.name.isdecimal() else _recorded_job_num(path)
+        if num is not None and (num not in found or not found[num].exists()):
+            found[num] = path
+    return [_job(n, found[n], plan.get(n, [])) for n in sorted(found)]
+
+
+def _recorded_job_num(path: Path) -> int | None:
+    """The job number in a job directory's record, for a custom ``hydra.sweep.subdir``."""
+    if path.name.startswith(".") or not (path / "run.json").exists():
+        return None
+    rec, _ = read_job(path)
+    command = (rec or {}).get("command")
+    num = command.get("job_num") if isinstance(command, dict) else None
+    return num if isinstance(num, int) and not isinstance(num, bool) and num >= 0 else None
+
+
+def varying(lists: list[list[str]]) -> list[list[str]]:
+    """Each job's overrides less those that every job has."""
+    common = set.intersection(*(set(o) for o in lists)) if lists else set()
+    return [[o for o in overrides if o not in common] for overrides in lists]
 
 
 def swept_keys(records: list[dict[str, Any]]) -> list[str]:
@@ -48,35 +95,44 @@ def swept_keys(records: list[dict[str, Any]]) -> list[str]:
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
 
 
-def summary_rows(sweep_dir: Path) -> tuple[list[str], list[dict[str, Any]]]:
+def _results(row: dict[str, Any], rec: dict[str, Any]) -> None:
+    results = rec["results"]
+    for name, value in (results.get("output_mean") or {}).items():
+        row[f"mean[{name}]"] = value
+    for name, value in (results.get("output_std") or {}).items():
+        row[f"std[{name}]"] = value
+    for name, value in (results.get("predicted_counts") or {}).items():
+        row[f"n[{name}]"] = value
+    for name, value in rec["metrics"].items():
+        row[name if name not in row else f"metric[{name}]"] = value
+    layers = rec["layers"]
+    hidden = last_hidden_index([layer["type"] for layer in layers])
+    row["output_std"] = layers[-1].get("std") if layers else None
+    row["last_hidden_std"] = layers[hidden].get("std") if hidden is not None else None
+
+
+def summary_rows(
+    sweep_dir: Path, planned: list[list[str]] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Column names and one row per job."""
-    jobs = job_records(sweep_dir)
-    swept = swept_keys([rec for _, _, rec in jobs])
+    jobs = jobs_of(sweep_dir, planned)
+    swept = swept_keys([j.record for j in jobs if j.record is not None])
+    shown_overrides = varying([j.overrides for j in jobs])
     rows = []
-    for num, path, rec in jobs:
-        cfg = flatten(rec.get("config", {}))
-        row: dict[str, Any] = {"job": num, **{k: cfg.get(k) for k in swept}}
-        model = rec.get("model", {})
+    for job, overrides in zip(jobs, shown_overrides, strict=True):
+        rec = job.record or {}
+        cfg = flatten(rec.get("config") or {})
+        row: dict[str, Any] = {"job": job.num, **{k: cfg.get(k) for k in swept}}
+        model = rec.get("model") or {}
         if "model.hidden" in swept:  # also as numbers, to plot against
             row["width"], row["depth"] = model.get("width"), model.get("depth")
         row["params"] = model.get("parameters")
-        row["status"] = rec.get("status")
-        row["error"] = rec.get("error") or ""
-        results = rec.get("results", {})
-        for name, value in results.get("output_mean", {}).items():
-            row[f"mean[{name}]"] = value
-        for name, value in results.get("output_std", {}).items():
-            row[f"std[{name}]"] = value
-        for name, value in results.get("predicted_counts", {}).items():
-            row[f"n[{name}]"] = value
-        for name, value in rec.get("metrics", {}).items():
-            row[name] = value
-        layers = rec.get("layers", [])
-        hidden = last_hidden_index([layer["type"] for layer in layers])
-        row["output_std"] = layers[-1]["std"] if layers else None
-        row["last_hidden_std"] = layers[hidden]["std"] if hidden is not None else None
+        row["status"], row["error"] = job.status, job.error
+        if job.record is not None:
+            _results(row, job.record)
         row["duration_s"] = rec.get("duration_s")
-        row["run_dir"] = path.name
+        row["overrides"] = " ".join(overrides)
+        row["run_dir"] = job.path.name
         rows.append(row)
     columns: list[str] = []
     for row in rows:
@@ -93,22 +149,34 @@ def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def one_line(text: str) -> str:
+    """A table cell on one line: ``|`` escaped, control characters (a record's text could hold
+    terminal escapes) written as ``\\xNN``."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text.replace("|", "\\|")
+
+
 def to_markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    cells = [[_show(row.get(c)).replace("|", "\\|") for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"]
+    columns_shown = [one_line(c) for c in columns]
+    cells = [[one_line(_show(row.get(c))) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns_shown)]
+    head = zip(columns_shown, widths, strict=True)
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in head) + " |"]
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in cells:
         lines.append("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_summary(sweep_dir: Path, renderer: Any = None) -> tuple[list[str], list[dict[str, Any]]]:
+def write_summary(
+    sweep_dir: Path, planned: list[list[str]] | None = None, renderer: Any = None
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Write ``summary.csv``/``.md``/``.png`` at the sweep root; return the table.
 
-    ``renderer`` is a ``summary_plot.Renderer`` started with the sweep, if any.
+    ``planned`` is each job's overrides (``sweep.json``), ``renderer`` a
+    ``summary_plot.Renderer`` started with the sweep, if any.
     """
-    columns, rows = summary_rows(sweep_dir)
+    columns, rows = summary_rows(sweep_dir, planned)
     write_text(sweep_dir / "summary.csv", to_csv(columns, rows))
     write_text(sweep_dir / "summary.md", to_markdown(columns, rows))
     png = sweep_dir / "summary.png"

@@ -1,8 +1,11 @@
-"""Tracks the multirun in progress, so the summary is written even when jobs fail.
+"""The Hydra callback: checks run and sweep directories, and tracks the multirun in progress.
 
-Hydra 1.3 skips ``on_multirun_end`` when any job raises, so the callback only notes where the
-sweep lives (``on_multirun_start``, in the launching process for every launcher) and
-``cli.main`` writes the summary after Hydra returns or raises.
+``on_run_start``/``on_multirun_start`` come before Hydra writes anything into the run or sweep
+directory, so that is where a directory that is not new, empty and writable is refused
+(``run_dirs.claim``). Hydra 1.3 skips ``on_multirun_end`` when any job raises, so for a sweep
+the callback only notes where it lives and which jobs it will run (``sweep.json``, in the
+launching process for every launcher); ``cli.run_hydra`` writes the summary after Hydra returns
+or raises.
 """
 
 from __future__ import annotations
@@ -10,20 +13,40 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from fpexp.run_dirs import claim
+from fpexp.sweep_plan import planned_jobs, write_plan
 
 _sweep_dir: Path | None = None
+_jobs: list[list[str]] | None = None
 _renderer: Any = None
 
 
+def _directory(config: DictConfig, key: str) -> str:
+    try:
+        return str(OmegaConf.select(config, key))
+    except Exception:  # ${hydra:...} in the path: resolve it as run_job will
+        HydraConfig.instance().set_config(config)
+        return str(OmegaConf.select(config, key))
+
+
 class SweepTracker(Callback):
-    """Hydra callback (see ``conf/config.yaml``): records the sweep directory and starts the
-    summary plot's renderer, so it warms up while the jobs run."""
+    """Hydra callback (see ``conf/config.yaml``)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        claim("hydra.run.dir", _directory(config, "hydra.run.dir"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        global _sweep_dir, _renderer
-        _sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        """Claim the sweep directory, write ``sweep.json`` and start the summary plot's
+        renderer, so it warms up while the jobs run."""
+        global _sweep_dir, _jobs, _renderer
+        root = claim("hydra.sweep.dir", _directory(config, "hydra.sweep.dir"))
+        _sweep_dir, _jobs = root, planned_jobs(config)
+        if _jobs is not None:
+            write_plan(root, _jobs)
         from fpexp.summary_plot import Renderer
 
         try:
@@ -32,9 +55,31 @@ class SweepTracker(Callback):
             _renderer = None  # the summary plots in-process instead
 
 
+class JobFailed(Exception):
+    """A sweep job's failure, recorded in its run.json; ``reported`` once logged."""
+
+    def __init__(self, message: str, reported: bool = False) -> None:
+        super().__init__(message, reported)
+        self.message, self.reported = message, reported
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def job_failure(err: BaseException) -> str:
+    """One line for a failed job: ``SystemExit: 3``, ``RuntimeError: ...``."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
 def started() -> Path | None:
     """The directory of the multirun started in this process since ``reset``, if any."""
     return _sweep_dir
+
+
+def planned() -> list[list[str]] | None:
+    """Each job's overrides, in job order, when the sweep's job list is known."""
+    return _jobs
 
 
 def renderer() -> Any:
@@ -42,7 +87,7 @@ def renderer() -> Any:
 
 
 def reset() -> None:
-    global _sweep_dir, _renderer
+    global _sweep_dir, _jobs, _renderer
     if _renderer is not None:
         _renderer.close()
-    _sweep_dir = _renderer = None
+    _sweep_dir = _jobs = _renderer = None

@@ -74,8 +74,12 @@ def run_fpexp(
 def run_into(
     tmp_path: Path, *args: str, name: str = "run"
 ) -> tuple[subprocess.CompletedProcess, Path]:
-    """``python -m fpexp ARGS`` from ``tmp_path`` into ``tmp_path/name``: (process, run dir)."""
-    out = tmp_path / name
+    """``python -m fpexp ARGS`` from ``tmp_path`` into ``tmp_path/name`` (``name2``, ``name3``,
+    ... once taken: fpexp refuses a used run directory): (process, run dir)."""
+    out, n = tmp_path / name, 1
+    while out.exists():
+        n += 1
+        out = tmp_path / f"{name}{n}"
     done = subprocess.run(
         [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={out}"],
         cwd=tmp_path,

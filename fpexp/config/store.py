@@ -60,3 +60,26 @@ def register() -> None:
     OmegaConf.register_new_resolver("fpexp.help_groups", _help_groups, replace=True)
     OmegaConf.register_new_resolver("fpexp.help_commands", _help_commands, replace=True)
     _registered = True
+
+
+def register_launcher() -> None:
+    """Make ``hydra/launcher=joblib`` fpexp's isolating joblib launcher (``fpexp/launcher.py``):
+    the joblib plugin's own settings and defaults, another ``_target_``. Called before each run
+    (``cli.run_hydra``); a no-op without the plugin (``pip install 'fpexp[parallel]'``)."""
+    from dataclasses import dataclass
+
+    from hydra.core.plugins import Plugins
+
+    try:
+        from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
+    except ImportError:
+        return
+    Plugins.instance()  # its plugin scan stores the joblib plugin's entry: ours replaces it
+
+    @dataclass
+    class IsolatingJoblibConf(JobLibLauncherConf):
+        _target_: str = "hydra_plugins.fpexp_launcher.joblib_launcher.IsolatingJoblibLauncher"
+
+    ConfigStore.instance().store(
+        group="hydra/launcher", name="joblib", node=IsolatingJoblibConf, provider="fpexp"
+    )

@@ -1,0 +1,1 @@
+"""fpexp's Hydra launcher plugin (see ``fpexp/launcher.py``)."""
