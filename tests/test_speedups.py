@@ -156,11 +156,13 @@ def _active() -> bool:
 
 def _patched() -> dict[str, object]:
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.config_repository import CachingConfigRepository
     from hydra._internal.core_plugins.file_config_source import FileConfigSource
     from hydra._internal.hydra import Hydra
     from hydra.plugins.sweeper import Sweeper
 
     return {
+        "__init__": CachingConfigRepository.__dict__["__init__"],
         "load_config": FileConfigSource.__dict__["load_config"],
         "load_sweep_config": ConfigLoaderImpl.__dict__["load_sweep_config"],
         "load_configuration": ConfigLoaderImpl.__dict__["load_configuration"],
@@ -207,11 +209,12 @@ def _other_signature(self, config_name, overrides, extra=None):
 def _marked() -> list[str]:
     """The patched methods of Hydra's classes that carry a speed-up now."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.config_repository import CachingConfigRepository
     from hydra._internal.core_plugins.file_config_source import FileConfigSource
     from hydra._internal.hydra import Hydra
     from hydra.plugins.sweeper import Sweeper
 
-    classes = (FileConfigSource, ConfigLoaderImpl, Hydra, Sweeper)
+    classes = (FileConfigSource, ConfigLoaderImpl, Hydra, Sweeper, CachingConfigRepository)
     return [
         f"{cls.__name__}.{name}"
         for cls in classes
@@ -234,7 +237,7 @@ def _marked() -> list[str]:
 )
 def test_an_untested_hydra_runs_plain(monkeypatch, break_hydra):
     with hydra_speedups.installed():
-        assert len(_marked()) == 5  # the tested Hydra: every patch applies
+        assert len(_marked()) == 6  # the tested Hydra: every patch applies
     break_hydra(monkeypatch)
     with hydra_speedups.installed() as on:
         assert on is False

@@ -22,6 +22,7 @@ anything else runs plain Hydra. They are removed when the block exits, however i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import inspect
@@ -60,6 +61,10 @@ _SIGNATURES = {
         "validate_sweep_overrides",
     ),
     ("hydra._internal.hydra", "Hydra", "get_mode"): ("self", "config_name", "overrides"),
+    ("hydra._internal.config_repository", "CachingConfigRepository", "__init__"): (
+        "self",
+        "delegate",
+    ),
     ("hydra.plugins.sweeper", "Sweeper", "validate_batch_is_legal"): ("self", "batch"),
     ("hydra.plugins.config_source", "ConfigSource", "_normalize_file_name"): ("filename",),
 }
@@ -241,12 +246,26 @@ def _composed_ahead(state: _State, load: Callable[..., Any]) -> Callable[..., An
     return load_configuration
 
 
+def _store_shared(state: _State, init: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(init)
+    def __init__(self: Any, delegate: Any) -> None:
+        # Hydra deep-copies the repository so that initialize_sources() cannot change it; that
+        # copies the whole ConfigStore too (~1/3 of a small composition), which nothing changes
+        # while composing and whose load() returns deep copies: the copy shares it instead.
+        stores = [s.store for s in getattr(delegate, "sources", ()) if hasattr(s, "store")]
+        self.delegate = copy.deepcopy(delegate, {id(store): store for store in stores})
+        self.cache = {}
+
+    return __init__
+
+
 _WRAPPERS = {
     "load_config": _parsed_once,
     "validate_batch_is_legal": _validating,
     "load_sweep_config": _queued_sweep_config,
     "get_mode": _mode_composed_ahead,
     "load_configuration": _composed_ahead,
+    "__init__": _store_shared,
 }
 
 
