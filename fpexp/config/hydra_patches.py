@@ -171,8 +171,8 @@ def _store_shared(state: State, init: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(init)
     def __init__(self: Any, delegate: Any) -> None:
         # Hydra deep-copies the repository so that initialize_sources() cannot change it; that
-        # copies the whole ConfigStore too (~1/3 of a small composition), which nothing changes
-        # while composing and whose load() returns deep copies: the copy shares it instead.
+        # copies the whole ConfigStore too (~6% of a composition of fpexp's config), which
+        # nothing changes while composing and whose load() returns deep copies: share it.
         stores = [s.store for s in getattr(delegate, "sources", ()) if hasattr(s, "store")]
         self.delegate = copy.deepcopy(delegate, {id(store): store for store in stores})
         self.cache = {}
