@@ -4,12 +4,15 @@
 
 All three do the same work per width: seed, build Linear(6, w) -> Linear(w, 1) -> Sigmoid, run
 the five animals, save the output. They run as fresh processes, interleaved, in one
-invocation; the table gives medians, ratios and the per-job cost.
+invocation; the table gives medians, ratios and the per-job cost, in wall-clock seconds and in
+CPU seconds (user + system of the process and the helpers it waited for, such as fpexp's plot
+process): on a shared machine the wall clock also measures the neighbours, the CPU time less so.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -56,10 +59,16 @@ for w in range(1, int(sys.argv[1]) + 1):
 )
 
 
-def timed(cmd: list[str], cwd: str) -> float:
+def timed(cmd: list[str], cwd: str) -> tuple[float, float]:
+    """(wall s, CPU s) of one run of ``cmd``."""
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -90,16 +99,21 @@ def main() -> None:
                 f"hydra.sweep.dir={tmp}/fpexp{i}",
             ],
         }
-        times: dict[str, list[float]] = {name: [] for name in cases}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         for i in range(args.reps):
             for name, cmd in cases.items():
                 times[name].append(timed(cmd(i), tmp))
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+    med = {name: statistics.median(w for w, _ in ts) for name, ts in times.items()}
+    cpu = {name: statistics.median(c for _, c in ts) for name, ts in times.items()}
     hydra_s, fpexp_s = med["minimal Hydra app"], med["fpexp"]
     print(f"{n}-width sweep, medians of {args.reps} interleaved runs")
-    print(f"{'':<24}{'total s':>9}{'vs Hydra':>10}{'per job ms':>12}")
+    print(f"{'':<24}{'total s':>9}{'vs Hydra':>10}{'per job ms':>12}{'CPU s':>8}{'vs Hydra':>10}")
     for name, m in med.items():
-        print(f"{name:<24}{m:>9.2f}{m / hydra_s:>9.2f}x{1000 * m / n:>12.1f}")
+        c = cpu[name]
+        print(
+            f"{name:<24}{m:>9.2f}{m / hydra_s:>9.2f}x{1000 * m / n:>12.1f}"
+            f"{c:>8.2f}{c / cpu['minimal Hydra app']:>9.2f}x"
+        )
     print(
         f"fpexp adds {100 * (fpexp_s / hydra_s - 1):+.1f}% to the plain Hydra sweep "
         f"({1000 * (fpexp_s - hydra_s) / n:+.1f} ms per job, summary and plot included)"

@@ -72,7 +72,6 @@ def task(cfg: DictConfig) -> None:
 
 
 register()
-hydra_speedups.install()
 _hydra_main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)(
     task
 )
@@ -179,7 +178,8 @@ def run_hydra(args: list[str]) -> int:
     register_launcher()
     code, sweep_code = 0, 0
     try:
-        code = _run(args)
+        with hydra_speedups.installed():  # Hydra's composition, less work; only for this run
+            code = _run(args)
     finally:
         sys.argv = saved_argv
         if saved_env is None:

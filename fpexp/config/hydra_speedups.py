@@ -1,143 +1,118 @@
-"""Caches that cut Hydra's composition work (hydra-core 1.3 only).
+"""Speed-ups of Hydra's composition for fpexp's own run: exactly Hydra's configs, less work.
 
-Composition is most of a small sweep's time (~70%), and Hydra does it twice per job:
-``BasicSweeper.validate_batch_is_legal`` composes every job's config, discards it, then the
-launcher composes it again. A single run is composed twice too: ``Hydra.get_mode`` composes the
-config only to read ``hydra.mode``, then ``Hydra.run`` composes it again. And every composition
-re-reads and re-parses each YAML file with pure-Python PyYAML. So:
+Composition is most of a small sweep's time, and Hydra 1.3 does it twice per job
+(``Sweeper.validate_batch_is_legal`` composes every job's config and discards it, then the
+launcher composes it again), twice per single run (``Hydra.get_mode`` composes only to read
+``hydra.mode``), and re-parses every YAML file each time. Inside ``installed()``:
 
-* ``load_sweep_config`` keeps the config it composed while validating and hands that very
-  object to the launcher's call for the same job (then forgets it): one composition per job;
-* ``get_mode`` composes what ``Hydra.run`` will ask for next (run mode, same overrides) and
-  hands it over once; where that composition fails (a sweep without ``-m``, a config error),
-  Hydra's own ``get_mode`` runs as before;
-* config sources parse each YAML file once per process and build a fresh OmegaConf node from
-  the parsed container on every load, which is exactly what ``OmegaConf.load`` returns.
+* the configs a sweep validates for Hydra's basic launcher are queued, one per job and in order
+  (duplicate overrides get one each), and the launcher's call for that job takes its own from the
+  queue: each object goes to exactly one job, and only if every file it was composed from still
+  has the same content, else the job is composed afresh; resolver caches are copied from the
+  master config at hand-over, as Hydra does at launch;
+* ``get_mode`` composes what ``Hydra.run``/``multirun`` will ask for next and hands it over once
+  (where that fails, Hydra's own ``get_mode`` runs);
+* YAML config files are parsed once per content: each load reads the file and reuses the parse
+  of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns;
+* the repository copy Hydra makes for every composition shares the ConfigStore instead of
+  deep-copying it (nothing changes the store while composing; its ``load`` returns copies).
 
-Both are wrappers around Hydra's methods, installed once by ``install()``; composed configs are
-unchanged (tested in ``tests/test_speedups.py``).
+The wrappers are in ``hydra_patches``. They go on Hydra's private classes, so only on the exact
+Hydra versions tested (``TESTED_HYDRA``) and only where every patched method still has the tested
+signature; anything else runs plain Hydra. They are removed when the block exits, however.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import functools
-from collections.abc import Callable
-from typing import Any
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from omegaconf import OmegaConf
+from fpexp.config.hydra_patches import WRAPPERS, State
 
-_installed = False
-
-
-def _memoized_load(load: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
-    cache: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-
-    @functools.wraps(load)
-    def load_config(self: Any, config_path: str) -> Any:
-        key = (type(self), self.provider, self.path, config_path)
-        hit = cache.get(key)
-        if hit is None:
-            result = load(self, config_path)
-            hit = cache[key] = (result, OmegaConf.to_container(result.config, resolve=False))
-        result, container = hit
-        return dataclasses.replace(
-            result, config=OmegaConf.create(container), header=copy.copy(result.header)
-        )
-
-    return load_config
-
-
-def _reused_sweep_config(load: Callable[..., Any]) -> Callable[..., Any]:
-    pending: dict[tuple[int, tuple[str, ...]], tuple[Any, Any]] = {}
-
-    @functools.wraps(load)
-    def load_sweep_config(self: Any, master_config: Any, sweep_overrides: list[str]) -> Any:
-        key = (id(master_config), tuple(sweep_overrides))
-        hit = pending.pop(key, None)
-        if hit is not None and hit[0] is master_config:
-            return hit[1]  # validated a moment ago and discarded by the sweeper
-        config = load(self, master_config, sweep_overrides)
-        pending[key] = (master_config, config)
-        return config
-
-    return load_sweep_config
+TESTED_HYDRA = frozenset({"1.3.8"})
+_MARK = "__fpexp_speedup__"
+_HYDRA = "hydra._internal."
+# (module, class, method) -> the parameters of Hydra's method, as tested
+_SIGNATURES = {
+    (f"{_HYDRA}core_plugins.file_config_source", "FileConfigSource", "load_config"): (
+        "self config_path"
+    ),
+    (
+        f"{_HYDRA}core_plugins.importlib_resources_config_source",
+        "ImportlibResourcesConfigSource",
+        "load_config",
+    ): "self config_path",
+    (f"{_HYDRA}config_loader_impl", "ConfigLoaderImpl", "load_sweep_config"): (
+        "self master_config sweep_overrides"
+    ),
+    (f"{_HYDRA}config_loader_impl", "ConfigLoaderImpl", "load_configuration"): (
+        "self config_name overrides run_mode from_shell validate_sweep_overrides"
+    ),
+    (f"{_HYDRA}hydra", "Hydra", "get_mode"): "self config_name overrides",
+    (f"{_HYDRA}config_repository", "CachingConfigRepository", "__init__"): "self delegate",
+    ("hydra.plugins.sweeper", "Sweeper", "validate_batch_is_legal"): "self batch",
+    ("hydra.plugins.config_source", "ConfigSource", "_normalize_file_name"): "filename",
+}
 
 
-_ahead: dict[tuple[int, Any, tuple[str, ...]], Any] = {}
+def _targets() -> dict[tuple[str, str, str], type] | None:
+    """The classes to patch, or None where this Hydra is not exactly the one tested."""
+    import importlib
 
-
-def _mode_from_run_config(get_mode: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(get_mode)
-    def wrapped(self: Any, config_name: Any, overrides: list[str]) -> Any:
-        from hydra.types import RunMode
-
-        _ahead.clear()
-        try:
-            cfg = self.config_loader.load_configuration(
-                config_name=config_name, overrides=list(overrides), run_mode=RunMode.RUN
-            )
-        except Exception:
-            return get_mode(self, config_name, overrides)
-        mode, key = cfg.hydra.mode, tuple(overrides)
-        if mode is None:  # Hydra's _run_app then runs with hydra.mode=RUN appended: apply it
-            cfg.hydra.mode = RunMode.RUN
-            cfg.hydra.overrides.hydra.append("hydra.mode=RUN")
-            key = (*key, "hydra.mode=RUN")
-        _ahead[(id(self.config_loader), config_name, key)] = cfg
-        return mode
-
-    return wrapped
-
-
-def _composed_ahead(load: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(load)
-    def load_configuration(
-        self: Any,
-        config_name: Any,
-        overrides: list[str],
-        run_mode: Any,
-        from_shell: bool = True,
-        validate_sweep_overrides: bool = True,
-    ) -> Any:
-        from hydra.types import RunMode
-
-        if run_mode == RunMode.RUN and from_shell and validate_sweep_overrides:
-            cfg = _ahead.pop((id(self), config_name, tuple(overrides)), None)
-            if cfg is not None:
-                return cfg
-        return load(self, config_name, overrides, run_mode, from_shell, validate_sweep_overrides)
-
-    return load_configuration
-
-
-def install() -> None:
-    """Wrap Hydra's config loading (idempotent; a no-op on other Hydra versions)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     import hydra
 
-    if not hydra.__version__.startswith("1.3."):
+    if hydra.__version__ not in TESTED_HYDRA:
+        return None
+    try:
+        from hydra.core.plugins import Plugins
+
+        Plugins.instance()  # its plugin scan re-executes Hydra's core modules: patch what it keeps
+        found = {}
+        for (module, cls_name, method), params in _SIGNATURES.items():
+            cls = getattr(importlib.import_module(module), cls_name)
+            fn = cls.__dict__.get(method)  # defined there, not inherited: restored there
+            fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+            if not callable(fn) or " ".join(inspect.signature(fn).parameters) != params:
+                return None
+            found[(module, cls_name, method)] = cls
+        launchers = importlib.import_module("hydra._internal.core_plugins.basic_launcher")
+        return found if isinstance(getattr(launchers, "BasicLauncher", None), type) else None
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def active() -> bool:
+    """Whether the speed-ups are installed now (inside some ``installed()`` block)."""
+    targets = _targets()
+    if targets is None:
+        return False
+    return any(hasattr(getattr(c, m[2]), _MARK) for m, c in targets.items() if m[2] in WRAPPERS)
+
+
+@contextmanager
+def installed() -> Iterator[bool]:
+    """Hydra's composition speed-ups for the block; yields whether they are in effect.
+
+    Plain Hydra where this Hydra is not the tested one. Reentrant: a block inside another
+    changes nothing, and the outer one removes the patches when it exits.
+    """
+    targets = _targets()
+    if targets is None or active():
+        yield targets is not None
         return
-    from hydra.core.plugins import Plugins
-
-    Plugins.instance()  # its plugin scan re-executes Hydra's core modules: patch what it keeps
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.core_plugins.file_config_source import FileConfigSource
-    from hydra._internal.core_plugins.importlib_resources_config_source import (
-        ImportlibResourcesConfigSource,
-    )
-    from hydra._internal.hydra import Hydra
-
-    for source in (FileConfigSource, ImportlibResourcesConfigSource):
-        source.load_config = _memoized_load(source.load_config)  # type: ignore[method-assign]
-    ConfigLoaderImpl.load_sweep_config = _reused_sweep_config(  # type: ignore[method-assign]
-        ConfigLoaderImpl.load_sweep_config
-    )
-    ConfigLoaderImpl.load_configuration = _composed_ahead(  # type: ignore[method-assign]
-        ConfigLoaderImpl.load_configuration
-    )
-    Hydra.get_mode = _mode_from_run_config(Hydra.get_mode)  # type: ignore[method-assign]
+    state = State()
+    saved = []
+    try:
+        for (_, _, method), cls in targets.items():
+            if method not in WRAPPERS:
+                continue
+            original = cls.__dict__[method]
+            saved.append((cls, method, original))
+            wrapper = WRAPPERS[method](state, original)
+            setattr(wrapper, _MARK, True)
+            setattr(cls, method, wrapper)
+        yield True
+    finally:
+        for cls, method, original in reversed(saved):
+            setattr(cls, method, original)
