@@ -26,6 +26,7 @@ from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
+from fpexp.faults import EXIT_FAULT, RunFault
 
 log = logging.getLogger("fpexp")
 _failures: list[UsageError] = []
@@ -84,6 +85,9 @@ def _run(args: list[str]) -> int:
     except (KeyboardInterrupt, Interrupted):
         print("fpexp: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except RunFault as err:  # a full disk, an I/O error, the run directory gone
+        print(f"fpexp: error: {err.line}", file=sys.stderr)
+        return EXIT_FAULT
     except (HydraException, OmegaConfBaseException) as err:
         from fpexp.config.diagnose import diagnose
 
@@ -132,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_hydra(args: list[str]) -> int:
-    """Run Hydra on ``args``. Exit codes: 0 ok, 2 bad input, 1 a sweep job failed, 130 stopped.
+    """Run Hydra on ``args``. Exit codes: 0 ok, 2 bad input, 1 a fault (full disk, ...) or a sweep job failed,
+    130 stopped.
 
     A multirun's summary is written however the sweep ended, before any error propagates.
     """
