@@ -5,6 +5,7 @@ made read-only. Not the user's input (exit 2) but not a bug either: one line, ex
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 EXIT_FAULT = 1
@@ -41,7 +42,7 @@ def describe(err: OSError, run_dir: Path, outcome: str) -> str:
     happened, then ``outcome`` (what the directory holds now)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        return f"{run_dir}: the run directory was removed during the run ({outcome})"
+        return f"{run_dir}: the run directory was removed during the run"
     filename = err.filename if isinstance(err.filename, str | bytes | os.PathLike) else None
     path = Path(os.fsdecode(filename)) if filename is not None else None
     name = _name(path, run_dir) if path is not None else None
@@ -49,3 +50,21 @@ def describe(err: OSError, run_dir: Path, outcome: str) -> str:
         return f"{path}: {_reason(err)} ({outcome})"
     where = f"while writing {name}; " if name else ""
     return f"{run_dir}: {_reason(err)} ({where}{outcome})"
+
+
+def before_run(err: OSError, run_dir: str | None) -> str:
+    """One line for an ``OSError`` before fpexp's run began (Hydra creating the run directory,
+    its ``.hydra/`` files or the log file)."""
+    filename = err.filename if isinstance(err.filename, str | bytes | os.PathLike) else None
+    where = os.fsdecode(filename) if filename is not None else run_dir
+    where = f"{where}: " if where else ""
+    return f"{where}{_reason(err)} (before the run started; nothing recorded)"
+
+
+def as_os_error(err: Exception, path: Path) -> OSError | None:
+    """The ``OSError`` behind a library's own error (safetensors: ``... (os error 28)``)."""
+    found = re.search(r"\(os error (\d+)\)", str(err))
+    if found is None:
+        return None
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code), str(path))

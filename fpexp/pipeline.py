@@ -121,10 +121,9 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
         with record.phase("write"):
             from fpexp.atomic import write_text
-            from fpexp.weights import save_weights
 
             write_text(record.run_dir / MODEL_FILE, render(model, in_features))
-            save_weights(model, record.run_dir / WEIGHTS_FILE)
+            _save_weights(model, record.run_dir / WEIGHTS_FILE)
             layers = stats.table()
             write_layers(record.run_dir / LAYERS_FILE, layers)
             for writer in writers:
@@ -151,6 +150,19 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     multirun = record.data["command"].get("mode") == "MULTIRUN"
     show_results(model, result, head, console=not multirun)
+
+
+def _save_weights(model: Any, path: Path) -> None:
+    from fpexp.faults import as_os_error
+    from fpexp.weights import save_weights
+
+    try:
+        save_weights(model, path)
+    except Exception as err:  # safetensors reports a full disk as its own error
+        cause = as_os_error(err, path)
+        if cause is None:
+            raise
+        raise cause from err
 
 
 def _label_problems(cfg: DictConfig, source: Any) -> list[Problem]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,8 +116,9 @@ class RunRecord:
             for each in (temporary(path), path) if name != RECORD else (temporary(path),):
                 try:
                     each.unlink(missing_ok=True)
-                except OSError as err:
-                    kept.append(f"{each.name} ({err.strerror or err})")
+                except OSError as err:  # a read-only disk says so even for a missing file
+                    if os.path.lexists(each):
+                        kept.append(f"{each.name} ({err.strerror or err})")
         self.data["outputs"] = {}
         return kept
 
