@@ -61,8 +61,8 @@ def run_experiment(
             _clean_up(record, "failed", err.message)
             raise
         except (KeyboardInterrupt, Interrupted) as err:
-            why = f"interrupted ({type(err).__name__} {err})".strip()
-            _clean_up(record, "interrupted", why)
+            why = "SIGINT" if isinstance(err, KeyboardInterrupt) else str(err)
+            _clean_up(record, "interrupted", f"interrupted ({why})")
             raise
         except OSError as err:
             outcome = _clean_up(record, "failed", f"{type(err).__name__}: {err}")

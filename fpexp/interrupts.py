@@ -23,7 +23,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def _exception(signum: int) -> BaseException:
     if signum == signal.SIGINT:
         return KeyboardInterrupt()
-    return Interrupted(f"signal {signum}")
+    return Interrupted(signal.Signals(signum).name)
 
 
 class RunSignals:

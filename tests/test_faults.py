@@ -518,3 +518,139 @@ def test_a_real_full_disk_at_whatever_point_it_fills(small_disk, capsys, free_pa
     assert err.count("\n") == 1 and leftovers(run_dir) == set()
     if (run_dir / "run.json").exists():
         assert record(run_dir)["status"] in ("failed", "running")
+
+
+# --- SIGKILL: the process that wrote a record, alive or not ------------------------------
+
+
+def test_a_record_names_this_process_from_its_first_save(compose_cfg, tmp_path, monkeypatch):
+    first: list[dict] = []
+    real_save = RunRecord.save
+
+    def save(self: RunRecord) -> None:
+        real_save(self)
+        if not first:
+            first.append(record(tmp_path))
+
+    monkeypatch.setattr(RunRecord, "save", save)
+    run_experiment(compose_cfg(), tmp_path)
+    process = first[0]["process"]
+    assert first[0]["status"] == "running" and process == record(tmp_path)["process"]
+    assert process == process_info()
+    assert process["pid"] == os.getpid() and isinstance(process["start_ticks"], int)
+    assert process["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert is_alive(process) is True
+
+
+def test_is_alive_tells_a_live_process_from_a_dead_reused_or_foreign_one():
+    me = process_info()
+    assert is_alive(me) is True
+    assert is_alive({**me, "start_ticks": None, "boot_id": None}) is True  # cannot check more
+    assert is_alive({**me, "start_ticks": me["start_ticks"] + 1}) is False  # a reused pid
+    assert is_alive({**me, "boot_id": "another-boot"}) is False  # rebooted since
+    assert is_alive({**me, "host": me["host"] + "-elsewhere"}) is None
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie
+    assert is_alive({**me, "pid": child.pid, "start_ticks": None}) is False
+    child.wait()
+    assert is_alive({**me, "pid": child.pid, "start_ticks": None}) is False  # gone
+
+
+@pytest.mark.parametrize(
+    "process",
+    [None, [], {}, {"pid": "1", "host": "h"}, {"pid": True, "host": "h"}, {"pid": -4, "host": "h"}],
+)
+def test_is_alive_cannot_tell_from_a_malformed_process(process):
+    if isinstance(process, dict) and process:
+        process = {**process, "host": process_info()["host"]}
+    assert is_alive(process) is None
+
+
+# --- run.json is strict JSON --------------------------------------------------------------
+
+
+def strict_json(text: str) -> dict:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"bare {name} in run.json")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_run_whose_statistics_overflow_records_null_and_says_why(compose_cfg, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    huge = {  # finite in float32, but the first layer's outputs overflow to inf
+        "0.weight": torch.full((4, 6), 3e38),
+        "0.bias": torch.zeros(4),
+        "1.weight": torch.ones(1, 4),
+        "1.bias": torch.zeros(1),
+    }
+    save_file(huge, str(tmp_path / "huge.safetensors"))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    cfg = compose_cfg("task=regression", f"model.weights={tmp_path / 'huge.safetensors'}")
+    run_experiment(cfg, run_dir, {"cwd": tmp_path})
+    rec = strict_json((run_dir / "run.json").read_text())
+    assert rec["status"] == "completed"
+    assert rec["results"]["output_mean"] == {"output": None}
+    assert rec["results"]["output_std"] == {"output": None}
+    assert (
+        "results.output_mean.output: Infinity (not a finite number, recorded as null)"
+        in (rec["notes"])
+    )
+    assert "results.output_std.output: NaN (not a finite number, recorded as null)" in rec["notes"]
+    assert any(n.startswith("layers[") for n in rec["notes"])
+    assert list(rec)[-3:] == ["notes", "outputs", "error"]
+
+
+def test_strict_turns_every_non_finite_number_into_null_with_a_note():
+    import numpy as np
+
+    from fpexp.record import strict
+
+    notes: list[str] = []
+    value = {"a": float("nan"), "b": [1.5, float("inf")], "c": {"d": np.float32("-inf")}}
+    value |= {"e": np.int64(3), "f": np.float64(0.25), "g": True, "h": "nan"}
+    assert strict(value, "", notes) == {
+        "a": None,
+        "b": [1.5, None],
+        "c": {"d": None},
+        "e": 3,
+        "f": 0.25,
+        "g": True,
+        "h": "nan",
+    }
+    assert notes == [
+        "a: NaN (not a finite number, recorded as null)",
+        "b[1]: Infinity (not a finite number, recorded as null)",
+        "c.d: -Infinity (not a finite number, recorded as null)",
+    ]
+
+
+def test_a_signal_during_the_fast_exit_is_ignored(monkeypatch):
+    """By then the record is final: a late Ctrl-C must not become a traceback on the way out."""
+    from fpexp import fast_exit
+
+    exited: list[int] = []
+
+    class Exited(Exception):
+        pass
+
+    def fake_exit(code: int) -> None:
+        exited.append(code)
+        raise Exited
+
+    monkeypatch.setattr(fast_exit, "_teardown_needed", lambda: False)
+    monkeypatch.setattr(
+        fast_exit.atexit, "_run_exitfuncs", lambda: signal.raise_signal(signal.SIGINT)
+    )
+    monkeypatch.setattr(fast_exit.os, "_exit", fake_exit)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(Exited):
+            fast_exit.exit_process(0)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert exited == [0]
