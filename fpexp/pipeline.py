@@ -103,16 +103,8 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             try:
                 for stem in ("outputs", "predictions"):
                     writers.append(TableWriter(record.run_dir / names[stem], fmt, rows))
-                result = forward(
-                    model,
-                    source,
-                    head,
-                    device,
-                    dtype,
-                    int(cfg.batch_size),
-                    writers,
-                    bool(cfg.progress),
-                )
+                batch, progress = int(cfg.batch_size), bool(cfg.progress)
+                result = forward(model, source, head, device, dtype, batch, writers, progress)
                 for writer in writers:
                     writer.finish()  # their last bytes and fsync go on behind the next phase
             finally:
@@ -129,12 +121,9 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             for writer in writers:
                 writer.close()
             for role, writer in zip(("outputs", "predictions"), writers, strict=True):
+                columns = writer.columns or None
                 record.add_output(
-                    writer.path.name,
-                    role,
-                    writer.sha256,
-                    format=fmt,
-                    columns=writer.columns or None,
+                    writer.path.name, role, writer.sha256, format=fmt, columns=columns
                 )
             record.add_output(MODEL_FILE, "model")
             record.add_output(WEIGHTS_FILE, "weights")
