@@ -94,15 +94,16 @@ def _run(args: list[str]) -> int:
     except RunFault as err:  # in a multirun
         print(f"fpexp: error: {err.line}", file=sys.stderr)
         return EXIT_FAULT
-    except OSError as err:  # Hydra writing .hydra/ or the log file into a full disk, ...
-        print(f"fpexp: error: {before_run(err, _output_dir())}", file=sys.stderr)
-        return EXIT_FAULT
     except (HydraException, OmegaConfBaseException) as err:
         from fpexp.config.diagnose import diagnose
 
         problems = diagnose([a for a in args if not a.startswith("-")])
         _print(problems or [Problem("config", str(err).strip().splitlines()[0])])
         return EXIT_USAGE
+    except OSError as err:  # Hydra writing .hydra/ or fpexp.log into a full disk (after
+        # HydraException: Hydra's MissingConfigException is an OSError too)
+        print(f"fpexp: error: {before_run(err, _output_dir())}", file=sys.stderr)
+        return EXIT_FAULT
     if any(isinstance(err, RunFault) for err in _failures):
         return EXIT_FAULT
     return EXIT_USAGE if _failures else 0

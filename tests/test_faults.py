@@ -215,9 +215,12 @@ def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[subprocess.
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_real_process_signalled_twice_after_the_forward_pass(tmp_path, sig):
     proc, run_dir = start_paused(tmp_path, "forward", *SMALL)
-    proc.send_signal(sig)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    try:
+        proc.send_signal(sig)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # if it is still there
     assert proc.returncode == 130, err
     assert err.splitlines()[-1] == "fpexp: interrupted" and "Traceback" not in err
     assert record(run_dir)["status"] == "interrupted" and leftovers(run_dir) == set()
@@ -226,14 +229,16 @@ def test_a_real_process_signalled_twice_after_the_forward_pass(tmp_path, sig):
 @pytest.mark.slow
 def test_a_run_killed_with_sigkill_says_running_and_names_its_dead_process(tmp_path):
     proc, run_dir = start_paused(tmp_path, "forward", *SMALL)
-    process = record(run_dir)["process"]
-    assert process["pid"] == proc.pid and process["host"] == process_info()["host"]
-    assert process["boot_id"] == process_info()["boot_id"]
-    ticks = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[19]
-    assert process["start_ticks"] == int(ticks)
-    assert is_alive(process) is True
-    proc.kill()
-    proc.communicate(timeout=60)
+    try:
+        process = record(run_dir)["process"]
+        assert process["pid"] == proc.pid and process["host"] == process_info()["host"]
+        assert process["boot_id"] == process_info()["boot_id"]
+        ticks = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[19]
+        assert process["start_ticks"] == int(ticks)
+        assert is_alive(process) is True
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
     rec = record(run_dir)
     assert rec["status"] == "running" and is_alive(rec["process"]) is False
 
@@ -654,3 +659,25 @@ def test_a_signal_during_the_fast_exit_is_ignored(monkeypatch):
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     assert exited == [0]
+
+
+def test_a_signal_during_the_cleanup_of_a_fault_waits_then_stops_the_run(
+    compose_cfg, tmp_path, monkeypatch
+):
+    """The cleanup finishes (record ``failed``, nothing left), then the signal is raised, so a
+    sweep or a caller still stops."""
+    inject(monkeypatch, "rename", "layers.csv", errno.ENOSPC)
+    real_discard = RunRecord.discard_outputs
+
+    def discard(self: RunRecord, *args):
+        signal.raise_signal(signal.SIGINT)
+        return real_discard(self, *args)
+
+    monkeypatch.setattr(RunRecord, "discard_outputs", discard)
+    with pytest.raises(KeyboardInterrupt) as info:
+        run_experiment(compose_cfg(*SMALL), tmp_path)
+    join_writer_threads()
+    assert isinstance(info.value.__context__, OSError)
+    rec = record(tmp_path)
+    assert rec["status"] == "failed" and "No space left on device" in rec["error"]
+    assert leftovers(tmp_path) == set()
