@@ -43,6 +43,13 @@ def strict(value: Any, where: str, notes: list[str]) -> Any:
     return None
 
 
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` does not know: a numpy scalar as its number, else its text."""
+    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):
+        return value.item()
+    return str(value)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
@@ -71,13 +78,16 @@ class RunRecord:
 
     def to_json(self) -> str:
         """The record as strict JSON (no bare NaN or Infinity: null, and a line in ``notes``)."""
+        try:  # the usual case, at full speed
+            return json.dumps(self.data, indent=2, default=_plain, allow_nan=False) + "\n"
+        except ValueError:
+            pass
         notes: list[str] = []
         data = strict(self.data, "", notes)
-        if notes:
-            tail = {k: data.pop(k) for k in ("outputs", "error") if k in data}
-            data["notes"] = [*data.get("notes", []), *notes]
-            data.update(tail)
-        return json.dumps(data, indent=2, default=str, allow_nan=False) + "\n"
+        tail = {k: data.pop(k) for k in ("outputs", "error") if k in data}
+        data["notes"] = [*data.get("notes", []), *notes]
+        data.update(tail)
+        return json.dumps(data, indent=2, default=_plain, allow_nan=False) + "\n"
 
     def save(self) -> None:
         write_text(self.path, self.to_json())
