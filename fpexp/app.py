@@ -31,7 +31,10 @@ def run_experiment(
 ) -> RunRecord:
     """Run the experiment described by ``cfg`` into ``run_dir`` and return its record.
 
-    Raises ``UsageError`` for bad input, after recording ``failed`` with the message.
+    Raises ``UsageError`` for bad input, after recording ``failed`` with the message;
+    ``RunFault`` (an ``OSError`` with a one-line ``line``) for a full disk, an I/O error or a
+    run directory removed or read-only; ``KeyboardInterrupt``/``Interrupted`` after recording
+    ``interrupted``. Every way out removes the outputs first (signals held meanwhile).
     """
     from fpexp.environment import environment
 
