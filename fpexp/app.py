@@ -6,10 +6,8 @@ entry point (``cli.py``) only gathers the context and calls it, so tests can cal
 
 from __future__ import annotations
 
+import json
 import logging
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from fpexp import __version__, initial_weights
 from fpexp.errors import Interrupted, UsageError
+from fpexp.faults import RunFault, describe
+from fpexp.interrupts import during_run, shielded
+from fpexp.liveness import process_info
 from fpexp.pipeline import OUTPUT_NAMES, execute
 from fpexp.record import RunRecord
 
@@ -25,30 +26,15 @@ log = logging.getLogger("fpexp")
 last_run_dir: Path | None = None  # the run directory of the latest run_experiment call
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into ``Interrupted`` so the record says so (main thread only)."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_experiment(
     cfg: DictConfig, run_dir: Path, context: dict[str, Any] | None = None
 ) -> RunRecord:
     """Run the experiment described by ``cfg`` into ``run_dir`` and return its record.
 
-    Raises ``UsageError`` for bad input, after recording ``failed`` with the message.
+    Raises ``UsageError`` for bad input, after recording ``failed`` with the message;
+    ``RunFault`` (an ``OSError`` with a one-line ``line``) for a full disk, an I/O error or a
+    run directory removed or read-only; ``KeyboardInterrupt``/``Interrupted`` after recording
+    ``interrupted``. Every way out removes the outputs first (signals held meanwhile).
     """
     from fpexp.environment import environment
 
@@ -61,28 +47,55 @@ def run_experiment(
         run_dir,
         fpexp_version=__version__,
         run_dir=str(Path(run_dir).resolve()),
+        process=process_info(),
         command={"cwd": str(cwd), **context},
         config=OmegaConf.to_container(cfg, resolve=True),
     )
-    record.save()
     global last_run_dir
     last_run_dir = record.run_dir
-    try:
-        with _sigterm_as_interrupt():
+    with during_run():
+        try:
+            record.save()
             with record.phase("environment"):
                 record.update(environment=environment(cwd))
             execute(cfg, record)
-    except UsageError as err:
-        record.discard_outputs(OUTPUT_NAMES)
-        record.finish("failed", err.message)
-        raise
-    except (KeyboardInterrupt, Interrupted) as err:
-        record.discard_outputs(OUTPUT_NAMES)
-        record.finish("interrupted", f"interrupted ({type(err).__name__} {err})".strip())
-        raise
-    except BaseException as err:
-        record.discard_outputs(OUTPUT_NAMES)
-        record.finish("failed", f"{type(err).__name__}: {err}")
-        raise
-    record.finish("completed")
+            record.finish("completed")
+        except UsageError as err:
+            _clean_up(record, "failed", err.message)
+            raise
+        except (KeyboardInterrupt, Interrupted) as err:
+            why = "SIGINT" if isinstance(err, KeyboardInterrupt) else str(err)
+            _clean_up(record, "interrupted", f"interrupted ({why})")
+            raise
+        except OSError as err:
+            outcome = _clean_up(record, "failed", f"{type(err).__name__}: {err}")
+            line = describe(err, record.run_dir, outcome)
+            raise RunFault(err.errno, err.strerror, line) from err
+        except BaseException as err:
+            _clean_up(record, "failed", f"{type(err).__name__}: {err}")
+            raise
     return record
+
+
+def _clean_up(record: RunRecord, status: str, error: str) -> str:
+    """Remove every output, then record ``status``, shielded from signals. Returns what the
+    run directory holds now, for the console: a fault may prevent either step."""
+    with shielded():
+        kept = record.discard_outputs(OUTPUT_NAMES)
+        try:
+            record.finish(status, error)
+        except OSError as err:
+            outcome = f"could not record {status}: {err.strerror or err}; {_on_disk(record)}"
+        else:
+            outcome = f"run.json says {status}"
+    if kept:
+        return f"{outcome}; could not remove {', '.join(kept)}"
+    return f"{outcome}, no outputs kept"
+
+
+def _on_disk(record: RunRecord) -> str:
+    try:
+        status = json.loads(record.path.read_text())["status"]
+    except (OSError, ValueError, LookupError, TypeError):
+        return "no readable run.json"
+    return f"run.json says {status}"

@@ -11,6 +11,11 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def temporary(path: Path) -> Path:
+    """The temporary sibling that becomes ``path`` (hidden, and named by this process)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; on success it replaces ``path`` in one step.
@@ -18,7 +23,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     A crash or an exception leaves no file under the final name and removes the temporary one.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary(path)
     try:
         yield tmp
         finalize(tmp, path)

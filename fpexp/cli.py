@@ -26,10 +26,11 @@ from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register, register_launcher
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
+from fpexp.faults import EXIT_FAULT, RunFault, before_run
 from fpexp.run_dirs import DirectoryRefused
 
 log = logging.getLogger("fpexp")
-_failures: list[UsageError] = []
+_failures: list[UsageError | RunFault] = []
 
 
 def task(cfg: DictConfig) -> None:
@@ -58,6 +59,12 @@ def task(cfg: DictConfig) -> None:
         if context["mode"] == "MULTIRUN":
             raise  # Hydra marks the job failed and goes on with the others
         _failures.append(err)  # a single run: main() exits 2, without Hydra's extra report
+        return
+    except RunFault as err:  # a full disk, an I/O error, the run directory gone: exit 1
+        if context["mode"] == "MULTIRUN":
+            raise
+        print(f"fpexp: error: {err.line}", file=sys.stderr)  # not logged: fpexp.log may fail
+        _failures.append(err)
         return
     except (SystemExit, Exception) as err:
         if context["mode"] != "MULTIRUN":
@@ -105,13 +112,31 @@ def _run(args: list[str]) -> int:
     except (KeyboardInterrupt, Interrupted):
         print("fpexp: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except RunFault as err:  # in a multirun
+        print(f"fpexp: error: {err.line}", file=sys.stderr)
+        return EXIT_FAULT
     except (HydraException, OmegaConfBaseException) as err:
         from fpexp.config.diagnose import diagnose
 
         problems = diagnose([a for a in args if not a.startswith("-")])
         _print(problems or [Problem("config", str(err).strip().splitlines()[0])])
         return EXIT_USAGE
+    except OSError as err:  # Hydra writing .hydra/ or fpexp.log into a full disk (after
+        # HydraException: Hydra's MissingConfigException is an OSError too)
+        print(f"fpexp: error: {before_run(err, _output_dir())}", file=sys.stderr)
+        return EXIT_FAULT
+    if any(isinstance(err, RunFault) for err in _failures):
+        return EXIT_FAULT
     return EXIT_USAGE if _failures else 0
+
+
+def _output_dir() -> str | None:
+    """The run directory of a job that failed before it ran, from the log file Hydra opened
+    in it (Hydra forgets its config when the job fails)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return str(Path(handler.baseFilename).parent)
+    return None
 
 
 def _finish_sweep(sweep_dir: Path) -> int:
@@ -166,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_hydra(args: list[str]) -> int:
-    """Run Hydra on ``args``. Exit codes: 0 ok, 2 bad input, 1 a sweep job failed, 130 stopped.
+    """Run Hydra on ``args``. Exit codes: 0 ok, 2 bad input, 1 a fault (a full disk, ...) or a
+    sweep job failed, 130 stopped.
 
     A multirun's summary is written however the sweep ended, before any error propagates.
     """

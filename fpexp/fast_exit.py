@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sys
 import threading
 from typing import NoReturn
@@ -36,6 +37,9 @@ def exit_process(code: int) -> NoReturn:
     """Exit with ``code``: quickly where that is safe, else through ``SystemExit``."""
     if _teardown_needed():
         raise SystemExit(code)
+    with contextlib.suppress(ValueError):  # not the main thread
+        for signum in (signal.SIGINT, signal.SIGTERM):  # the record is final: a Ctrl-C now
+            signal.signal(signum, signal.SIG_IGN)  # would only turn the exit into a traceback
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (fpexp ... | head)

@@ -16,6 +16,7 @@ from fpexp import initial_weights
 from fpexp.config import sizes
 from fpexp.config.validate import check_config, check_in_features
 from fpexp.errors import Problem, UsageError
+from fpexp.interrupts import shielded
 from fpexp.record import RunRecord
 
 log = logging.getLogger("fpexp")
@@ -111,47 +112,45 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
     names = {"outputs": f"outputs.{fmt}", "predictions": f"predictions.{fmt}"}
     rows = source.describe().get("rows")
     writers: list[TableWriter] = []
-    with record.phase("forward"):
-        stats = LayerStats(model)
-        try:
-            for stem in ("outputs", "predictions"):
-                writers.append(TableWriter(record.run_dir / names[stem], fmt, rows))
-            result = forward(
-                model, source, head, device, dtype, int(cfg.batch_size), writers, bool(cfg.progress)
-            )
-            for writer in writers:
-                writer.finish()  # their last bytes and fsync go on behind the next phase
-        except BaseException:
-            _abort(writers)
-            raise
-        finally:
-            stats.remove()
-    record.update(input=source.describe())
+    try:  # from the first byte written until every output is registered: abort on any error
+        with record.phase("forward"):
+            stats = LayerStats(model)
+            try:
+                for stem in ("outputs", "predictions"):
+                    writers.append(TableWriter(record.run_dir / names[stem], fmt, rows))
+                batch, progress = int(cfg.batch_size), bool(cfg.progress)
+                result = forward(model, source, head, device, dtype, batch, writers, progress)
+                for writer in writers:
+                    writer.finish()  # their last bytes and fsync go on behind the next phase
+            finally:
+                stats.remove()
+        record.update(input=source.describe())
 
-    with record.phase("write"):
-        from fpexp.atomic import write_text
-        from fpexp.weights import save_weights
+        with record.phase("write"):
+            from fpexp.atomic import write_text
 
-        try:
             write_text(record.run_dir / MODEL_FILE, render(model, in_features))
-            save_weights(model, record.run_dir / WEIGHTS_FILE)
+            _save_weights(model, record.run_dir / WEIGHTS_FILE)
             layers = stats.table()
             write_layers(record.run_dir / LAYERS_FILE, layers)
             for writer in writers:
                 writer.close()
-        except BaseException:
-            _abort(writers)
-            raise
-        for role, writer in zip(("outputs", "predictions"), writers, strict=True):
-            record.add_output(
-                writer.path.name, role, writer.sha256, format=fmt, columns=writer.columns or None
-            )
-        record.add_output(MODEL_FILE, "model")
-        record.add_output(WEIGHTS_FILE, "weights")
-        record.add_output(LAYERS_FILE, "layers")
-        record.update(results=result.summary, layers=layers)
-        if result.metrics is not None:
-            record.update(metrics=result.metrics)
+            for role, writer in zip(("outputs", "predictions"), writers, strict=True):
+                columns = writer.columns or None
+                record.add_output(
+                    writer.path.name, role, writer.sha256, format=fmt, columns=columns
+                )
+            record.add_output(MODEL_FILE, "model")
+            record.add_output(WEIGHTS_FILE, "weights")
+            record.add_output(LAYERS_FILE, "layers")
+            record.update(results=result.summary, layers=layers)
+            if result.metrics is not None:
+                record.update(metrics=result.metrics)
+    except BaseException:
+        with shielded():  # a second Ctrl-C must not stop the writers' threads half-way
+            for writer in writers:
+                writer.abort()  # also takes back a final name its thread already gave
+        raise
 
     multirun = record.data["command"].get("mode") == "MULTIRUN"
     show_results(model, result, head, console=not multirun)
@@ -166,9 +165,17 @@ def _show_columns(described: dict[str, Any], record: RunRecord) -> None:
         log.info("%s", line, extra={"console": console})
 
 
-def _abort(writers: list[Any]) -> None:
-    for writer in writers:
-        writer.abort()
+def _save_weights(model: Any, path: Path) -> None:
+    from fpexp.faults import as_os_error
+    from fpexp.weights import save_weights
+
+    try:
+        save_weights(model, path)
+    except Exception as err:  # safetensors reports a full disk as its own error
+        cause = as_os_error(err, path)
+        if cause is None:
+            raise
+        raise cause from err
 
 
 def _label_problems(cfg: DictConfig, source: Any) -> list[Problem]:

@@ -8,6 +8,9 @@ last, after every output file is in place and hashed, so a directory whose recor
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +18,36 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fpexp.atomic import write_text
+from fpexp.atomic import temporary, write_text
 from fpexp.hashing import sha256_file
 
 RECORD = "run.json"
 SCHEMA_VERSION = 1
+
+
+def strict(value: Any, where: str, notes: list[str]) -> Any:
+    """``value`` as strict JSON can hold it: a NaN or infinity becomes ``None``, with a note
+    naming where it was (numpy scalars become plain numbers)."""
+    if isinstance(value, dict):
+        return {k: strict(v, f"{where}.{k}" if where else str(k), notes) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v, f"{where}[{i}]", notes) for i, v in enumerate(value)]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if math.isfinite(value):
+        return float(value)
+    text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    notes.append(f"{where}: {text} (not a finite number, recorded as null)")
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` does not know: a numpy scalar as its number, else its text."""
+    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):
+        return value.item()
+    return str(value)
 
 
 def _now() -> str:
@@ -48,8 +76,21 @@ class RunRecord:
     def path(self) -> Path:
         return self.run_dir / RECORD
 
+    def to_json(self) -> str:
+        """The record as strict JSON (no bare NaN or Infinity: null, and a line in ``notes``)."""
+        try:  # the usual case, at full speed
+            return json.dumps(self.data, indent=2, default=_plain, allow_nan=False) + "\n"
+        except ValueError:
+            pass
+        notes: list[str] = []
+        data = strict(self.data, "", notes)
+        tail = {k: data.pop(k) for k in ("outputs", "error") if k in data}
+        data["notes"] = [*data.get("notes", []), *notes]
+        data.update(tail)
+        return json.dumps(data, indent=2, default=_plain, allow_nan=False) + "\n"
+
     def save(self) -> None:
-        write_text(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
+        write_text(self.path, self.to_json())
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
@@ -76,11 +117,20 @@ class RunRecord:
             **extra,
         }
 
-    def discard_outputs(self, names: tuple[str, ...] = ()) -> None:
-        """Remove the outputs (registered or just named): a failed run holds no result."""
-        for name in {*self.data["outputs"], *names}:
-            (self.run_dir / name).unlink(missing_ok=True)
+    def discard_outputs(self, names: tuple[str, ...] = ()) -> list[str]:
+        """Remove the outputs (registered or just named) and their temporary files: a failed
+        run holds no result. Returns what could not be removed."""
+        kept = []
+        for name in sorted({*self.data["outputs"], *names, RECORD}):
+            path = self.run_dir / name
+            for each in (temporary(path), path) if name != RECORD else (temporary(path),):
+                try:
+                    each.unlink(missing_ok=True)
+                except OSError as err:  # a read-only disk says so even for a missing file
+                    if os.path.lexists(each):
+                        kept.append(f"{each.name} ({err.strerror or err})")
         self.data["outputs"] = {}
+        return kept
 
     def finish(self, status: str, error: str | None = None) -> None:
         self.data.update(

@@ -11,14 +11,14 @@ if the count turns out different.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fpexp.atomic import atomic_path, finalize
+from fpexp.atomic import atomic_path, finalize, temporary
 from fpexp.hashing import sha256_file
 from fpexp.write_behind import HashingFile, WriteBehind
 
@@ -38,7 +38,7 @@ class TableWriter:
 
     def __init__(self, path: Path, fmt: str, rows: int | None = None) -> None:
         self.path, self.format, self.expected_rows = Path(path), fmt, rows
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temporary(self.path)
         self.columns: list[str] = []
         self.sha256: str | None = None
         self._fh = open(self.tmp, "wb")  # noqa: SIM115 (closed in close/abort)
@@ -50,6 +50,7 @@ class TableWriter:
         self._pending: list[Any] = []  # Parquet tables not yet written as a row group
         self._pending_rows = 0
         self._finishing = False
+        self._renamed = False  # the thread gave the file its final name
 
     def write(self, columns: dict[str, np.ndarray], array: np.ndarray) -> None:
         if not self.columns:  # as recorded in run.json; an .npy holds the values only
@@ -121,7 +122,11 @@ class TableWriter:
         if not self._finishing:
             self._finishing = True
             self._thread.submit(self._finish_file)
-            self._thread.submit(finalize, self.tmp, self.path)
+            self._thread.submit(self._finalize)
+
+    def _finalize(self) -> None:
+        finalize(self.tmp, self.path)
+        self._renamed = True
 
     def close(self) -> None:
         """Finish the file, give it its final name, and wait until that is done."""
@@ -129,7 +134,8 @@ class TableWriter:
         self._thread.finish()
 
     def abort(self) -> None:
-        """Stop writing and remove the temporary file."""
+        """Stop writing and remove the temporary file, or the final one if the thread had
+        already renamed it (an interrupt right after the forward pass)."""
         self._thread.stop(cancel=True)
         self._sink.discarding = True
         for handle in (self._writer, self._fh):
@@ -138,7 +144,9 @@ class TableWriter:
                     handle.close()
             except Exception:
                 pass
-        self.tmp.unlink(missing_ok=True)
+        for path in (self.tmp, self.path) if self._renamed else (self.tmp,):
+            with contextlib.suppress(OSError):  # the run's cleanup tries again, and reports it
+                path.unlink(missing_ok=True)
 
 
 def write_layers(path: Path, rows: list[dict[str, object]]) -> None:
