@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fpexp._liveness import is_alive
 from fpexp.errors import Problem, UsageError
+from fpexp.liveness import is_alive
 from fpexp.record import RECORD
 from fpexp.record_check import read_record
 from fpexp.user_files import file_problem
