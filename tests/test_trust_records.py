@@ -539,7 +539,7 @@ def test_diff_says_which_columns_differ_when_shapes_agree(made, capsys):
     code, out, _ = fpexp(capsys, "diff", str(a), str(b))
     assert code == 0
     assert (
-        "outputs: not compared: columns differ: ['mammal'] vs ['yes'] (same shape [40, 1])" in out
+        "outputs: not compared: columns differ: ['1'] vs ['yes'] (same shape [40, 1])" in out
     )
 
 
