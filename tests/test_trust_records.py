@@ -538,9 +538,7 @@ def test_diff_says_which_columns_differ_when_shapes_agree(made, capsys):
     b = made("classes", *BASE, "task.classes=[no,yes]")
     code, out, _ = fpexp(capsys, "diff", str(a), str(b))
     assert code == 0
-    assert (
-        "outputs: not compared: columns differ: ['1'] vs ['yes'] (same shape [40, 1])" in out
-    )
+    assert "outputs: not compared: columns differ: ['1'] vs ['yes'] (same shape [40, 1])" in out
 
 
 def test_diff_caps_the_flipped_ids_with_a_count(made, capsys):

@@ -1,9 +1,9 @@
 """``hydra/launcher=joblib`` in fpexp: Hydra's joblib launcher with each job isolated.
 
 Hydra instantiates launchers only from the ``hydra_plugins`` namespace, so the class lives
-here; the work is in ``fpexp.launcher``. ``conf/hydra/launcher/joblib.yaml`` selects it, in
-place of the joblib plugin's own config of that name. Without hydra-joblib-launcher installed
-this module defines nothing, and ``hydra/launcher=joblib`` says what to install.
+here; the work is in ``fpexp.launcher``. ``fpexp.config.store.register_launcher`` stores it
+as ``hydra/launcher=joblib``, in place of the joblib plugin's own config of that name. Without
+hydra-joblib-launcher installed this module defines nothing.
 """
 
 from __future__ import annotations
