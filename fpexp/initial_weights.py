@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,11 @@ class PastRun:
     run_dir: Path
     record: dict[str, Any]
     distrust: str | None = None
+    status: str | None = None  # as listed (``stale`` for a dead ``running`` run)
 
     def saved_weights_problem(self) -> str | None:
         """Why this run has no saved weights to reuse (None: it has)."""
-        status = self.record.get("status")
+        status = self.status or self.record.get("status")
         if status != "completed":
             return f"the original run is {status}: its weights were never saved"
         sha = ((self.record.get("outputs") or {}).get(SAVED) or {}).get("sha256")
@@ -55,11 +57,24 @@ def reproducing() -> PastRun | None:
     return _reproducing
 
 
-def _init_facts(config: dict[str, Any], in_features: int | None) -> str:
+def _weights_path(given: Any, cwd: Path) -> Path | None:
+    """``model.weights`` as the absolute path it names from ``cwd`` (None when not given)."""
+    if not isinstance(given, str) or not given:
+        return None
+    path = Path(given).expanduser()
+    return path if path.is_absolute() else Path(cwd) / path
+
+
+def _init_facts(config: dict[str, Any], in_features: int | None, cwd: Path) -> str:
+    """What decides a run's initial weights; ``model.weights`` as the absolute path it named
+    from its own run's working directory (``w.pt`` then and ``/abs/w.pt`` now are the same)."""
     task = config.get("task") or {}
+    model = dict(config.get("model") or {})
+    if (path := _weights_path(model.get("weights"), cwd)) is not None:
+        model["weights"] = os.path.normpath(path)
     facts = {
         "seed": config.get("seed"),
-        "model": config.get("model"),
+        "model": model,
         "head": [task.get("kind"), task.get("out_features")],
         "dtype": config.get("dtype"),
         "in_features": in_features,
@@ -80,17 +95,17 @@ def choose(config: dict[str, Any], in_features: int, cwd: Path) -> Choice:
     past, note = _reproducing, None
     if past is not None:
         recorded = (past.record.get("input") or {}).get("features")
-        if _init_facts(config, in_features) == _init_facts(
-            past.record.get("config") or {}, recorded
+        past_cwd = Path((past.record.get("command") or {}).get("cwd") or past.run_dir)
+        if _init_facts(config, in_features, cwd) == _init_facts(
+            past.record.get("config") or {}, recorded, past_cwd
         ):
             note = past.saved_weights_problem()
             if note is None:
                 sha = past.record["outputs"][SAVED]["sha256"]
                 return Choice("rerun", past.run_dir / SAVED, sha)
-    given = (config.get("model") or {}).get("weights")
-    if given:
-        path = Path(given).expanduser()
-        choice = Choice("model.weights", path if path.is_absolute() else cwd / path, note=note)
+    path = _weights_path((config.get("model") or {}).get("weights"), cwd)
+    if path is not None:
+        choice = Choice("model.weights", path, note=note)
     else:
         choice = Choice("initialised", note=note)
     if note is not None:

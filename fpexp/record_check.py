@@ -55,8 +55,17 @@ NESTED: dict[tuple[str, str], tuple[type, ...]] = {
     ("environment", "git"): _MAP + _NONE,
     ("results", "predicted_counts"): _MAP + _NONE,
     ("results", "output_mean"): _MAP + _NONE,
+    ("process", "pid"): (int,),
+    ("process", "host"): _STR,
+    ("process", "boot_id"): _STR + _NONE,
+    ("process", "start_ticks"): (int, *_NONE),
 }
+# Process facts that are counts: a pid is 1..2**22 (Linux pid_max), ticks are never negative.
+_RANGES = {("process", "pid"): (1, 1 << 22), ("process", "start_ticks"): (0, 1 << 63)}
 _OUTPUT = {"role": _STR, "sha256": _STR, "bytes": (int,), "format": _STR, "columns": _LIST + _NONE}
+_REQUIRED_META = ("role", "bytes", "sha256")
+# Every file a completed run writes, by role: a completed record lists each one.
+COMPLETED_ROLES = ("outputs", "predictions", "model", "weights", "layers")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
@@ -70,15 +79,26 @@ def read_record(run_dir: Path) -> tuple[dict[str, Any], str | None]:
         return {}, f"{RECORD} is {path.stat().st_size} bytes, more than a record can be"
     try:
         text = path.read_bytes().decode("utf-8")
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_strict)
     except UnicodeDecodeError:
         return {}, f"{RECORD} is not UTF-8 text (binary or corrupted)"
+    except _NotStrict as err:
+        return {}, f"{RECORD} is {err}"
     except ValueError as err:
         return {}, f"{RECORD} is not valid JSON ({err})"
     except OSError as err:
         return {}, f"{RECORD} cannot be read ({err.strerror or err})"
     problem = record_problem(data)
     return (data, None) if problem is None else ({}, problem)
+
+
+class _NotStrict(ValueError):
+    pass
+
+
+def _not_strict(name: str) -> None:
+    """JSON has no NaN or Infinity: fpexp writes null, so a record holding them was edited."""
+    raise _NotStrict(f"not strict JSON: a bare {name}")
 
 
 def _kind(value: Any) -> str:
@@ -107,7 +127,25 @@ def record_problem(data: Any) -> str | None:
         node = data.get(parent)
         if isinstance(node, dict) and key in node and not _typed(node[key], types):
             return f"{RECORD}: {parent}.{key} is a {_kind(node[key])}"
-    return _outputs_problem(data.get("outputs") or {}) or _config_problem(data)
+    for (parent, key), (low, high) in _RANGES.items():
+        value = (data.get(parent) or {}).get(key)
+        if isinstance(value, int) and not low <= value <= high:
+            return f"{RECORD}: {parent}.{key} is {value}, not in {low}..{high}"
+    outputs = data.get("outputs") or {}
+    return (
+        _outputs_problem(outputs)
+        or (_completed_problem(outputs) if data["status"] == "completed" else None)
+        or _config_problem(data)
+    )
+
+
+def _completed_problem(outputs: dict[str, Any]) -> str | None:
+    """A completed record lists every file a completed run writes (so none can be hidden)."""
+    roles = {meta["role"] for meta in outputs.values()}
+    missing = [role for role in COMPLETED_ROLES if role not in roles]
+    if missing:
+        return f"{RECORD}: a completed run lists no {', '.join(missing)} file in outputs"
+    return None
 
 
 def _outputs_problem(outputs: dict[str, Any]) -> str | None:
@@ -116,6 +154,9 @@ def _outputs_problem(outputs: dict[str, Any]) -> str | None:
             return f"{RECORD}: outputs: {name!r} is not a file name in the run directory"
         if not isinstance(meta, dict):
             return f"{RECORD}: outputs.{name} is a {_kind(meta)}"
+        for key in _REQUIRED_META:
+            if key not in meta:
+                return f"{RECORD}: outputs.{name}.{key} is missing"
         for key, types in _OUTPUT.items():
             if key in meta and not _typed(meta[key], types):
                 return f"{RECORD}: outputs.{name}.{key} is a {_kind(meta[key])}"
@@ -123,12 +164,14 @@ def _outputs_problem(outputs: dict[str, Any]) -> str | None:
 
 
 def _config_problem(data: dict[str, Any]) -> str | None:
-    from fpexp.replay import choice_problems, config_problems
+    """The config's keys and values, and the group choices as names (a run made with
+    ``--config-dir`` has choices that are not packaged options: only ``rerun`` needs those)."""
+    from fpexp.replay import config_problems
 
-    where = RECORD
-    choices = (data.get("command") or {}).get("choices") or {}
-    problems = config_problems(data.get("config") or {}, where) + choice_problems(choices, where)
-    if problems:
+    for group, option in ((data.get("command") or {}).get("choices") or {}).items():
+        if not isinstance(option, str):
+            return f"{RECORD}: command.choices.{group} is a {_kind(option)}"
+    if problems := config_problems(data.get("config") or {}, RECORD):
         p = problems[0]
         return f"{RECORD}: config: {p.key}: {p.what}"
     return None

@@ -112,6 +112,15 @@ def choice_problems(choices: Any, where: str) -> list[Problem]:
     return problems
 
 
+def refuse_unknown_choices(choices: Any, where: str) -> None:
+    """One-line ``UsageError`` for the first choice that is not a packaged option: only what
+    recomposes a config (``rerun``, ``diff --overrides``) needs them; listing does not."""
+    from fpexp.errors import UsageError
+
+    if problems := choice_problems(choices, where):
+        raise UsageError(problems[:1])
+
+
 @functools.lru_cache(maxsize=16)
 def _options(conf: str, group: str) -> list[str]:
     """The packaged options of a config group (the files do not change within a process)."""

@@ -189,8 +189,8 @@ CRAFTED = {
     ),
     "run.json: a group option that is not packaged": (
         set_record(lambda d: d["command"]["choices"].update(data="../../../etc")),
-        "unreadable run: run.json: config: data: '../../../etc' is not an option",
-        "",
+        "data: '../../../etc' is not an option of this group",
+        "run.json",
     ),
     "run.json: an output outside the run directory": (
         set_record(lambda d: d["outputs"].update({"../../secret.txt": {"sha256": "0"}})),
@@ -290,6 +290,52 @@ MALFORMED = {
     "predictions.csv deleted": (
         lambda r: (r / "predictions.csv").unlink(),
         "predictions.csv is missing",
+    ),
+    # a completed record lists every file a completed run writes, so none can be hidden
+    "outputs entry removed": (
+        set_record(lambda d: d["outputs"].pop("outputs.csv")),
+        "run.json: a completed run lists no outputs file in outputs",
+    ),
+    "outputs key removed": (
+        set_record(lambda d: d.pop("outputs")),
+        "lists no outputs, predictions, model, weights, layers file in outputs",
+    ),
+    "weights entry removed": (
+        set_record(lambda d: d["outputs"].pop("weights.safetensors")),
+        "lists no weights file",
+    ),
+    "output sha256 removed": (
+        set_record(lambda d: d["outputs"]["layers.csv"].pop("sha256")),
+        "outputs.layers.csv.sha256 is missing",
+    ),
+    "output bytes removed": (
+        set_record(lambda d: d["outputs"]["model.txt"].pop("bytes")),
+        "outputs.model.txt.bytes is missing",
+    ),
+    "process.pid -1": (set_record(lambda d: d["process"].update(pid=-1)), "process.pid is -1"),
+    "process.pid a string": (
+        set_record(lambda d: d["process"].update(pid="x")),
+        "process.pid is a str",
+    ),
+    "process.pid true": (
+        set_record(lambda d: d["process"].update(pid=True)),
+        "process.pid is a bool",
+    ),
+    "process.pid 1e20": (
+        set_record(lambda d: d["process"].update(pid=1e20)),
+        "process.pid is a float",
+    ),
+    "process.start_ticks negative": (
+        set_record(lambda d: d["process"].update(start_ticks=-5)),
+        "process.start_ticks is -5",
+    ),
+    "run.json bare NaN": (
+        set_record(lambda d: d.update(duration_s=float("nan"))),
+        "run.json is not strict JSON: a bare NaN",
+    ),
+    "run.json bare -Infinity": (
+        set_record(lambda d: d["results"].update(x=float("-inf"))),
+        "run.json is not strict JSON: a bare -Infinity",
     ),
 }
 FILE_DAMAGE = [c for c in MALFORMED if c.startswith(("outputs.", "predictions."))]
@@ -468,7 +514,8 @@ def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(
         and "initialised from seed 42" in weights["note"]
     )
     assert f"original: {run} is {status}" in out
-    assert f"weights: the original run is {'running' if status == 'stale' else status}: " in out
+    assert f"weights: the original run is {status}: " in out  # stale, not "running"
+    assert "the original run is running" not in out or status == "running"
     base = made("base", *BASE)
     assert (new / "outputs.csv").read_bytes() == (base / "outputs.csv").read_bytes()
 
@@ -480,6 +527,80 @@ def test_rerun_check_of_a_failed_run_is_not_reported_identical(run, capsys):
     assert out.rstrip().endswith(
         "reproduced: not comparable: the original run is failed (no result)"
     )
+
+
+def test_rerun_check_of_a_stale_run_says_stale(run, capsys):
+    make_running(run, {"pid": _dead_pid(), "start_ticks": 1})
+    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
+    assert code == 1 and "running" not in out.replace("recorded as running", "")
+    assert out.rstrip().endswith(
+        "reproduced: not comparable: the original run is stale (no result)"
+    )
+    assert "weights: the original run is stale: its weights were never saved" in out
+
+
+def test_a_hidden_corrupted_output_is_never_reproduced_identical(run, capsys):
+    """Removing a file's entry from run.json no longer hides that the file was changed."""
+    set_record(lambda d: d["outputs"].pop("outputs.csv"))(run)
+    lines = (run / "outputs.csv").read_text().splitlines(keepends=True)
+    (run / "outputs.csv").write_text(
+        lines[0] + lines[1].replace("0.", "7.", 1) + "".join(lines[2:])
+    )
+    code, out, err = fpexp(
+        capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"
+    )
+    assert code == 2 and "reproduced" not in out
+    assert one_error(err) == (
+        f"fpexp: error: {run}: unreadable run: run.json: a completed run lists no outputs file"
+        " in outputs"
+    )
+    assert not (run.parent / "n").exists()
+
+
+def test_a_run_with_choices_outside_the_packaged_options_is_listed(run, made, capsys):
+    """A run made with --config-dir: listed, @latest finds it, diff reads it; rerun refuses."""
+    set_record(lambda d: d["command"]["choices"].update(data="mine"))(run)
+    older = run.parent / "older"
+    shutil.copytree(made("base", *BASE), older)
+    set_record(lambda d: d.update(started_at="2000-01-01T00:00:00.000+00:00"))(older)
+    code, out, _ = fpexp(capsys, "runs", str(run.parent), "--json")
+    assert code == 0 and [r["status"] for r in json.loads(out)] == ["completed", "completed"]
+    code, out, err = fpexp(capsys, "diff", "@latest", str(older), "--root", str(run.parent))
+    assert code == 0 and "  data: mine → synthetic   (config group)" in out, out + err
+    new = run.parent / "new"
+    code, _, err = fpexp(
+        capsys, "rerun", "@latest", "--root", str(run.parent), f"hydra.run.dir={new}"
+    )
+    assert code == 2 and not new.exists()
+    assert one_error(err).startswith("fpexp: error: data: 'mine' is not an option of this group (")
+
+
+def test_rerun_reuses_saved_weights_when_a_relative_model_weights_is_gone(
+    made, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(made("base", *BASE) / "weights.safetensors", tmp_path / "w.safetensors")
+    run = tmp_path / "a"
+    assert cli.main([*BASE, "model.weights=w.safetensors", f"hydra.run.dir={run}"]) == 0
+    (tmp_path / "w.safetensors").unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the rerun's own cwd does not matter either
+    code, out, err = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'n'}")
+    gone = f"  model.weights {tmp_path / 'w.safetensors'}: missing since the run"
+    assert code == 0 and gone in out and out.rstrip().endswith("reproduced: identical"), err
+    assert record(tmp_path / "n")["weights"]["origin"] == "rerun"
+    assert (tmp_path / "n" / "outputs.csv").read_bytes() == (run / "outputs.csv").read_bytes()
+
+
+def test_check_of_an_edited_config_with_the_same_files_is_not_identical(run, capsys):
+    set_config("progress", False)(run)
+    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
+    assert code == 1 and "reproduced: identical\n" not in out
+    assert (
+        "  .hydra/config.yaml: edited since the run (progress: true in run.json, false now)" in out
+    )
+    assert out.rstrip().endswith("reproduced: same files, but from a config edited since the run")
 
 
 def test_rerun_of_a_completed_run_still_loads_its_saved_weights(run, capsys):

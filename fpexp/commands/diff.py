@@ -71,7 +71,10 @@ def overrides_between(a: Run, b: Run) -> list[str]:
     from omegaconf import OmegaConf
 
     from fpexp.config.compose import compose_config
+    from fpexp.replay import refuse_unknown_choices
 
+    for run in (a, b):
+        refuse_unknown_choices(run.choices, shown(run.path / "run.json"))
     groups = [f"{g['group']}={g['b']}" for g in group_changes(a.choices, b.choices) if g["b"]]
     skip = {g.split("=")[0] for g in groups}
     base = compose_config(pin_overrides(a.portable_config(), a.choices, skip) + groups)

@@ -37,10 +37,9 @@ def rerun_overrides(run: Run, extra: list[str]) -> list[str]:
     """The Hydra command line that recomposes ``run``'s config, then applies ``extra``.
 
     Only validated values are used (``UsageError`` naming the first bad key otherwise)."""
-    from fpexp.replay import choice_problems
+    from fpexp.replay import refuse_unknown_choices
 
-    if problems := choice_problems(run.choices, shown(run.path / "run.json")):
-        raise UsageError(problems)
+    refuse_unknown_choices(run.choices, shown(run.path / "run.json"))
     groups = group_names()
     changed = {o.split("=", 1)[0] for o in extra if "=" in o and o.split("=", 1)[0] in groups}
     pins = pin_overrides(run.portable_config(), run.choices, skip=changed)
@@ -76,7 +75,7 @@ def _past_run(original: Run, changed: list[str]) -> initial_weights.PastRun:
     """The original for weights: its saved weights are not used when --check found them
     changed since the run (the rerun then initialises them as the original did)."""
     distrust = next((c for c in changed if c.startswith(f"{initial_weights.SAVED}:")), None)
-    return initial_weights.PastRun(original.path, original.record, distrust)
+    return initial_weights.PastRun(original.path, original.record, distrust, original.status)
 
 
 def main(argv: list[str]) -> int:
@@ -94,7 +93,8 @@ def main(argv: list[str]) -> int:
     # The run's own files changed since: --check fails. What the rerun reads that changed
     # (input, model.weights, .hydra/config.yaml): named as the cause of any difference.
     tampered = changed_outputs(original) if args.check else []
-    causes = changed_input(original) + changed_weights(original) + edited_config(original)
+    edited = edited_config(original)  # the rerun ran another config: never "identical"
+    causes = changed_input(original) + changed_weights(original) + edited
     if not args.check:
         for line in causes:
             print(f"note: {line}")
@@ -114,10 +114,15 @@ def main(argv: list[str]) -> int:
     if original.record["status"] != "completed":
         print(f"reproduced: not comparable: the original run is {original.status} (no result)")
         return 1
-    if not differ and not tampered:
+    if not differ and not tampered and not edited:
         print("reproduced: identical")
         return 0
-    print("reproduced: differs" if differ else "reproduced: identical to the changed files")
+    if differ:
+        print("reproduced: differs")
+    elif tampered:
+        print("reproduced: identical to the changed files")
+    else:
+        print("reproduced: same files, but from a config edited since the run")
     for line in differ:
         print(f"  {line}")
     return 1
