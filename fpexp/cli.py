@@ -141,15 +141,22 @@ def _output_dir() -> str | None:
 
 def _finish_sweep(sweep_dir: Path) -> int:
     """Write and print the sweep summary; 1 if any job did not complete."""
-    from fpexp.summary import one_line, to_markdown, write_summary
+    from fpexp.summary import SummaryNotWritten, one_line, to_markdown, write_summary
 
-    columns, rows = write_summary(sweep_dir, planned=sweep.planned(), renderer=sweep.renderer())
+    try:
+        columns, rows = write_summary(sweep_dir, sweep.planned(), renderer=sweep.renderer())
+        unwritten = None
+    except SummaryNotWritten as err:  # a full disk: the table on the console still
+        (columns, rows), unwritten = err.table, err
     failed = [r for r in rows if r["status"] != "completed"]
     visible = [c for c in columns if c not in ("error", "run_dir")]
     print(to_markdown(visible, rows), end="")
     for r in failed:
         print(one_line(f"job {r['job']} {r['status']}: {r['error']}"), file=sys.stderr)
     where = shown(sweep_dir)
+    if unwritten is not None:
+        print(f"fpexp: error: {where}: {unwritten}", file=sys.stderr)
+        return EXIT_FAULT
     print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
     return 1 if failed else 0
 
