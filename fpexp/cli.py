@@ -27,6 +27,7 @@ from fpexp.config.store import CONFIG_NAME, config_dir, register, register_launc
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
 from fpexp.faults import EXIT_FAULT, RunFault, before_run
+from fpexp.interrupts import during_run
 from fpexp.run_dirs import DirectoryRefused
 
 log = logging.getLogger("fpexp")
@@ -211,7 +212,9 @@ def run_hydra(args: list[str]) -> int:
     register_launcher()
     code, sweep_code = 0, 0
     try:
-        with hydra_speedups.installed():  # Hydra's composition, less work; only for this run
+        # From Hydra's startup on, SIGTERM stops like Ctrl-C (exit 130), also before the run's
+        # record exists (a run installs its own handlers while it runs); restored after.
+        with during_run(), hydra_speedups.installed():
             code = _run(args)
     finally:
         sys.argv = saved_argv
