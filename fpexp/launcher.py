@@ -25,6 +25,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -38,6 +39,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fpexp.job_mark import mark_killed
 from fpexp.job_record import read_job
+from fpexp.liveness import is_alive
 from fpexp.sweep import JobFailed
 
 log = logging.getLogger(__name__)
@@ -102,8 +104,12 @@ def _job_dir(run: tuple, idx: int, overrides: list[str]) -> Path:
 
 
 def _lost(job_dir: Path, overrides: list[str], reason: str) -> JobReturn:
-    """The ``JobReturn`` of a started job whose worker died: its record says how it ended."""
+    """The ``JobReturn`` of a started job whose worker died: its record says how it ended,
+    once its process (forked, it outlives the worker) has ended."""
     rec, _ = read_job(job_dir)
+    while rec is not None and rec["status"] == "running" and is_alive(rec.get("process")):
+        time.sleep(0.1)
+        rec, _ = read_job(job_dir)
     if rec is not None and rec.get("status") == "completed":
         return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=None)
     return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=JobFailed(reason))
