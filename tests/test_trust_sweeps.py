@@ -180,7 +180,9 @@ def test_a_killed_joblib_worker_ends_the_sweep_with_a_full_summary(tmp_path, mon
     assert "Traceback" not in out + err
     table = rows(root)
     assert [r["job"] for r in table] == ["0", "1", "2", "3"]
-    assert {r["status"] for r in table} <= {"completed", "stale"}  # none lost: "not run"
+    # none lost as "not run"; a job whose forked process loky's teardown killed before its
+    # record existed is "failed" (the job stopped before run.json): timing decides which
+    assert {r["status"] for r in table} <= {"completed", "stale", "failed"}
     for r in table:  # which jobs finished depends on timing; the summary says which did
         record = root / r["job"] / "run.json"
         done = record.is_file() and json.loads(record.read_text())["status"] == "completed"
