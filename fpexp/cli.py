@@ -27,6 +27,7 @@ from fpexp.config.store import CONFIG_NAME, config_dir, register, register_launc
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
 from fpexp.faults import EXIT_FAULT, RunFault, before_run
+from fpexp.interrupts import during_run
 from fpexp.run_dirs import DirectoryRefused
 
 log = logging.getLogger("fpexp")
@@ -141,15 +142,22 @@ def _output_dir() -> str | None:
 
 def _finish_sweep(sweep_dir: Path) -> int:
     """Write and print the sweep summary; 1 if any job did not complete."""
-    from fpexp.summary import one_line, to_markdown, write_summary
+    from fpexp.summary import SummaryNotWritten, one_line, to_markdown, write_summary
 
-    columns, rows = write_summary(sweep_dir, planned=sweep.planned(), renderer=sweep.renderer())
+    try:
+        columns, rows = write_summary(sweep_dir, sweep.planned(), renderer=sweep.renderer())
+        unwritten = None
+    except SummaryNotWritten as err:  # a full disk: the table on the console still
+        (columns, rows), unwritten = err.table, err
     failed = [r for r in rows if r["status"] != "completed"]
     visible = [c for c in columns if c not in ("error", "run_dir")]
     print(to_markdown(visible, rows), end="")
     for r in failed:
         print(one_line(f"job {r['job']} {r['status']}: {r['error']}"), file=sys.stderr)
     where = shown(sweep_dir)
+    if unwritten is not None:
+        print(f"fpexp: error: {where}: {unwritten}", file=sys.stderr)
+        return EXIT_FAULT
     print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
     return 1 if failed else 0
 
@@ -204,7 +212,9 @@ def run_hydra(args: list[str]) -> int:
     register_launcher()
     code, sweep_code = 0, 0
     try:
-        with hydra_speedups.installed():  # Hydra's composition, less work; only for this run
+        # From Hydra's startup on, SIGTERM stops like Ctrl-C (exit 130), also before the run's
+        # record exists (a run installs its own handlers while it runs); restored after.
+        with during_run(), hydra_speedups.installed():
             code = _run(args)
     finally:
         sys.argv = saved_argv

@@ -6,8 +6,10 @@ executor: it kills every other worker and the whole batch raises ``TerminatedWor
 healthy jobs are lost and the summary is never reached. Here each loky worker forks the job
 (``os.fork``, after importing fpexp, so the job starts warm) and waits for it. A job that dies
 is ``failed`` in its ``run.json`` with the signal that ended it; the worker lives on and the
-other jobs run. Elsewhere than Linux (no ``fork`` on Windows; macOS system frameworks are not
-fork-safe) jobs run in the worker, as in Hydra's launcher.
+other jobs run. A loky worker itself killed still breaks the pool: the jobs that had not
+started (no job directory) then run in a fresh one. Elsewhere than Linux (no ``fork`` on
+Windows; macOS system frameworks are not fork-safe) jobs run in the worker, as in Hydra's
+launcher.
 
 The plugin class is ``hydra_plugins.fpexp_launcher.joblib_launcher.IsolatingJoblibLauncher``
 (Hydra takes launchers only from ``hydra_plugins``); ``fpexp.config.store.register_launcher``
@@ -23,6 +25,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -35,6 +38,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fpexp.job_mark import mark_killed
+from fpexp.job_record import read_job
+from fpexp.liveness import is_alive
 from fpexp.sweep import JobFailed
 
 log = logging.getLogger(__name__)
@@ -43,8 +48,6 @@ KEYS = ("hydra.sweep.dir", "hydra.sweep.subdir")
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
     """Hydra's joblib ``launch`` with ``execute_job`` below; ``launcher`` holds the settings."""
-    from joblib import Parallel, delayed
-
     setup_globals()
     config, context = launcher.config, launcher.hydra_context
     assert config is not None and context is not None
@@ -60,18 +63,56 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         len(job_overrides),
     )
     state = Singleton.get_state()
-    task = launcher.task_function
-    try:
-        runs = Parallel(**options)(
-            delayed(execute_job)(initial_job_idx + i, o, context, config, task, state)
-            for i, o in enumerate(job_overrides)
-        )
-    except BrokenProcessPool as err:  # a loky worker itself was killed, not a job's process
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise JobFailed(
-            f"a joblib worker process died ({first}); the summary shows which jobs finished"
-        ) from None
-    return list(runs)
+    run = (context, config, launcher.task_function, state)
+    return _run_all(
+        options, [(initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)], run
+    )
+
+
+def _run_all(options: dict[str, Any], jobs: list[tuple[int, list[str]]], run: tuple) -> list[Any]:
+    """Run ``jobs`` (number, overrides); when a loky worker itself is killed (not a job's
+    process) the pool breaks: the jobs that had not started run again in a fresh pool, never a
+    job whose directory exists already."""
+    from joblib import Parallel, delayed
+
+    results: dict[int, Any] = {}
+    pending = jobs
+    while pending:
+        try:
+            out = Parallel(**options)(delayed(execute_job)(n, o, *run) for n, o in pending)
+            results.update(zip((n for n, _ in pending), out, strict=True))
+            break
+        except BrokenProcessPool as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            log.error("a joblib worker process died (%s); the jobs not started run again", first)
+            started = [(n, o) for n, o in pending if _job_dir(run, n, o).exists()]
+            for n, o in started:
+                results[n] = _lost(_job_dir(run, n, o), o, f"its joblib worker died ({first})")
+            if not started:  # no job got going: do not try forever
+                raise JobFailed(f"a joblib worker process died ({first})") from None
+            pending = [job for job in pending if job not in started]
+    return [results[n] for n, _ in jobs]
+
+
+def _job_dir(run: tuple, idx: int, overrides: list[str]) -> Path:
+    context, config = run[0], run[1]
+    job_cfg = context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(job_cfg):
+        job_cfg.hydra.job.id = f"{job_cfg.hydra.job.name}_{idx}"
+        job_cfg.hydra.job.num = idx
+    return Path(str(OmegaConf.select(job_cfg, KEYS[0]))) / str(OmegaConf.select(job_cfg, KEYS[1]))
+
+
+def _lost(job_dir: Path, overrides: list[str], reason: str) -> JobReturn:
+    """The ``JobReturn`` of a started job whose worker died: its record says how it ended,
+    once its process (forked, it outlives the worker) has ended."""
+    rec, _ = read_job(job_dir)
+    while rec is not None and rec["status"] == "running" and is_alive(rec.get("process")):
+        time.sleep(0.1)
+        rec, _ = read_job(job_dir)
+    if rec is not None and rec.get("status") == "completed":
+        return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=None)
+    return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=JobFailed(reason))
 
 
 def execute_job(

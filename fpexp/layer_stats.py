@@ -13,6 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from fpexp.layer_types import last_hidden_index
+
+__all__ = ["COLUMNS", "LayerStats", "last_hidden_index"]
+
 COLUMNS = ("index", "type", "output_shape", "mean", "std", "min", "max", "zero_fraction")
 
 
@@ -93,9 +97,3 @@ class LayerStats:
                 }
             )
         return rows
-
-
-def last_hidden_index(types: list[str]) -> int | None:
-    """The module feeding the output Linear (the last hidden representation), if any."""
-    linears = [i for i, t in enumerate(types) if t == "Linear"]
-    return linears[-1] - 1 if linears and linears[-1] > 0 else None

@@ -105,3 +105,30 @@ def _remove_created(path: Path, kept: Path) -> None:
         except OSError:
             return
         path = path.parent
+
+
+SUBDIR_KEY = "hydra.sweep.subdir"
+SUBDIR_ALLOWED = (
+    "one directory name inside hydra.sweep.dir that contains ${hydra.job.num} or "
+    "${hydra.job.id}, so that each job has a directory of its own"
+)
+
+
+def claim_job_subdir(raw: str, first: str | None, second: str | None) -> None:
+    """Refuse a ``hydra.sweep.subdir`` that would not give each job its own directory directly
+    inside the sweep directory. ``raw`` is the unresolved value; ``first``/``second`` are its
+    values for jobs 0 and 1 when it resolves before the jobs start (None otherwise)."""
+    values = [first, second] if first is not None and second is not None else [raw]
+    if first is None or second is None:
+        uses_num = any(f"${{hydra{s}job.{k}}}" in raw for s in ".:" for k in ("num", "id"))
+    else:
+        uses_num = first != second
+    what = None
+    if any(os.path.isabs(v) for v in values):
+        what = "is an absolute path"
+    elif any(".." in Path(v).parts or v in ("", ".") or "/" in v.strip("/") for v in values):
+        what = "is not a directory directly inside the sweep directory"
+    elif not uses_num:
+        what = "gives every job the same directory"
+    if what is not None:
+        raise DirectoryRefused(Problem(SUBDIR_KEY, f"{raw!r} {what}", SUBDIR_ALLOWED))

@@ -10,13 +10,14 @@ import csv
 import io
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fpexp.atomic import write_text
 from fpexp.job_record import read_job
-from fpexp.layer_stats import last_hidden_index
+from fpexp.layer_types import last_hidden_index
 from fpexp.overrides import flatten
 
 
@@ -168,24 +169,44 @@ def to_markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class SummaryNotWritten(Exception):
+    """An ``OSError`` (a full disk, ...) while writing ``name``; the table is still returned."""
+
+    def __init__(self, name: str, err: OSError, table: tuple[list[str], list[dict[str, Any]]]):
+        reason = os.strerror(err.errno) if err.errno else (err.strerror or str(err) or "error")
+        super().__init__(f"{reason[:1].lower()}{reason[1:]} (while writing {name})")
+        self.table = table
+
+
 def write_summary(
     sweep_dir: Path, planned: list[list[str]] | None = None, renderer: Any = None
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Write ``summary.csv``/``.md``/``.png`` at the sweep root; return the table.
 
     ``planned`` is each job's overrides (``sweep.json``), ``renderer`` a
-    ``summary_plot.Renderer`` started with the sweep, if any.
+    ``summary_plot.Renderer`` started with the sweep, if any. An ``OSError`` while writing
+    raises ``SummaryNotWritten``, which carries the table. Never imports torch: this runs
+    after a signal that may have left torch half-imported.
     """
     columns, rows = summary_rows(sweep_dir, planned)
-    write_text(sweep_dir / "summary.csv", to_csv(columns, rows))
-    write_text(sweep_dir / "summary.md", to_markdown(columns, rows))
-    png = sweep_dir / "summary.png"
+    name = "summary.csv"
+    try:
+        write_text(sweep_dir / name, to_csv(columns, rows))
+        name = "summary.md"
+        write_text(sweep_dir / name, to_markdown(columns, rows))
+        name = "summary.png"
+        _write_plot(sweep_dir / name, columns, rows, renderer)
+    except OSError as err:
+        raise SummaryNotWritten(name, err, (columns, rows)) from None
+    return columns, rows
+
+
+def _write_plot(png: Path, columns: list[str], rows: list[dict[str, Any]], renderer: Any) -> None:
     if renderer is not None and rows and renderer.render(png, columns, rows):
-        return columns, rows
+        return
     if renderer is not None:
         renderer.close()
     if rows:
         from fpexp.summary_plot import plot_summary
 
         plot_summary(png, columns, rows)
-    return columns, rows

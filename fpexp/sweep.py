@@ -15,9 +15,9 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from fpexp.run_dirs import claim
+from fpexp.run_dirs import claim, claim_job_subdir
 from fpexp.sweep_plan import planned_jobs, write_plan
 
 _sweep_dir: Path | None = None
@@ -33,6 +33,22 @@ def _directory(config: DictConfig, key: str) -> str:
         return str(OmegaConf.select(config, key))
 
 
+def _raw_subdir(config: DictConfig) -> str:
+    return str(OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir"))
+
+
+def _job_subdir(config: DictConfig, num: int) -> str | None:
+    """``hydra.sweep.subdir`` as job ``num`` will see it; None if it cannot resolve yet."""
+    job = config.copy()
+    try:
+        with open_dict(job):
+            job.hydra.job.num = num
+            job.hydra.job.id = f"{job.hydra.job.name}_{num}"
+        return str(OmegaConf.select(job, "hydra.sweep.subdir", throw_on_missing=True))
+    except Exception:  # ${hydra:...} or a resolver of its own: the raw value is checked
+        return None
+
+
 class SweepTracker(Callback):
     """Hydra callback (see ``conf/config.yaml``)."""
 
@@ -43,6 +59,7 @@ class SweepTracker(Callback):
         """Claim the sweep directory, write ``sweep.json`` and start the summary plot's
         renderer, so it warms up while the jobs run."""
         global _sweep_dir, _jobs, _renderer
+        claim_job_subdir(_raw_subdir(config), _job_subdir(config, 0), _job_subdir(config, 1))
         root = claim("hydra.sweep.dir", _directory(config, "hydra.sweep.dir"))
         _sweep_dir, _jobs = root, planned_jobs(config)
         if _jobs is not None:
