@@ -148,6 +148,8 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             record.add_output(WEIGHTS_FILE, "weights")
             record.add_output(LAYERS_FILE, "layers")
             record.update(results=result.summary, layers=layers)
+            if note := result.nonfinite_note():  # after the layers: notes end the record
+                record.update(notes=[*record.data.get("notes", []), note])
             if result.metrics is not None:
                 record.update(metrics=result.metrics)
     except BaseException:
@@ -221,5 +223,4 @@ def _say_what_happened(record: RunRecord, result: Any) -> None:
     note = result.nonfinite_note()
     if note is not None:
         log.info("warning: %s", note, extra={"console": console})
-        record.update(notes=[*record.data.get("notes", []), note])
         result.summary["nonfinite_output_rows"] = result.nonfinite

@@ -665,6 +665,7 @@ def test_outputs_that_overflow_from_finite_inputs_are_said(compose_cfg, tmp_path
     assert f"warning: {line}" in caplog.messages
     rec = record(run_dir)
     assert line in rec["notes"] and rec["results"]["nonfinite_output_rows"] == 2
+    assert list(rec)[-3:] == ["notes", "outputs", "error"]
     with open(run_dir / "layers.csv", newline="") as fh:
         layers = list(csv.DictReader(fh))
     out = np.asarray(read_table(run_dir / "outputs.csv")["output"], dtype=float)
