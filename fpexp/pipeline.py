@@ -148,10 +148,10 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             record.add_output(WEIGHTS_FILE, "weights")
             record.add_output(LAYERS_FILE, "layers")
             record.update(results=result.summary, layers=layers)
-            if note := result.nonfinite_note():  # after the layers: notes end the record
-                record.update(notes=[*record.data.get("notes", []), note])
             if result.metrics is not None:
                 record.update(metrics=result.metrics)
+            if note := result.nonfinite_note():  # last: notes end the record
+                record.update(notes=[*record.data.get("notes", []), note])
     except BaseException:
         with shielded():  # a second Ctrl-C must not stop the writers' threads half-way
             for writer in writers:
