@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,8 +34,22 @@ def row_line(i: int, result: ForwardResult, head: Head, id_width: int) -> str:
             f"{n}={_fmt(v)}" for n, v in zip(head.output_names(), out, strict=True)
         )
     if result.labels is not None:
-        text += f"   true: {result.labels[i]}"
+        text += f"   true: {true_label(result.labels[i], head)}"
     return text
+
+
+def true_label(raw: object, head: Head) -> str:
+    """A true label as the class it names: a class index becomes its class's name; a name
+    (the lesson's, or a string label) and a regression target stay as they are."""
+    if not head.is_classification or not head.classes or isinstance(raw, str | np.str_):
+        return str(raw)
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(raw)
+    if value.is_integer() and 0 <= value < len(head.classes):
+        return head.classes[int(value)]
+    return str(raw)
 
 
 def show_results(model: nn.Module, result: ForwardResult, head: Head, console: bool = True) -> None:

@@ -2,6 +2,8 @@
 
 Nothing is kept per batch but a few numbers per module (count, mean, M2, min, max, zeros),
 merged with Chan's parallel formula, so a streamed run gets the same figures as one big batch.
+mean and std propagate NaN and inf (they are what the layer computed); min and max are over the
+values that are not NaN (+-inf included), and NaN only when every value is NaN.
 """
 
 from __future__ import annotations
@@ -43,12 +45,16 @@ class _Running:
         dev = flat - mean  # ~5x faster than torch.var_mean on these shapes
         b_mean, b_m2 = float(mean), float(torch.dot(dev, dev))
         low, high = torch.aminmax(flat)
+        if torch.isnan(low) or torch.isnan(high):  # NaN is left out; +-inf are values
+            kept = flat[~torch.isnan(flat)]
+            low, high = torch.aminmax(kept) if kept.numel() else (low, high)
         total = self.n + n
         delta = b_mean - self.mean
         self.mean += delta * n / total
         self.m2 += b_m2 + delta * delta * self.n * n / total
         self.n = total
-        self.low, self.high = min(self.low, float(low)), max(self.high, float(high))
+        if not math.isnan(float(low)):  # a batch of NaN only leaves min/max as they were
+            self.low, self.high = min(self.low, float(low)), max(self.high, float(high))
         self.zeros += n - int(torch.count_nonzero(flat))
         self.rows += x.shape[0]
         self.width = tuple(x.shape[1:])
@@ -91,8 +97,8 @@ class LayerStats:
                     "output_shape": str([acc.rows, *acc.width]),
                     "mean": math.nan if empty else acc.mean,
                     "std": math.nan if empty else math.sqrt(max(acc.m2, 0.0) / acc.n),
-                    "min": math.nan if empty else acc.low,
-                    "max": math.nan if empty else acc.high,
+                    "min": math.nan if empty or acc.low > acc.high else acc.low,
+                    "max": math.nan if empty or acc.low > acc.high else acc.high,
                     "zero_fraction": math.nan if empty else acc.zeros / acc.n,
                 }
             )

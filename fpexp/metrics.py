@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from fpexp.errors import Problem, UsageError
-from fpexp.heads import Head
+from fpexp.heads import GIVEN, Head
 
 LOG_FLOOR = -100.0
 
@@ -30,6 +30,8 @@ def encode(raw: np.ndarray, head: Head, start: int, positive: str | None = None)
         return values
     classes = list(head.classes or [])
     if raw.dtype.kind in "biuf":
+        if problem := _ambiguous(head):
+            raise UsageError([problem])
         values = np.asarray(raw, dtype=np.float64)
         ok = (values == np.round(values)) & (values >= 0) & (values < len(classes))
         if not ok.all():
@@ -51,6 +53,30 @@ def encode(raw: np.ndarray, head: Head, start: int, positive: str | None = None)
             head.label_hint(),
         )
     return out
+
+
+def _number(name: str) -> float | None:
+    try:
+        return float(name)
+    except ValueError:
+        return None
+
+
+def _ambiguous(head: Head) -> Problem | None:
+    """Numeric labels read as class indices; with ``task.classes`` naming classes by numbers
+    other than their own index (``[1, 0]``), a label ``0`` could mean either: refused."""
+    if head.classes_from != GIVEN or not head.classes:
+        return None
+    numbers = [(i, n, _number(n)) for i, n in enumerate(head.classes)]
+    clash = [f"'{n}' at index {i}" for i, n, v in numbers if v is not None and v != i]
+    if not clash:
+        return None
+    what = (
+        f"numeric labels are class indices, but task.classes names {', '.join(clash)}: "
+        "a label could mean the index or the name"
+    )
+    allowed = "class names that are not numbers (task.classes=[no, yes]), or labels as names"
+    return Problem("task.classes", what, allowed)
 
 
 def _bad(what: str, allowed: str) -> UsageError:

@@ -7,6 +7,8 @@ run, so ``--help`` and config errors stay fast.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from fpexp import initial_weights
 from fpexp.config import sizes
 from fpexp.config.validate import check_config, check_in_features
 from fpexp.errors import Problem, UsageError
+from fpexp.faults import RunFault
 from fpexp.interrupts import shielded
 from fpexp.record import RunRecord
 
@@ -78,7 +81,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         if problems:
             raise UsageError(problems)
 
-    with record.phase("build"):
+    with record.phase("build"), _memory("while building the model"):
         head = Head.from_config(cfg.task).named(getattr(source, "class_names", None))
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = len(source.feature_names)
@@ -113,7 +116,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
     rows = source.describe().get("rows")
     writers: list[TableWriter] = []
     try:  # from the first byte written until every output is registered: abort on any error
-        with record.phase("forward"):
+        with record.phase("forward"), _memory("during the forward pass"):
             stats = LayerStats(model)
             try:
                 for stem in ("outputs", "predictions"):
@@ -125,6 +128,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             finally:
                 stats.remove()
         record.update(input=source.describe())
+        _say_what_happened(record, result)
 
         with record.phase("write"):
             from fpexp.atomic import write_text
@@ -146,6 +150,8 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             record.update(results=result.summary, layers=layers)
             if result.metrics is not None:
                 record.update(metrics=result.metrics)
+            if note := result.nonfinite_note():  # last: notes end the record
+                record.update(notes=[*record.data.get("notes", []), note])
     except BaseException:
         with shielded():  # a second Ctrl-C must not stop the writers' threads half-way
             for writer in writers:
@@ -154,6 +160,25 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     multirun = record.data["command"].get("mode") == "MULTIRUN"
     show_results(model, result, head, console=not multirun)
+
+
+_NO_MEMORY = ("can't allocate memory", "out of memory", "cannot allocate memory")
+
+
+@contextmanager
+def _memory(step: str) -> Iterator[None]:
+    """An allocation that fails despite the size guard (another process took the memory, a
+    limit the guard cannot see): a ``RunFault`` of one line, exit 1, not a traceback."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as err:
+        if isinstance(err, RuntimeError) and not any(m in str(err) for m in _NO_MEMORY):
+            raise
+        what = (
+            f"out of memory {step} (the process could not allocate what it needed; "
+            "try a smaller model.width, model.depth, model.hidden or batch_size, or free memory)"
+        )
+        raise RunFault(None, what) from err
 
 
 def _show_columns(described: dict[str, Any], record: RunRecord) -> None:
@@ -185,3 +210,17 @@ def _label_problems(cfg: DictConfig, source: Any) -> list[Problem]:
         what = f"labels need one output, but task.out_features is {cfg.task.out_features}"
         return [Problem("data.label", what, "task.out_features=1 for a labelled regression")]
     return []
+
+
+def _say_what_happened(record: RunRecord, result: Any) -> None:
+    """Rows data.nan=drop dropped, and outputs that overflowed: on the console and in run.json
+    (the run still completes: its outputs are what the model computes)."""
+    console = record.data["command"].get("mode") != "MULTIRUN"
+    dropped = int(record.data.get("input", {}).get("rows_dropped") or 0)
+    if dropped:
+        line = f"dropped {dropped} row{'s' * (dropped != 1)} (data.nan=drop)"
+        log.info("%s", line, extra={"console": console})
+    note = result.nonfinite_note()
+    if note is not None:
+        log.info("warning: %s", note, extra={"console": console})
+        result.summary["nonfinite_output_rows"] = result.nonfinite

@@ -35,6 +35,19 @@ class ForwardResult:
     rows: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
+    nonfinite: int = 0  # rows whose outputs hold NaN or inf although their inputs are finite
+    first_nonfinite: tuple[int, Any] | None = None  # (row number from 1, row id)
+
+    def nonfinite_note(self) -> str | None:
+        """One line for outputs that overflowed: how many rows, the first one."""
+        if not self.nonfinite or self.first_nonfinite is None:
+            return None
+        number, rid = self.first_nonfinite
+        rows = f"{self.nonfinite} row{'s' * (self.nonfinite != 1)}"
+        return (
+            f"{rows} of finite inputs gave NaN or inf outputs (first: row {number}, id {rid}); "
+            "the model overflowed its dtype, so figures from these rows are NaN or inf"
+        )
 
 
 class _ColumnStats:
@@ -114,6 +127,7 @@ def forward(
     positive = getattr(source, "binary_positive", None)
     keep: dict[str, list[Any]] = {"ids": [], "outputs": [], "predictions": [], "labels": []}
     rows, bar, kept = 0, None, 0
+    nonfinite, first = 0, None
     model.eval()
     with torch.inference_mode(), warnings.catch_warnings():
         # read-only memory maps (.npy inputs) are never written through
@@ -125,6 +139,14 @@ def forward(
                     bar.update(rows)
             x = torch.from_numpy(batch.features).to(device=device, dtype=dtype)
             out = model(x).cpu()
+            if not bool(torch.isfinite(out).all()):
+                bad = ~torch.isfinite(out).reshape(len(out), -1).all(1)
+                bad &= torch.isfinite(x).reshape(len(x), -1).all(1).cpu()
+                if bool(bad.any()) and first is None:
+                    j = int(bad.to(torch.int8).argmax())
+                    rid = batch.ids[j]
+                    first = (rows + j + 1, rid.item() if hasattr(rid, "item") else rid)
+                nonfinite += int(bad.sum())
             preds = head.predict(out)
             values, pred_np = _numpy(out), _numpy(preds)
             if writers is not None:
@@ -167,4 +189,6 @@ def forward(
         rows=rows,
         summary=summary,
         metrics=metrics.result() if metrics is not None else None,
+        nonfinite=nonfinite,
+        first_nonfinite=first,
     )

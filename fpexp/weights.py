@@ -18,6 +18,7 @@ from fpexp.errors import Problem, UsageError
 
 SUFFIXES = (".safetensors", ".pt", ".pth")
 KEY = "model.weights"
+WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
@@ -40,9 +41,10 @@ def path_problems(path: Path) -> list[Problem]:
                 "one of: .safetensors, .pt, .pth",
             )
         ]
-    if not path.is_file():
-        return [Problem(KEY, f"{path}: no such file", "a state dict saved as .safetensors or .pt")]
-    return []
+    from fpexp.user_files import file_problem
+
+    problem = file_problem(path, KEY, "a state dict saved as .safetensors or .pt")
+    return [problem] if problem is not None else []
 
 
 def load_state(path: Path) -> dict[str, torch.Tensor]:
@@ -117,6 +119,8 @@ def _kind(t: torch.Tensor) -> str | None:
         return "a meta tensor (no values)"
     if t.is_complex() or not t.is_floating_point():
         return f"{str(t.dtype).removeprefix('torch.')}, not a real floating-point tensor"
+    if t.dtype not in WEIGHT_DTYPES:  # float8 and other narrow formats: never cast silently
+        return f"{str(t.dtype).removeprefix('torch.')}, not one of the supported float dtypes"
     return None
 
 

@@ -4,8 +4,9 @@ The estimate is a lower bound of what a run must hold at once: the synthetic tab
 values and int64 row ids), the model's parameters (built in float32, then cast: at least
 ``max(4, dtype bytes)`` each) and one batch's activations around the widest layer (its input
 and output, ``min(batch_size, rows)`` rows in the run's dtype). A run whose estimate exceeds
-the memory available now (``MemAvailable`` in ``/proc/meminfo``, else free pages from
-``os.sysconf``) is refused with one line naming both. No torch here: only the config.
+the memory available now (the least of ``MemAvailable`` in ``/proc/meminfo`` or free pages
+from ``os.sysconf``, the process's RLIMIT_AS/RLIMIT_DATA room and its cgroup's) is refused
+with one line naming both. No torch here: only the config.
 """
 
 from __future__ import annotations
@@ -29,7 +30,58 @@ _UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation now; None where the system won't say."""
+    """Bytes this process may still allocate now: the least of the system's free memory, the
+    process limits (RLIMIT_AS, RLIMIT_DATA) less what it uses, and its cgroup's limit less
+    what the cgroup uses; None where none of them says."""
+    known = [n for n in (_system_memory(), *_process_room(), _cgroup_room()) if n is not None]
+    return max(min(known), 0) if known else None
+
+
+def _status_bytes(field: str) -> int | None:
+    """``VmSize`` / ``VmData`` of this process, from ``/proc/self/status``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _process_room() -> list[int | None]:
+    """Room left under RLIMIT_AS (address space) and RLIMIT_DATA (data segment)."""
+    try:
+        import resource
+    except ImportError:
+        return []
+    room: list[int | None] = []
+    for limit, field in (("RLIMIT_AS", "VmSize"), ("RLIMIT_DATA", "VmData")):
+        try:
+            soft, _ = resource.getrlimit(getattr(resource, limit))
+        except (AttributeError, OSError, ValueError):
+            continue
+        if soft == resource.RLIM_INFINITY or soft < 0:
+            continue
+        used = _status_bytes(field)
+        room.append(soft - used if used is not None else soft)
+    return room
+
+
+def _cgroup_room(root: str = "/sys/fs/cgroup") -> int | None:
+    """``memory.max`` less ``memory.current`` of this cgroup (v2), where it has a limit."""
+    try:
+        with open(f"{root}/memory.max") as fh:
+            limit = fh.read().strip()
+        if limit == "max":
+            return None
+        with open(f"{root}/memory.current") as fh:
+            return int(limit) - int(fh.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _system_memory() -> int | None:
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:

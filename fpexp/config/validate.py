@@ -102,6 +102,11 @@ def _check_class_names(task: Any) -> list[Problem]:
     (predictions): a name the tables already use would overwrite or shadow that column."""
     if task.kind == "regression" or task.classes is None:
         return []
+    blank = [i for i, c in enumerate(task.classes) if not str(c).strip()]
+    if blank:
+        where = ", ".join(str(i) for i in blank)
+        what = f"empty or blank class name at position {where} of {list(task.classes)}"
+        return [Problem("task.classes", what, "non-blank names, e.g. [no, yes]")]
     clash = [str(c) for c in task.classes if str(c) in RESERVED_COLUMNS]
     if not clash:
         return []

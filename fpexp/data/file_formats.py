@@ -187,7 +187,8 @@ def _read_npy(path: Path, columns: Columns) -> Iterator[Rows]:
         block = arr[start : start + step]
         ids = np.array(block[:, columns.all.index(columns.id)]) if columns.id else None
         labels = np.array(block[:, columns.all.index(columns.label)]) if columns.label else None
-        features = block if whole else np.ascontiguousarray(block[:, idx], dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf is refused per row, one line
+            features = block if whole else np.ascontiguousarray(block[:, idx], dtype=np.float32)
         yield ids, features, labels
         _release(mapping, offset + start * row_bytes, len(block) * row_bytes)
 
@@ -230,7 +231,9 @@ def table_rows(table: Any, columns: Columns) -> Rows:
     feats = np.column_stack([_numbers(table.column(c)) for c in columns.features])
     ids = table.column(columns.id).to_numpy(zero_copy_only=False) if columns.id else None
     labels = _labels(table.column(columns.label)) if columns.label else None
-    return ids, np.ascontiguousarray(feats, dtype=np.float32), labels
+    with np.errstate(over="ignore", invalid="ignore"):  # inf is refused per row, one line
+        features = np.ascontiguousarray(feats, dtype=np.float32)
+    return ids, features, labels
 
 
 def _read_parquet(path: Path, columns: Columns) -> Iterator[Rows]:
