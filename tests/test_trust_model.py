@@ -9,15 +9,13 @@ import json
 import logging
 import math
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import ENV
+from conftest import run_into
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -159,13 +157,7 @@ def test_sparse_tensor_in_a_pt_is_one_line_from_the_real_cli(tmp_path):
     state = lesson_state()
     state["0.weight"] = state["0.weight"].to_sparse()
     save_state(state, tmp_path / "w.pt")
-    done = subprocess.run(
-        [sys.executable, "-m", "fpexp", "model.weights=w.pt", f"hydra.run.dir={tmp_path / 'r'}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
+    done, _ = run_into(tmp_path, "model.weights=w.pt")
     assert done.returncode == 2
     assert done.stderr == (
         f"fpexp: error: model.weights: {tmp_path}/w.pt: 0.weight is a sparse_coo tensor "
@@ -527,20 +519,13 @@ def test_size_text(n, text):
 
 @pytest.mark.slow
 def test_an_impossible_model_is_one_line_from_the_real_cli(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "fpexp", "model.width=1000000000000", f"hydra.run.dir={tmp_path}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
+    done, run_dir = run_into(tmp_path, "model.width=1000000000000")
     assert done.returncode == 2
     assert done.stderr.startswith(
         "fpexp: error: model.width: a model of 8,000,000,000,001 parameters needs at least 29.1 TiB"
     )
     assert len(done.stderr.splitlines()) == 1  # the largest part only: the model
-    assert {p.name for p in tmp_path.iterdir()} == {".hydra", "run.json", "fpexp.log"}
+    assert {p.name for p in run_dir.iterdir()} == {".hydra", "run.json", "fpexp.log"}
 
 
 # --------------------------------------------------------------------------- hostile review
