@@ -72,7 +72,7 @@ AT_COMPOSE = [
     (
         ["model.hiden=[8]"],
         [
-            "model.hiden: unknown key (allowed keys: hidden, width, depth, activation, bias, in_features, weights)"
+            "model.hiden: unknown key (allowed keys: hidden, width, depth, activation, bias, in_features, weights, layers, norm, dropout, weights_key, weights_prefix)"
         ],
     ),
     (
@@ -102,7 +102,7 @@ AT_COMPOSE = [
     (
         ["model.hiden=3", "data.n_rows=5", "model.activation=swish", "task.threshold=7"],
         [
-            "model.hiden: unknown key (allowed keys: hidden, width, depth, activation, bias, in_features, weights)",
+            "model.hiden: unknown key (allowed keys: hidden, width, depth, activation, bias, in_features, weights, layers, norm, dropout, weights_key, weights_prefix)",
             "data.n_rows: unknown key for data=animals (allowed keys: source)",
             "task.threshold: 7.0 is outside [0, 1] (a probability between 0 and 1)",
             "model.activation: unknown activation 'swish' (one of: none, relu, tanh, sigmoid, gelu, silu, leaky_relu, elu)",

@@ -342,10 +342,13 @@ def test_lesson_multiclass_with_another_width_is_one_line(compose_cfg, tmp_path)
 
 # --------------------------------------------------------------------------- 5. + additions
 
-MODEL_KEYS = "hidden, width, depth, activation, bias, in_features, weights"
+MODEL_KEYS = (
+    "hidden, width, depth, activation, bias, in_features, weights, layers, norm, dropout, "
+    "weights_key, weights_prefix"
+)
 ADDITIONS = [
-    (["+model.dropout=0.5"], f"model.dropout: unknown key (allowed keys: {MODEL_KEYS})"),
-    (["++model.dropout=0.5"], f"model.dropout: unknown key (allowed keys: {MODEL_KEYS})"),
+    (["+model.dropuot=0.5"], f"model.dropuot: unknown key (allowed keys: {MODEL_KEYS})"),
+    (["++model.dropuot=0.5"], f"model.dropuot: unknown key (allowed keys: {MODEL_KEYS})"),
     (
         ["+task.margin=1"],
         "task.margin: unknown key (allowed keys: kind, out_features, threshold, classes)",
@@ -392,12 +395,12 @@ def test_each_sweep_job_refuses_an_unknown_key_the_preflight_missed(tmp_path, mo
 
     monkeypatch.setattr(additions, "preflight", lambda args: [])
     sweep_dir = tmp_path / "s"
-    args = ["-m", "seed=1,2", "+model.dropout=0.5", f"hydra.sweep.dir={sweep_dir}"]
+    args = ["-m", "seed=1,2", "+model.dropuot=0.5", f"hydra.sweep.dir={sweep_dir}"]
     assert cli.main(args) != 0
     for job in ("0", "1"):
         rec = record(sweep_dir / job)
         assert rec["status"] == "failed"
-        assert rec["error"] == f"model.dropout: unknown key (allowed keys: {MODEL_KEYS})"
+        assert rec["error"] == f"model.dropuot: unknown key (allowed keys: {MODEL_KEYS})"
         assert not (sweep_dir / job / "outputs.csv").exists()
 
 

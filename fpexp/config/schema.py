@@ -51,6 +51,12 @@ class ModelConfig:
     bias: bool = True
     in_features: int | None = None
     weights: str | None = None
+    # issue 10 (open builder): filled in by the layer, checkpoint and head work
+    layers: list[Any] | None = None  # modules built in order with _target_ (no hidden/width/depth)
+    norm: str = "none"  # MLP: none | batch | layer, after each hidden Linear
+    dropout: float = 0.0  # MLP: a Dropout after each hidden activation when > 0
+    weights_key: str | None = None  # the state dict's key in a checkpoint dict
+    weights_prefix: str | None = None  # a prefix stripped from every weights key
 
 
 @dataclass
@@ -79,7 +85,7 @@ class FileDataConfig:
     format: str | None = None
     features: list[str] | None = None
     id: str | None = None
-    label: str | None = None
+    label: Any = None  # a column name, or a list of 0/1 columns (task=multilabel)
     nan: str = "error"
 
 
