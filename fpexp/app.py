@@ -13,9 +13,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from fpexp import __version__, initial_weights
+from fpexp import __version__
 from fpexp.errors import Interrupted, UsageError
 from fpexp.faults import RunFault, describe
+from fpexp.initial_weights import PastRun
 from fpexp.interrupts import during_run, shielded
 from fpexp.liveness import process_info
 from fpexp.pipeline import OUTPUT_NAMES, execute
@@ -23,13 +24,15 @@ from fpexp.record import RunRecord
 
 log = logging.getLogger("fpexp")
 
-last_run_dir: Path | None = None  # the run directory of the latest run_experiment call
-
 
 def run_experiment(
-    cfg: DictConfig, run_dir: Path, context: dict[str, Any] | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    context: dict[str, Any] | None = None,
+    past: PastRun | None = None,
 ) -> RunRecord:
-    """Run the experiment described by ``cfg`` into ``run_dir`` and return its record.
+    """Run the experiment described by ``cfg`` into ``run_dir`` and return its record;
+    ``past`` is the run a ``rerun`` reproduces (its saved weights may be loaded).
 
     Raises ``UsageError`` for bad input, after recording ``failed`` with the message;
     ``RunFault`` (an ``OSError`` with a one-line ``line``) for a full disk, an I/O error or a
@@ -40,7 +43,6 @@ def run_experiment(
 
     context = dict(context or {})
     cwd = Path(context.pop("cwd", Path.cwd()))
-    past = initial_weights.reproducing()
     if past is not None:
         context["rerun_of"] = str(past.run_dir)
     record = RunRecord(
@@ -51,14 +53,12 @@ def run_experiment(
         command={"cwd": str(cwd), **context},
         config=OmegaConf.to_container(cfg, resolve=True),
     )
-    global last_run_dir
-    last_run_dir = record.run_dir
     with during_run():
         try:
             record.save()
             with record.phase("environment"):
                 record.update(environment=environment(cwd))
-            execute(cfg, record)
+            execute(cfg, record, past)
             record.finish("completed")
         except UsageError as err:
             _clean_up(record, "failed", err.message)

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
-from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from fpexp import sweep
@@ -27,62 +24,13 @@ from fpexp.config.store import CONFIG_NAME, config_dir, register, register_launc
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
 from fpexp.faults import EXIT_FAULT, RunFault, before_run
+from fpexp.hydra_run import HydraCall, HydraRun, RunOutcome
+from fpexp.initial_weights import PastRun
 from fpexp.interrupts import during_run
 from fpexp.run_dirs import DirectoryRefused
 
 log = logging.getLogger("fpexp")
-_failures: list[UsageError | RunFault] = []
-
-
-def task(cfg: DictConfig) -> None:
-    """The Hydra task: one run, into the run directory Hydra made for it."""
-    from fpexp.app import run_experiment
-
-    hc = HydraConfig.get()
-    run_dir = Path(hc.runtime.output_dir)
-    context = {
-        "line": shlex.join(["fpexp", *sys.argv[1:]]),
-        "argv": list(sys.argv),
-        "cwd": hc.runtime.cwd,
-        "overrides": list(hc.overrides.task),
-        "choices": {
-            k: v for k, v in hc.runtime.choices.items() if not k.startswith(("hydra/", "schema/"))
-        },
-        "mode": hc.mode.name if hc.mode is not None else "RUN",
-        "job_num": hc.job.get("num"),
-    }
-    try:
-        run_experiment(cfg, run_dir, context)
-    except UsageError as err:
-        for line in err.lines():
-            log.error("%s", line)
-        err.reported = True
-        if context["mode"] == "MULTIRUN":
-            raise  # Hydra marks the job failed and goes on with the others
-        _failures.append(err)  # a single run: main() exits 2, without Hydra's extra report
-        return
-    except RunFault as err:  # a full disk, an I/O error, the run directory gone: exit 1
-        if context["mode"] == "MULTIRUN":
-            raise
-        print(f"fpexp: error: {err.line}", file=sys.stderr)  # not logged: fpexp.log may fail
-        _failures.append(err)
-        return
-    except (SystemExit, Exception) as err:
-        if context["mode"] != "MULTIRUN":
-            raise
-        # Hydra lets a SystemExit out of the job and so abandons the rest of the sweep; and an
-        # unexpected exception is one job's failure, recorded in its run.json like any other.
-        failure = sweep.job_failure(err)
-        log.error("job failed: %s", failure)
-        log.info("job failed", exc_info=err, extra={"console": False})  # fpexp.log only
-        raise sweep.JobFailed(failure, reported=True) from None
-    log.info("run directory: %s", shown(run_dir, Path(hc.runtime.cwd)))
-
-
 register()
-_hydra_main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)(
-    task
-)
 
 
 def _print(problems: list[Problem]) -> None:
@@ -90,15 +38,16 @@ def _print(problems: list[Problem]) -> None:
         print(f"fpexp: error: {p}", file=sys.stderr)
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str], call: HydraCall) -> int:
     """Hydra's run or multirun; user mistakes and interruptions become exit codes."""
     from fpexp.config.additions import preflight
 
     if problems := preflight(args):  # +key=value the schema does not know: before any run dir
         _print(problems)
         return EXIT_USAGE
+    hydra_main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
     try:
-        _hydra_main()
+        hydra_main(call.task)()
     except UsageError as err:  # in a multirun: the first failed job's, already logged
         if not err.reported:
             _print(err.problems)
@@ -126,9 +75,7 @@ def _run(args: list[str]) -> int:
         # HydraException: Hydra's MissingConfigException is an OSError too)
         print(f"fpexp: error: {before_run(err, _output_dir())}", file=sys.stderr)
         return EXIT_FAULT
-    if any(isinstance(err, RunFault) for err in _failures):
-        return EXIT_FAULT
-    return EXIT_USAGE if _failures else 0
+    return call.exit_code()
 
 
 def _output_dir() -> str | None:
@@ -140,12 +87,12 @@ def _output_dir() -> str | None:
     return None
 
 
-def _finish_sweep(sweep_dir: Path) -> int:
-    """Write and print the sweep summary; 1 if any job did not complete."""
+def _finish_sweep(state: sweep.SweepState, sweep_dir: Path) -> tuple[int, list[RunOutcome]]:
+    """Write and print the sweep summary; 1 if any job did not complete; each job's outcome."""
     from fpexp.summary import SummaryNotWritten, one_line, to_markdown, write_summary
 
     try:
-        columns, rows = write_summary(sweep_dir, sweep.planned(), renderer=sweep.renderer())
+        columns, rows = write_summary(sweep_dir, state.jobs, renderer=state.renderer)
         unwritten = None
     except SummaryNotWritten as err:  # a full disk: the table on the console still
         (columns, rows), unwritten = err.table, err
@@ -155,11 +102,12 @@ def _finish_sweep(sweep_dir: Path) -> int:
     for r in failed:
         print(one_line(f"job {r['job']} {r['status']}: {r['error']}"), file=sys.stderr)
     where = shown(sweep_dir)
+    runs = [RunOutcome(sweep_dir / str(r["run_dir"]), str(r["status"])) for r in rows]
     if unwritten is not None:
         print(f"fpexp: error: {where}: {unwritten}", file=sys.stderr)
-        return EXIT_FAULT
+        return EXIT_FAULT, runs
     print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
-    return 1 if failed else 0
+    return (1 if failed else 0), runs
 
 
 def _refused_before_jobs(code: int, sweep_dir: Path) -> bool:
@@ -195,39 +143,41 @@ def main(argv: list[str] | None = None) -> int:
     if (problem := command_line_problem(args)) is not None:
         _print([problem])
         return EXIT_USAGE
-    return run_hydra(args)
+    return run_hydra(args).code
 
 
-def run_hydra(args: list[str]) -> int:
-    """Run Hydra on ``args``. Exit codes: 0 ok, 2 bad input, 1 a fault (a full disk, ...) or a
-    sweep job failed, 130 stopped.
+def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
+    """Run Hydra on ``args``; ``past`` is the run a ``rerun`` reproduces. Exit codes: 0 ok,
+    2 bad input, 1 a fault (a full disk, ...) or a sweep job failed, 130 stopped.
 
     A multirun's summary is written however the sweep ended, before any error propagates.
+    Everything the call needs or learns is in its ``HydraCall`` and ``SweepState``: nothing
+    is left behind for the next call.
     """
+    call = HydraCall(past=past)
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = [saved_argv[0] if saved_argv else "fpexp", *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
-    _failures.clear()
-    sweep.reset()
     register_launcher()
-    code, sweep_code = 0, 0
-    try:
-        # From Hydra's startup on, SIGTERM stops like Ctrl-C (exit 130), also before the run's
-        # record exists (a run installs its own handlers while it runs); restored after.
-        with during_run(), hydra_speedups.installed():
-            code = _run(args)
-    finally:
-        sys.argv = saved_argv
-        if saved_env is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = saved_env
-        sweep_dir = sweep.started()
-        if (
-            sweep_dir is not None
-            and sweep_dir.is_dir()
-            and not _refused_before_jobs(code, sweep_dir)
-        ):
-            sweep_code = _finish_sweep(sweep_dir)
-        sweep.reset()
-    return code or sweep_code
+    code, sweep_code, sweep_dir = 0, 0, None
+    with sweep.tracking() as state:
+        try:
+            # From Hydra's startup on, SIGTERM stops like Ctrl-C (exit 130), also before the
+            # run's record exists (a run installs its own handlers while it runs); restored after.
+            with during_run(), hydra_speedups.installed():
+                code = _run(args, call)
+        finally:
+            sys.argv = saved_argv
+            if saved_env is None:
+                os.environ.pop("HYDRA_FULL_ERROR", None)
+            else:
+                os.environ["HYDRA_FULL_ERROR"] = saved_env
+            sweep_dir = state.sweep_dir
+            if (
+                sweep_dir is not None
+                and sweep_dir.is_dir()
+                and not _refused_before_jobs(code, sweep_dir)
+            ):
+                sweep_code, call.runs[:] = _finish_sweep(state, sweep_dir)
+    runs = tuple(call.runs)
+    return HydraRun(code or sweep_code, runs, sweep_dir, call.failure_lines())

@@ -1,7 +1,7 @@
 """Where a run's weights come from: seeded initialisation, ``model.weights``, or a past run.
 
-``fpexp rerun`` registers the run it reproduces (``reproduce``). When the new run would
-initialise exactly the same weights as that run (same seed, model, head, dtype and input
+``fpexp rerun`` passes the run it reproduces down to ``choose`` (``past``). When the new run
+would initialise exactly the same weights as that run (same seed, model, head, dtype and input
 width), it loads that run's saved ``weights.safetensors`` instead, so a rerun never depends on
 initialisation code or on the original ``model.weights`` file still existing. Only a completed
 run whose record lists the saved file with its sha256 has such weights; a rerun of any other
@@ -44,19 +44,6 @@ class PastRun:
         return self.distrust
 
 
-_reproducing: PastRun | None = None
-
-
-def reproduce(run: PastRun | None) -> None:
-    """Make the next run in this process a rerun of ``run`` (``None`` to clear)."""
-    global _reproducing
-    _reproducing = run
-
-
-def reproducing() -> PastRun | None:
-    return _reproducing
-
-
 def _weights_path(given: Any, cwd: Path) -> Path | None:
     """``model.weights`` as the absolute path it names from ``cwd`` (None when not given)."""
     if not isinstance(given, str) or not given:
@@ -90,9 +77,12 @@ class Choice:
     note: str | None = None  # why a rerun did not load the original's saved weights
 
 
-def choose(config: dict[str, Any], in_features: int, cwd: Path) -> Choice:
-    """Decide the weights for a run with resolved ``config`` (no loading yet)."""
-    past, note = _reproducing, None
+def choose(
+    config: dict[str, Any], in_features: int, cwd: Path, past: PastRun | None = None
+) -> Choice:
+    """Decide the weights for a run with resolved ``config`` (no loading yet); ``past`` is
+    the run a rerun reproduces."""
+    note = None
     if past is not None:
         recorded = (past.record.get("input") or {}).get("features")
         past_cwd = Path((past.record.get("command") or {}).get("cwd") or past.run_dir)

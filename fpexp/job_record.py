@@ -56,7 +56,7 @@ _FIELDS: dict[str, tuple[Any, str]] = {
     "layers": (lambda v: isinstance(v, list) and all(map(_layer, v)), "a list of layers"),
     "duration_s": (_optional_number, "a number"),
 }
-_EMPTY = {"config": {}, "model": {}, "results": {}, "metrics": {}, "layers": []}
+_EMPTY: dict[str, Any] = {"config": {}, "model": {}, "results": {}, "metrics": {}, "layers": []}
 
 
 def _field(rec: dict[str, Any], dotted: str) -> tuple[bool, Any]:

@@ -36,9 +36,10 @@ def strict(value: Any, where: str, notes: list[str]) -> Any:
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
-    if math.isfinite(value):
-        return float(value)
-    text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    number = float(value)
+    if math.isfinite(number):
+        return number
+    text = "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
     notes.append(f"{where}: {text} (not a finite number, recorded as null)")
     return None
 

@@ -88,8 +88,8 @@ def read_record(run_dir: Path) -> tuple[dict[str, Any], str | None]:
         return {}, f"{RECORD} is not valid JSON ({err})"
     except OSError as err:
         return {}, f"{RECORD} cannot be read ({err.strerror or err})"
-    problem = record_problem(data)
-    return (data, None) if problem is None else ({}, problem)
+    why = record_problem(data)
+    return (data, None) if why is None else ({}, why)
 
 
 class _NotStrict(ValueError):

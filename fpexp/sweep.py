@@ -6,23 +6,63 @@ directory, so that is where a directory that is not new, empty and writable is r
 the callback only notes where it lives and which jobs it will run (``sweep.json``, in the
 launching process for every launcher); ``cli.run_hydra`` writes the summary after Hydra returns
 or raises.
+
+How the callback reaches the call that started Hydra: Hydra instantiates it from config (no
+arguments of ours), so ``cli.run_hydra`` opens ``tracking()``, which sets a ``ContextVar`` to a
+fresh ``SweepState`` for that call only and resets it on exit, also after an error or Ctrl-C.
+The callback fills that state; nothing outlives the call, so two calls in one process (a
+notebook) never see each other's sweep. Outside ``tracking()`` (Hydra driven by someone else)
+the callback still checks directories and writes ``sweep.json``, but tracks nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fpexp.run_dirs import claim, claim_job_subdir
-from fpexp.sweep_plan import planned_jobs, write_plan
+from fpexp.sweep_plan import planned_jobs, raw_subdir, write_plan
 
-_sweep_dir: Path | None = None
-_jobs: list[list[str]] | None = None
-_renderer: Any = None
+if TYPE_CHECKING:
+    from fpexp.summary_plot import Renderer
+
+
+@dataclass
+class SweepState:
+    """The multirun one ``cli.run_hydra`` call started: filled in by ``SweepTracker``."""
+
+    sweep_dir: Path | None = None
+    jobs: list[list[str]] | None = None  # each job's overrides, when the job list is known
+    renderer: Renderer | None = None  # draws summary.png; warms up while the jobs run
+
+    def close(self) -> None:
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None
+
+
+_CURRENT: ContextVar[SweepState | None] = ContextVar("fpexp_sweep_state", default=None)
+
+
+@contextmanager
+def tracking() -> Iterator[SweepState]:
+    """A new ``SweepState`` that ``SweepTracker`` fills during the block (and only then);
+    its renderer is closed on the way out."""
+    state = SweepState()
+    token = _CURRENT.set(state)
+    try:
+        yield state
+    finally:
+        _CURRENT.reset(token)
+        state.close()
 
 
 def _directory(config: DictConfig, key: str) -> str:
@@ -31,10 +71,6 @@ def _directory(config: DictConfig, key: str) -> str:
     except Exception:  # ${hydra:...} in the path: resolve it as run_job will
         HydraConfig.instance().set_config(config)
         return str(OmegaConf.select(config, key))
-
-
-def _raw_subdir(config: DictConfig) -> str:
-    return str(OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir"))
 
 
 def _job_subdir(config: DictConfig, num: int) -> str | None:
@@ -58,18 +94,21 @@ class SweepTracker(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Claim the sweep directory, write ``sweep.json`` and start the summary plot's
         renderer, so it warms up while the jobs run."""
-        global _sweep_dir, _jobs, _renderer
-        claim_job_subdir(_raw_subdir(config), _job_subdir(config, 0), _job_subdir(config, 1))
+        claim_job_subdir(raw_subdir(config), _job_subdir(config, 0), _job_subdir(config, 1))
         root = claim("hydra.sweep.dir", _directory(config, "hydra.sweep.dir"))
-        _sweep_dir, _jobs = root, planned_jobs(config)
-        if _jobs is not None:
-            write_plan(root, _jobs)
+        jobs, state = planned_jobs(config), _CURRENT.get()
+        if state is not None:  # noted first: the summary is written even if the plan is not
+            state.sweep_dir, state.jobs = root, jobs
+        if jobs is not None:
+            write_plan(root, jobs)
+        if state is None:
+            return  # not started by run_hydra: no summary will be written
         from fpexp.summary_plot import Renderer
 
         try:
-            _renderer = Renderer()
+            state.renderer = Renderer()
         except OSError:
-            _renderer = None  # the summary plots in-process instead
+            state.renderer = None  # the summary plots in-process instead
 
 
 class JobFailed(Exception):
@@ -87,24 +126,3 @@ def job_failure(err: BaseException) -> str:
     """One line for a failed job: ``SystemExit: 3``, ``RuntimeError: ...``."""
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
-
-
-def started() -> Path | None:
-    """The directory of the multirun started in this process since ``reset``, if any."""
-    return _sweep_dir
-
-
-def planned() -> list[list[str]] | None:
-    """Each job's overrides, in job order, when the sweep's job list is known."""
-    return _jobs
-
-
-def renderer() -> Any:
-    return _renderer
-
-
-def reset() -> None:
-    global _sweep_dir, _jobs, _renderer
-    if _renderer is not None:
-        _renderer.close()
-    _sweep_dir = _jobs = _renderer = None

@@ -21,12 +21,18 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOB_SUBDIR = "${hydra.job.num}"
 
 
+def raw_subdir(config: DictConfig) -> str:
+    """``hydra.sweep.subdir`` as written (``${hydra.job.num}``), not resolved."""
+    sweep = OmegaConf.to_container(config.hydra.sweep, resolve=False)
+    return str(sweep.get("subdir") if isinstance(sweep, dict) else None)
+
+
 def planned_jobs(config: DictConfig) -> list[list[str]] | None:
     """Each job's overrides, in job order, as ``BasicSweeper`` will launch them; None when
     another sweeper is configured or Hydra's splitting is not available."""
     if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
         return None
-    if OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") != JOB_SUBDIR:
+    if raw_subdir(config) != JOB_SUBDIR:
         return None  # the summary finds job N in SWEEP_DIR/N only
     try:
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -36,7 +42,8 @@ def planned_jobs(config: DictConfig) -> list[list[str]] | None:
         loader = GlobalHydra.instance().config_loader()
         params = OmegaConf.select(config, "hydra.sweeper.params") or {}
         arguments = [f"{k}={v}" for k, v in params.items()]
-        arguments += OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+        task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+        arguments += [str(a) for a in task] if isinstance(task, list) else []
         parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
         batches = BasicSweeper.split_arguments(parsed, None)
     except Exception:  # an unknown Hydra: the summary falls back to the job directories

@@ -203,12 +203,12 @@ def _faulty(monkeypatch, faults):
     calls = []
     real = fpexp.app.execute
 
-    def execute(cfg, record):
+    def execute(cfg, record, *args):
         calls.append(1)
         fault = faults.get(len(calls))
         if fault is not None:
             raise fault
-        return real(cfg, record)
+        return real(cfg, record, *args)
 
     monkeypatch.setattr(fpexp.app, "execute", execute)
 
@@ -437,6 +437,10 @@ def test_writing_a_summary_imports_no_torch(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["summary.csv", "summary.md", "summary.png"])
+def _no_renderer() -> None:
+    raise OSError("no helper process: the summary plots in-process")
+
+
 def test_a_full_disk_while_writing_the_summary_is_one_line_and_the_table_still_shows(
     tmp_path, monkeypatch, capsys, name
 ):
@@ -457,7 +461,7 @@ def test_a_full_disk_while_writing_the_summary_is_one_line_and_the_table_still_s
     monkeypatch.setattr(fpexp.summary, "write_text", full)
     if name == "summary.png":
         monkeypatch.setattr(fpexp.summary_plot, "plot_summary", full_png)
-        monkeypatch.setattr(fpexp.sweep, "renderer", lambda: None)
+        monkeypatch.setattr(fpexp.summary_plot, "Renderer", _no_renderer)
     root = tmp_path / "sweep"
     assert main(["-m", "seed=1,2", f"hydra.sweep.dir={root}"]) == 1
     out, err = capsys.readouterr()

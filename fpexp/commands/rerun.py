@@ -79,7 +79,7 @@ def _past_run(original: Run, changed: list[str]) -> initial_weights.PastRun:
 
 
 def main(argv: list[str]) -> int:
-    from fpexp import app, cli
+    from fpexp import cli
 
     args = parser().parse_intermixed_args(argv)  # rerun RUN --check seed=7 too
     if any(o in ("-m", "--multirun") or o.startswith("-") for o in args.overrides):
@@ -98,19 +98,14 @@ def main(argv: list[str]) -> int:
     if not args.check:
         for line in causes:
             print(f"note: {line}")
-    app.last_run_dir = None
-    initial_weights.reproduce(_past_run(original, tampered))
-    try:
-        code = cli.run_hydra(overrides)
-    finally:
-        initial_weights.reproduce(None)
-    if not args.check or code != 0 or app.last_run_dir is None:
-        return code
+    done = cli.run_hydra(overrides, past=_past_run(original, tampered))
+    if not args.check or done.code != 0 or done.run_dir is None:
+        return done.code
     print(f"original: {shown(original.path)}")
     for line in tampered + causes:
         print(f"  {line}")
-    differ = compare(original, app.last_run_dir)
-    print(f"rerun:    {shown(app.last_run_dir)}")
+    differ = compare(original, done.run_dir)
+    print(f"rerun:    {shown(done.run_dir)}")
     if original.record["status"] != "completed":
         print(f"reproduced: not comparable: the original run is {original.status} (no result)")
         return 1

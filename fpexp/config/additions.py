@@ -50,8 +50,8 @@ def unknown_keys(cfg: Any) -> list[Problem]:
     return out
 
 
-def _hydra(line: str) -> bool:
-    return line.lstrip("+~").startswith("hydra")
+def _hydra(line: str | None) -> bool:
+    return (line or "").lstrip("+~").startswith("hydra")
 
 
 def preflight(args: Sequence[str]) -> list[Problem]:

@@ -180,7 +180,7 @@ def _store_shared(state: State, init: Callable[..., Any]) -> Callable[..., Any]:
     return __init__
 
 
-WRAPPERS = {
+WRAPPERS: dict[str, Callable[[State, Callable[..., Any]], Callable[..., Any]]] = {
     "load_config": _parsed_once,
     "validate_batch_is_legal": _validating,
     "load_sweep_config": _queued_sweep_config,

@@ -14,7 +14,7 @@ from typing import Any
 try:
     from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 except ImportError:  # pragma: no cover (the parallel extra is not installed)
-    JoblibLauncher = None  # type: ignore[assignment,misc]
+    JoblibLauncher = None
 
 if JoblibLauncher is not None:
 

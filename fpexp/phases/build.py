@@ -1,0 +1,98 @@
+"""The build phase: the task head, the model (seeded, on its device and dtype) and its weights.
+
+Making the head, building the model and applying the weights are one short function each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
+
+from fpexp import initial_weights
+from fpexp.phases.validate import Checked
+from fpexp.record import RunRecord
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from fpexp.data import Source
+    from fpexp.heads import Head
+
+
+@dataclass(frozen=True)
+class Built:
+    """A model ready to run: built, on its device and dtype, with its weights loaded."""
+
+    checked: Checked
+    head: Head
+    model: nn.Sequential
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def source(self) -> Source:
+        return self.checked.source
+
+
+def build(cfg: DictConfig, record: RunRecord, checked: Checked) -> Built:
+    """Make the head and the model, load the chosen weights, and record the model."""
+    import torch
+
+    from fpexp.config.schema import hidden_widths
+    from fpexp.devices import DTYPES, resolve_device
+    from fpexp.model_summary import count_parameters
+
+    head = make_head(cfg, checked.source)
+    device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
+    in_features = checked.in_features
+    hidden = hidden_widths(cfg.model)
+    model = build_model(cfg, in_features, hidden, head)
+    # initialised in float32 on the CPU (the same weights everywhere), then moved; loaded
+    # weights are cast straight to the model's dtype and checked as cast
+    model = model.to(device=device, dtype=dtype)
+    record.update(weights=apply_weights(model, checked))
+    total, trainable = count_parameters(model)
+    record.update(
+        device=str(device),
+        dtype=cfg.dtype,
+        seed=int(cfg.seed),
+        torch_threads=torch.get_num_threads(),
+        batch_size=int(cfg.batch_size),
+        classes=head.record(),
+        model={
+            "repr": str(model),
+            "in_features": in_features,
+            "hidden": hidden,
+            "width": hidden[0] if hidden and len(set(hidden)) == 1 else None,
+            "depth": len(hidden),
+            "parameters": total,
+            "trainable": trainable,
+        },
+    )
+    return Built(checked, head, model, device, dtype)
+
+
+def make_head(cfg: DictConfig, source: Source) -> Head:
+    """The task head, with the class names the data gives (if any)."""
+    from fpexp.heads import Head
+
+    return Head.from_config(cfg.task).named(getattr(source, "class_names", None))
+
+
+def build_model(cfg: DictConfig, in_features: int, hidden: list[int], head: Head) -> nn.Sequential:
+    """The model in float32 on the CPU, its initial weights drawn from ``cfg.seed``."""
+    import torch
+
+    from fpexp.builder import build_model
+
+    torch.manual_seed(int(cfg.seed))
+    return build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
+
+
+def apply_weights(model: nn.Module, checked: Checked) -> dict[str, object]:
+    """Load the weights chosen in validation into ``model``; what run.json says of them."""
+    names = list(checked.source.feature_names)
+    return initial_weights.apply(model, checked.weights, names)
