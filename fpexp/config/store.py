@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from fpexp.config.schema import DATA_SCHEMAS, FpexpConfig
 
 CONFIG_NAME = "config"
-_registered = False
+SCHEMA_NAME = "fpexp_schema"
 
 
 def config_dir() -> str:
@@ -45,13 +45,19 @@ def _help_commands() -> str:
     return commands_text()
 
 
+def _registered() -> bool:
+    """Whether Hydra's ConfigStore and OmegaConf (process-wide registries) hold fpexp's nodes
+    and resolvers: asked of them, not remembered, so a registry reset is seen."""
+    repo = ConfigStore.instance().repo
+    return f"{SCHEMA_NAME}.yaml" in repo and OmegaConf.has_resolver("fpexp.stamp")
+
+
 def register() -> None:
     """Idempotently store the schema nodes and the ``fpexp.stamp`` resolver."""
-    global _registered
-    if _registered:
+    if _registered():
         return
     cs = ConfigStore.instance()
-    cs.store(name="fpexp_schema", node=FpexpConfig)
+    cs.store(name=SCHEMA_NAME, node=FpexpConfig)
     for name, node in DATA_SCHEMAS.items():
         cs.store(group="schema/data", name=name, node=node)
     # Cached per composed config (like Hydra's own ``now``), and Hydra copies the cache into
@@ -59,7 +65,6 @@ def register() -> None:
     OmegaConf.register_new_resolver("fpexp.stamp", run_stamp, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("fpexp.help_groups", _help_groups, replace=True)
     OmegaConf.register_new_resolver("fpexp.help_commands", _help_commands, replace=True)
-    _registered = True
 
 
 def register_launcher() -> None:
