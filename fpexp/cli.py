@@ -1,7 +1,9 @@
 """Command-line entry: ``python -m fpexp [overrides]`` or the ``fpexp`` console script.
 
-A thin layer: Hydra parses and composes, ``task`` hands the config to ``run_experiment``.
-Here user mistakes become ``fpexp: error: ...`` lines and exit code 2 instead of tracebacks.
+A thin layer: Hydra parses and composes, ``HydraCall.task`` (``fpexp.hydra_run``) hands the
+config to ``run_experiment``. Here user mistakes become ``fpexp: error: ...`` lines and exit
+code 2 instead of tracebacks. ``run_hydra`` returns what the call did (a ``HydraRun``) and
+keeps nothing: every call of ``main`` in a process starts from nothing.
 """
 
 from __future__ import annotations

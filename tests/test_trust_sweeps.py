@@ -436,11 +436,11 @@ def test_writing_a_summary_imports_no_torch(tmp_path):
     assert "not run" in (tmp_path / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("name", ["summary.csv", "summary.md", "summary.png"])
 def _no_renderer() -> None:
     raise OSError("no helper process: the summary plots in-process")
 
 
+@pytest.mark.parametrize("name", ["summary.csv", "summary.md", "summary.png"])
 def test_a_full_disk_while_writing_the_summary_is_one_line_and_the_table_still_shows(
     tmp_path, monkeypatch, capsys, name
 ):
