@@ -22,6 +22,7 @@ from fpexp.config.schema import (
     RESERVED_COLUMNS,
     TASK_KINDS,
 )
+from fpexp.data.columns import label_problems
 from fpexp.errors import Problem
 
 _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:(\d+))?)$")
@@ -160,6 +161,7 @@ def _check_data(data: Any) -> list[Problem]:
         ]
     out: list[Problem] = []
     if source == "file":
+        out += label_problems(data.label)
         if data.nan not in NAN_POLICIES:
             out.append(Problem("data.nan", f"unknown policy '{data.nan}'", _one_of(NAN_POLICIES)))
         if data.format is not None and data.format not in OUTPUT_FORMATS:
