@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from fpexp.data.columns import Columns
 
 NOT_UTF8 = "text that is not UTF-8"
+TAIL_BYTES = 16  # the last bytes read for a format's ``tail``
 # first bytes of files that are no input format, or not one as given
 OTHER_MAGIC = (
     (b"\xff\xfe", NOT_UTF8),  # UTF-16 (a spreadsheet's "Unicode text")
@@ -93,8 +94,8 @@ def sniff(path: Path) -> str:
     binary data."""
     with open(path, "rb") as fh:
         head = fh.read(512)
-        fh.seek(max(0, fh.seek(0, 2) - 4))
-        tail = fh.read(4)
+        fh.seek(max(0, fh.seek(0, 2) - TAIL_BYTES))
+        tail = fh.read(TAIL_BYTES)
     for fmt in INPUT_FORMATS.values():
         if fmt.magic and head.startswith(fmt.magic) and tail.endswith(fmt.tail):
             return fmt.kind
