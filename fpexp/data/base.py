@@ -14,7 +14,8 @@ from fpexp.data.columns import name_notes
 
 @dataclass(frozen=True)
 class Batch:
-    """Consecutive rows: ids, float32 features ``[n, n_features]``, true labels if known."""
+    """Consecutive rows: ids, float32 features ``[n, n_features]``, true labels if known
+    (``[n]``, or float64 ``[n, k]`` for a list label)."""
 
     ids: np.ndarray
     features: np.ndarray
@@ -26,6 +27,7 @@ class Source(Protocol):
 
     name: str
     feature_names: list[str]
+    label_names: list[str] | None  # a list label's columns (labels ``[n, k]``); else None
 
     def describe(self) -> dict[str, Any]:
         """What goes into run.json's ``input``: source, shape, sha256, and so on."""
@@ -51,6 +53,7 @@ class InMemorySource:
     sha256: str = ""
     binary_positive: str | None = None
     label_kind: str | None = None  # "class": labels are class names, never regression targets
+    label_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.features = np.ascontiguousarray(self.features, dtype=np.float32)
@@ -83,3 +86,29 @@ class InMemorySource:
             stop = min(start + batch_size, n)
             labels = None if self.labels is None else self.labels[start:stop]
             yield Batch(self.ids[start:stop], self.features[start:stop], labels)
+
+
+def take_rows(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
+    """The first ``n`` rows of the pending batches, and what is left."""
+    taken, rest, got = [], [], 0
+    for b in pending:
+        if got >= n:
+            rest.append(b)
+            continue
+        k = min(n - got, len(b.ids))
+        taken.append(Batch(b.ids[:k], b.features[:k], None if b.labels is None else b.labels[:k]))
+        if k < len(b.ids):
+            rest.append(
+                Batch(b.ids[k:], b.features[k:], None if b.labels is None else b.labels[k:])
+            )
+        got += k
+    if len(taken) == 1:
+        out = taken[0]
+    else:
+        labels = None if taken[0].labels is None else np.concatenate([t.labels for t in taken])
+        out = Batch(
+            np.concatenate([t.ids for t in taken]),
+            np.concatenate([t.features for t in taken]),
+            labels,
+        )
+    return out, rest, sum(len(b.ids) for b in rest)

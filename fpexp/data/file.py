@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from fpexp.data.base import Batch
-from fpexp.data.file_formats import FORMATS, Columns, open_reader
+from fpexp.config.schema import NAN_POLICIES
+from fpexp.data.base import Batch, take_rows
+from fpexp.data.columns import Columns, label_problems, label_setting
+from fpexp.data.formats import INPUT_FORMATS, by_suffix, suffixes
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import BackgroundHash, background_hash
 from fpexp.user_files import file_problem
@@ -49,6 +51,11 @@ class FileSource:
     def n_features(self) -> int:
         return len(self.columns.features)
 
+    @property
+    def label_names(self) -> list[str] | None:
+        """A list label's columns (labels are then float64 ``[n, k]``); None otherwise."""
+        return self.columns.label_names
+
     def describe(self) -> dict[str, Any]:
         rows = self.columns.n_rows if self.columns.n_rows is not None else None
         if self.rows_read:
@@ -62,7 +69,7 @@ class FileSource:
             "shape": [rows, self.n_features],
             "feature_names": list(self.columns.features),
             "id": self.columns.id,
-            "label": self.columns.label,
+            "label": self.columns.label_names or self.columns.label,
             "has_labels": self.columns.label is not None,
             "rows_dropped": self.rows_dropped,
             "excluded_columns": dict(self.columns.excluded),
@@ -82,7 +89,7 @@ class FileSource:
         held = 0
         start = 0
         seen = np.zeros(self.n_features, dtype=bool)  # columns with a finite value so far
-        for ids, features, labels in open_reader(self.path, self.format, self.columns):
+        for ids, features, labels in INPUT_FORMATS[self.format].read(self.path, self.columns):
             n = len(features)
             if ids is None:
                 ids = np.arange(start, start + n)
@@ -92,10 +99,10 @@ class FileSource:
             pending.append(batch)
             held += len(batch.ids)
             while held >= batch_size:
-                out, pending, held = _take(pending, batch_size)
+                out, pending, held = take_rows(pending, batch_size)
                 yield out
         if held:
-            yield _take(pending, held)[0]
+            yield take_rows(pending, held)[0]
         if self.rows_read and self.rows_dropped == self.rows_read:
             raise self._nothing_left(seen)
 
@@ -119,9 +126,9 @@ class FileSource:
     def _bad_row(self, batch: Batch, row: int, number: int, finite: np.ndarray) -> UsageError:
         """The first problem in row ``row`` of ``batch`` (file row ``number``), in one line."""
         allowed = "data.nan=drop skips such rows"
-        if finite.all():
-            where = f"{self.path}: column '{self.columns.label}', row {number}"
-            value = batch.labels[row]
+        if finite.all() and batch.labels is not None:
+            k, value = _first_missing(batch.labels, row)
+            where = f"{self.path}: column '{self.columns.label_columns[k]}', row {number}"
             what = "no label (empty or NaN)" if _absent(value) else f"{value} is not a finite label"
             return _fail(f"{where}: {what}", f"a label in every row; {allowed}", key="data.label")
         j = int(np.argmin(finite))
@@ -147,43 +154,27 @@ def _absent(value: object) -> bool:
     return value is None or value == ""
 
 
+def _first_missing(labels: np.ndarray, row: int) -> tuple[int, Any]:
+    """Which label column of ``row`` is missing (0 for a single label), and its value."""
+    if labels.ndim == 1:
+        return 0, labels[row]
+    k = int(np.argmin(np.isfinite(labels[row])))
+    return k, labels[row, k]
+
+
 def _missing_labels(labels: np.ndarray | None) -> np.ndarray | None:
-    """Rows whose label is missing (NaN, inf, empty or null), or None where there are none."""
+    """Rows whose label is missing (NaN, inf, empty or null; a list label: in any of its
+    columns), or None where there are none."""
     if labels is None:
         return None
     if labels.dtype.kind == "f":
         bad = ~np.isfinite(labels)
+        bad = bad.any(axis=1) if bad.ndim == 2 else bad
     elif labels.dtype.kind in "OU":
         bad = np.asarray(labels == "", dtype=bool)  # readers give missing names as ''
     else:
         return None
     return bad if bad.any() else None
-
-
-def _take(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
-    """The first ``n`` rows of the pending batches, and what is left."""
-    taken, rest, got = [], [], 0
-    for b in pending:
-        if got >= n:
-            rest.append(b)
-            continue
-        k = min(n - got, len(b.ids))
-        taken.append(Batch(b.ids[:k], b.features[:k], None if b.labels is None else b.labels[:k]))
-        if k < len(b.ids):
-            rest.append(
-                Batch(b.ids[k:], b.features[k:], None if b.labels is None else b.labels[k:])
-            )
-        got += k
-    if len(taken) == 1:
-        out = taken[0]
-    else:
-        labels = None if taken[0].labels is None else np.concatenate([t.labels for t in taken])
-        out = Batch(
-            np.concatenate([t.ids for t in taken]),
-            np.concatenate([t.features for t in taken]),
-            labels,
-        )
-    return out, rest, sum(len(b.ids) for b in rest)
 
 
 def input_path(cfg: Any, cwd: Path | None = None) -> Path | None:
@@ -196,28 +187,40 @@ def input_path(cfg: Any, cwd: Path | None = None) -> Path | None:
     return path if path.is_absolute() else (cwd or Path.cwd()) / path
 
 
+def _one_of(names: Any) -> str:
+    return "one of: " + ", ".join(names)
+
+
+def check_config(data: Any) -> list[Problem]:
+    """``data.nan``, ``data.format`` and ``data.label`` (a name or a list of distinct names)."""
+    out = [*label_problems(data.label)]
+    if data.nan not in NAN_POLICIES:
+        out.append(Problem("data.nan", f"unknown policy '{data.nan}'", _one_of(NAN_POLICIES)))
+    if data.format is not None and data.format not in INPUT_FORMATS:
+        what = f"unknown format '{data.format}'"
+        out.append(Problem("data.format", what, _one_of(INPUT_FORMATS)))
+    return out
+
+
 def load(cfg: Any, cwd: Path | None = None) -> FileSource:
     """Open ``cfg.path`` and settle its columns; every problem found is reported at once."""
-    from fpexp.data.file_formats import inspect
-
     path = input_path(cfg, cwd)
     if path is None:
-        raise _fail("is required with data=file", "a .csv, .parquet or .npy file")
-    fmt = cfg.format or FORMATS.get(path.suffix.lower())
-    if fmt not in set(FORMATS.values()):
+        raise _fail("is required with data=file", f"a {suffixes()} file")
+    fmt = cfg.format or by_suffix(path)
+    if fmt not in INPUT_FORMATS:
         if cfg.format:
-            raise _fail(
-                f"unknown format '{cfg.format}'", "one of: csv, parquet, npy", key="data.format"
-            )
-        raise _fail(
-            f"{path}: unknown file type '{path.suffix}'",
-            "one of: .csv, .parquet, .npy; or set data.format",
-        )
-    problem = file_problem(path, "data.path", "an existing .csv, .parquet or .npy file")
+            what = f"unknown format '{cfg.format}'"
+            raise _fail(what, _one_of(INPUT_FORMATS), key="data.format")
+        what = f"{path}: unknown file type '{path.suffix}'"
+        raise _fail(what, f"one of: {suffixes(', ')}; or set data.format")
+    problem = file_problem(path, "data.path", f"an existing {suffixes()} file")
     if problem is not None:
         raise UsageError([problem])
     if path.stat().st_size == 0:
         raise _fail(f"{path}: empty file", "a table with a header and at least one row")
     features = list(cfg.features) if cfg.features is not None else None
-    columns = inspect(path, fmt, features, cfg.id, cfg.label)
+    if problems := label_problems(cfg.label):
+        raise UsageError(problems)
+    columns = INPUT_FORMATS[fmt].inspect(path, features, cfg.id, label_setting(cfg.label))
     return FileSource(path=path.resolve(), format=fmt, columns=columns, nan=str(cfg.nan))

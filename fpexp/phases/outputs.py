@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from fpexp.phases.build import Built
 from fpexp.record import RunRecord
+from fpexp.output_formats import OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     from fpexp.layer_stats import LayerStats
@@ -25,7 +26,7 @@ OUTPUT_NAMES = (
     MODEL_FILE,
     WEIGHTS_FILE,
     LAYERS_FILE,
-    *(f"{stem}.{fmt}" for stem in ("outputs", "predictions") for fmt in ("csv", "parquet", "npy")),
+    *(f.file_name(stem) for stem in ("outputs", "predictions") for f in OUTPUT_FORMATS.values()),
 )
 STEMS = ("outputs", "predictions")
 
@@ -56,7 +57,8 @@ def forward(
     stats = LayerStats(built.model)
     try:
         for stem in STEMS:
-            writers.append(TableWriter(record.run_dir / f"{stem}.{fmt}", fmt, rows))
+            name = OUTPUT_FORMATS[fmt].file_name(stem)
+            writers.append(TableWriter(record.run_dir / name, fmt, rows))
         batch, progress = int(cfg.batch_size), bool(cfg.progress)
         b = built
         result = run_forward(b.model, b.source, b.head, b.device, b.dtype, batch, writers, progress)
