@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
+from fpexp.output_formats import OUTPUT_FORMATS
 from fpexp.phases.build import Built
 from fpexp.record import RunRecord
-from fpexp.output_formats import OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     from fpexp.layer_stats import LayerStats
