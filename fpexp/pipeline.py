@@ -44,12 +44,12 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         import torch
 
         from fpexp.builder import build_model
-        from fpexp.config.schema import hidden_widths
         from fpexp.console import show_results
         from fpexp.data import open_source
         from fpexp.devices import DTYPES, device_problems, resolve_device
         from fpexp.heads import Head
         from fpexp.layer_stats import LayerStats
+        from fpexp.model_shape import decide
         from fpexp.model_summary import count_parameters, render
         from fpexp.runner import forward
         from fpexp.writers import TableWriter, write_layers
@@ -86,12 +86,15 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = len(source.feature_names)
         torch.manual_seed(int(cfg.seed))
-        hidden = hidden_widths(cfg.model)
-        model = build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
+        shape = decide(cfg.model, choice, list(source.feature_names), head.out_features)
+        shape.report(record)  # widths read from the weights: on the console and in run.json
+        hidden = shape.hidden
+        model = build_model(in_features, hidden, cfg.model.activation, shape.bias, head)
         # initialised in float32 on the CPU (the same weights everywhere), then moved; loaded
         # weights are cast straight to the model's dtype and checked as cast
         model = model.to(device=device, dtype=dtype)
-        record.update(weights=initial_weights.apply(model, choice, list(source.feature_names)))
+        weights = initial_weights.apply(model, choice, list(source.feature_names), shape.weights)
+        record.update(weights=weights)
         total, trainable = count_parameters(model)
         record.update(
             device=str(device),
@@ -108,6 +111,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
                 "depth": len(hidden),
                 "parameters": total,
                 "trainable": trainable,
+                **shape.record(),
             },
         )
 
