@@ -44,19 +44,19 @@ class ModelShape:
         return [f"hidden {self.hidden} from weights ({read})", *(f"note: {n}" for n in self.notes)]
 
     def report(self, record: RunRecord) -> None:
-        """Say ``lines`` on the console (and in fpexp.log) and put the notes in run.json."""
+        """Say ``lines`` on the console (and in fpexp.log); ``record`` puts them in run.json."""
         console = record.data["command"].get("mode") != "MULTIRUN"
         for line in self.lines():
             log.info("%s", line, extra={"console": console})
-        if self.notes:
-            record.update(notes=[*record.data.get("notes", []), *self.notes])
 
     def record(self) -> dict[str, Any]:
-        """For run.json's ``model``: the values that came from the weights."""
+        """For run.json's ``model``: the values that came from the weights, and the notes on
+        what they cannot say (here, not in the top-level ``notes``, which end the record)."""
         if not self.from_weights:
             return {}
         read = {"in_features": self.in_features, "hidden": self.hidden}
-        return {"from_weights": {**read, "bias": self.bias, "norm": self.norm}}
+        notes = {"notes": list(self.notes)} if self.notes else {}
+        return {"from_weights": {**read, "bias": self.bias, "norm": self.norm}, **notes}
 
 
 def widths_from_weights(model: Any) -> bool:
