@@ -82,6 +82,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             raise UsageError(problems)
 
     with record.phase("build"), _memory("while building the model"):
+        assert source is not None and choice is not None  # else validate raised
         head = Head.from_config(cfg.task).named(getattr(source, "class_names", None))
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = len(source.feature_names)
