@@ -85,7 +85,7 @@ def _prefix(
         wanted = wanted if wanted == "" or wanted.endswith(".") else wanted + "."
         if bad := [k for k in keys if not k.startswith(wanted)]:
             what = f"'{wanted}' does not start every key of {path} (not {bad[0]})"
-            allowed = _one_line("a prefix every key shares", shared_prefixes(keys)[:1])
+            allowed = _prefix_hint("a prefix every key shares", shared_prefixes(keys)[:1])
             raise UsageError([Problem("model.weights_prefix", what, allowed)])
         return wanted
     if fits(keys):
@@ -96,7 +96,7 @@ def _prefix(
     return None
 
 
-def _one_line(text: str, examples: list[str]) -> str:
+def _prefix_hint(text: str, examples: list[str]) -> str:
     return f"{text}, e.g. {examples[0]}" if examples else f"{text}, or '' to strip none"
 
 
