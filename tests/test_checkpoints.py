@@ -322,3 +322,40 @@ def test_a_torchscript_archive_is_never_loaded_by_the_inert_reader(tmp_path):
     with pytest.raises(UsageError) as info:
         read_inert(tmp_path / "scripted.pt")
     assert "holds pickled objects" in info.value.lines()[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("sparse_coo", "a sparse_coo tensor"),
+        ("sparse_csr", "a sparse_csr tensor"),
+        ("quantized", "a quantized tensor (qint8)"),
+        ("meta", "a meta tensor (no values)"),
+        ("int64", "int64, not a real floating-point tensor"),
+    ],
+)
+def test_the_inert_reader_refuses_what_weights_only_refuses_with_the_same_line(
+    tmp_path, kind, what
+):
+    from fpexp.weights import load_state
+
+    class System:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path}/system",))
+
+    state = mlp().state_dict()
+    dense = state["0.weight"]
+    state["0.weight"] = {
+        "sparse_coo": lambda: dense.to_sparse(),
+        "sparse_csr": lambda: dense.to_sparse_csr(),
+        "quantized": lambda: torch.quantize_per_tensor(dense, 0.1, 0, torch.qint8),
+        "meta": lambda: dense.to("meta"),
+        "int64": lambda: dense.long(),
+    }[kind]()
+    torch.save({"state_dict": state, "hyper_parameters": System()}, tmp_path / "w.ckpt")
+    with pytest.raises(UsageError) as info:
+        load_state(tmp_path / "w.ckpt")
+    assert info.value.lines()[0].startswith(
+        f"fpexp: error: model.weights: {tmp_path}/w.ckpt: 0.weight is {what} (dense "
+    )
+    assert not (tmp_path / "system").exists()
