@@ -38,6 +38,7 @@ def check_config(cfg: Any) -> list[Problem]:
         *unknown_keys(cfg),
         *_check_task(cfg.task),
         *_check_model(cfg.model),
+        *_check_weights_keys(cfg.model),
         *_check_data(cfg.data),
         *_check_run(cfg),
     ]
@@ -149,7 +150,7 @@ def _check_model(model: Any) -> list[Problem]:
                 "null or an integer >= 1",
             )
         )
-    return out + _check_weights_keys(model)
+    return out
 
 
 def _check_weights_keys(model: Any) -> list[Problem]:
