@@ -15,9 +15,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fpexp.errors import Problem, UsageError
+
+if TYPE_CHECKING:
+    from fpexp.checkpoints import StateDict
 
 SAVED = "weights.safetensors"
 log = logging.getLogger("fpexp")
@@ -123,20 +126,31 @@ def problems(choice: Choice) -> list[Problem]:
     return path_problems(choice.path)
 
 
-def apply(model: Any, choice: Choice, feature_names: list[str] | None = None) -> dict[str, Any]:
+def apply(
+    model: Any,
+    choice: Choice,
+    feature_names: list[str] | None = None,
+    loaded: StateDict | None = None,
+) -> dict[str, Any]:
     """Load the chosen weights into ``model`` (built, seeded, and already on its device and
     dtype, so each tensor is checked as the model will use it); describe them for run.json.
 
-    ``feature_names`` (the data's) go into the message when the state dict does not fit.
+    ``loaded``: the chosen weights as already read (``model_shape.decide``), their key prefix
+    stripped here when the stripped keys fit ``model``. ``feature_names`` (the data's) go into
+    the message when the state dict does not fit.
     """
     from fpexp.weights import describe, fit_problems, load_state, value_problems
 
     note = {"note": choice.note} if choice.note else {}
     if choice.path is None:
         return {"origin": "initialised", **note}
-    state = load_state(choice.path)
-    issues = fit_problems(model, state, choice.path, feature_names)
+    expected = set(model.state_dict())
+    weights = (loaded or load_state(choice.path)).strip(lambda keys: set(keys) == expected)
+    if (line := weights.line()) is not None:
+        log.info("%s", line)
+    state, hint = weights.tensors, weights.shared_prefix()
+    issues = fit_problems(model, state, choice.path, feature_names, hint)
     if issues := issues or value_problems(model, state, choice.path):
         raise UsageError(issues)
     model.load_state_dict(state)
-    return {"origin": choice.origin, **describe(choice.path), **note}
+    return {"origin": choice.origin, **describe(choice.path), **weights.record(), **note}

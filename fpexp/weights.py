@@ -1,14 +1,16 @@
 """Weights: saving the exact weights a run used, and loading a state dict safely.
 
-A weights file is untrusted input. ``.safetensors`` holds only tensors by design; ``.pt`` files
-are read with ``torch.load(weights_only=True)``, which refuses pickled objects without running
-them. Loaded tensors must be dense and real floating point, match the model's keys and shapes,
-and be finite once cast to the model's dtype (a float64 1e300 is inf in float32).
+A weights file is untrusted input. ``.safetensors`` holds only tensors by design; ``.pt``,
+``.pth`` and ``.ckpt`` files are read without running any pickled code (``checkpoints``), which
+also finds the state dict inside a checkpoint dict. Loaded tensors must be dense and real
+floating point (BatchNorm's ``num_batches_tracked`` counter: an int64 scalar), match the model's
+keys and shapes, and be finite once cast to the model's dtype (a float64 1e300 is inf in float32).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -16,7 +18,10 @@ from torch import nn
 from fpexp.atomic import atomic_path
 from fpexp.errors import Problem, UsageError
 
-SUFFIXES = (".safetensors", ".pt", ".pth")
+if TYPE_CHECKING:
+    from fpexp.checkpoints import StateDict
+
+SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
 KEY = "model.weights"
 WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -38,7 +43,7 @@ def path_problems(path: Path) -> list[Problem]:
             Problem(
                 KEY,
                 f"{path}: unknown weights format '{path.suffix}'",
-                "one of: .safetensors, .pt, .pth",
+                "one of: " + ", ".join(SUFFIXES),
             )
         ]
     from fpexp.user_files import file_problem
@@ -47,32 +52,25 @@ def path_problems(path: Path) -> list[Problem]:
     return [problem] if problem is not None else []
 
 
-def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """Read a state dict of dense floating-point tensors (``UsageError`` otherwise).
+def load_state(path: Path, key: str | None = None, prefix: str | None = None) -> StateDict:
+    """Read the state dict of dense floating-point tensors in ``path`` (``UsageError``
+    otherwise): the file itself, or the one in a checkpoint dict (under ``key`` when given).
 
-    Pickled objects are refused without running them; integer, bool and complex tensors are
-    refused (never cast silently), and so are sparse, quantized and meta tensors. Whether the
-    values are finite is checked against the model (``value_problems``), after the cast.
+    Pickled objects are never run; integer, bool and complex tensors are refused (never cast
+    silently), and so are sparse, quantized and meta tensors. Whether the values are finite is
+    checked against the model (``value_problems``), after the cast. ``prefix`` is the key
+    prefix to strip (``StateDict.strip`` strips it, or finds one, once the model is known).
     """
+    from fpexp.checkpoints import StateDict, pick
+
     path = Path(path)
     if problems := path_problems(path):
         raise UsageError(problems)
-    state = _read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path)
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise UsageError(
-            [
-                Problem(
-                    KEY,
-                    f"{path}: is not a state dict (name -> tensor)",
-                    "torch.save(model.state_dict(), path)",
-                )
-            ]
-        )
+    found = _read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path)
+    state, picked = pick(found, key, path)
     if problems := tensor_problems(state, path):
         raise UsageError(problems)
-    return state
+    return StateDict(path, state, key=picked, wanted_prefix=prefix)
 
 
 def _read_safetensors(path: Path) -> object:
@@ -95,9 +93,10 @@ def _read_torch(path: Path) -> object:
         with warnings.catch_warnings():  # deprecation notes on exotic tensors are not ours
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        what = f"{path}: holds pickled objects, not only tensors; refused without loading them"
-        raise UsageError([Problem(KEY, what, "a state dict of tensors, or .safetensors")]) from None
+    except pickle.UnpicklingError:  # objects besides tensors: read again, none of them run
+        from fpexp.safe_pickle import read_inert
+
+        return read_inert(path)
     except Exception as err:  # a damaged or foreign file: whatever torch's reader raises
         raise UsageError(
             [Problem(KEY, f"{path}: not a readable torch file ({_first_line(err)})")]
@@ -124,9 +123,25 @@ def _kind(t: torch.Tensor) -> str | None:
     return None
 
 
+# Integer buffers torch's own modules keep: BatchNorm's count of training batches (unused in
+# eval mode, loaded as saved so the weights file round-trips).
+INTEGER_BUFFERS = ("num_batches_tracked",)
+
+
+def _counter(key: str, t: torch.Tensor) -> bool:
+    """A scalar int64 buffer named in ``INTEGER_BUFFERS``."""
+    name = key.rsplit(".", 1)[-1]
+    plain = t.layout == torch.strided and not t.is_meta
+    return name in INTEGER_BUFFERS and plain and t.dtype == torch.int64 and t.dim() == 0
+
+
 def tensor_problems(state: dict[str, torch.Tensor], path: Path) -> list[Problem]:
     """Tensors that are not dense real floating point: named, each with what it is."""
-    bad = [f"{k} is {kind}" for k, v in state.items() if (kind := _kind(v)) is not None]
+    bad = [
+        f"{k} is {kind}"
+        for k, v in state.items()
+        if not _counter(k, v) and (kind := _kind(v)) is not None
+    ]
     if not bad:
         return []
     allowed = "dense float16/bfloat16/float32/float64 tensors (to_dense(), dequantize())"
@@ -156,7 +171,7 @@ def value_problems(model: nn.Module, state: dict[str, torch.Tensor], path: Path)
 MAX_NAMES = 20
 
 
-def _features(names: list[str]) -> str:
+def feature_list(names: list[str]) -> str:
     shown = ", ".join(names[:MAX_NAMES])
     more = f", ... ({len(names) - MAX_NAMES} more)" if len(names) > MAX_NAMES else ""
     return f"the data gave {len(names)} feature{'s' * (len(names) != 1)}: {shown}{more}"
@@ -167,9 +182,11 @@ def fit_problems(
     state: dict[str, torch.Tensor],
     path: Path,
     feature_names: list[str] | None = None,
+    shared_prefix: str | None = None,
 ) -> list[Problem]:
     """Every key the state dict is missing, has extra, or has with the wrong shape; and, so
-    the user can see why, the features the data gave (the first layer's input width)."""
+    the user can see why, a prefix every key shares (not stripped: the stripped keys do not
+    fit either) and the features the data gave (the first layer's input width)."""
     expected = {k: list(v.shape) for k, v in model.state_dict().items()}
     issues = [f"missing {k} {shape}" for k, shape in expected.items() if k not in state]
     issues += [f"unexpected {k} {list(v.shape)}" for k, v in state.items() if k not in expected]
@@ -180,8 +197,10 @@ def fit_problems(
     ]
     if not issues:
         return []
+    if shared_prefix is not None:
+        issues.append(f"every key starts with '{shared_prefix}' (model.weights_prefix strips it)")
     if feature_names is not None:
-        issues.append(_features(list(feature_names)))
+        issues.append(feature_list(list(feature_names)))
     return [
         Problem(
             KEY,

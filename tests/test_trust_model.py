@@ -168,7 +168,12 @@ def test_sparse_tensor_in_a_pt_is_one_line_from_the_real_cli(tmp_path):
 def test_weights_that_do_not_fit_name_the_features_the_data_gave(compose_cfg, tmp_path):
     (tmp_path / "d.csv").write_text("a,b,c,d,e\n1,2,3,4,5\n")
     path = save_state(lesson_state(), tmp_path / "w.safetensors")
-    args = ("data=file", f"data.path={tmp_path / 'd.csv'}", f"model.weights={path}")
+    args = (
+        "data=file",
+        f"data.path={tmp_path / 'd.csv'}",
+        f"model.weights={path}",
+        "model.width=4",
+    )
     (line,) = refused(compose_cfg, tmp_path, *args)
     assert line == (
         f"fpexp: error: model.weights: {path} does not fit the model: "
@@ -180,6 +185,7 @@ def test_weights_that_do_not_fit_name_the_features_the_data_gave(compose_cfg, tm
 def test_a_long_feature_list_in_the_fit_message_is_capped(compose_cfg, tmp_path):
     path = save_state(lesson_state(), tmp_path / "w.pt")
     args = ("data=synthetic", "data.n_features=25", "data.n_rows=2", f"model.weights={path}")
+    args = (*args, "model.width=4")  # given widths: the fit message (read widths: test_weights)
     (line,) = refused(compose_cfg, tmp_path, *args)
     names = ", ".join(f"x{i}" for i in range(20))
     assert f"; the data gave 25 features: {names}, ... (5 more) (a state" in line

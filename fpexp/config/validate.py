@@ -37,6 +37,7 @@ def check_config(cfg: Any) -> list[Problem]:
         *unknown_keys(cfg),
         *_check_task(cfg.task),
         *_check_model(cfg.model),
+        *_check_weights_keys(cfg.model),
         *_check_data(cfg.data),
         *_check_run(cfg),
     ]
@@ -148,6 +149,22 @@ def _check_model(model: Any) -> list[Problem]:
                 "null or an integer >= 1",
             )
         )
+    return out
+
+
+def _check_weights_keys(model: Any) -> list[Problem]:
+    """``weights_key``/``weights_prefix`` say where in a ``model.weights`` file to look."""
+    out: list[Problem] = []
+    for name in ("weights_key", "weights_prefix"):
+        value = model.get(name)
+        if value is None:
+            continue
+        if not model.get("weights"):
+            what = "is set but model.weights is null"
+            out.append(Problem(f"model.{name}", what, "null, or give model.weights"))
+        elif name == "weights_key" and not str(value).strip():
+            what = "is empty"
+            out.append(Problem("model.weights_key", what, "null, or the key that holds it"))
     return out
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from fpexp.data import Source
     from fpexp.heads import Head
+    from fpexp.model_shape import ModelShape
 
 
 @dataclass(frozen=True)
@@ -41,19 +42,22 @@ def build(cfg: DictConfig, record: RunRecord, checked: Checked) -> Built:
     """Make the head and the model, load the chosen weights, and record the model."""
     import torch
 
-    from fpexp.config.schema import hidden_widths
     from fpexp.devices import DTYPES, resolve_device
+    from fpexp.model_shape import decide
     from fpexp.model_summary import count_parameters
 
     head = make_head(cfg, checked.source)
     device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
     in_features = checked.in_features
-    hidden = hidden_widths(cfg.model)
-    model = build_model(cfg, in_features, hidden, head)
+    names = list(checked.source.feature_names)
+    shape = decide(cfg.model, checked.weights, names, head.out_features)
+    shape.report(record)  # widths read from the weights: on the console and in run.json
+    hidden = shape.hidden
+    model = build_model(cfg, shape, head)
     # initialised in float32 on the CPU (the same weights everywhere), then moved; loaded
     # weights are cast straight to the model's dtype and checked as cast
     model = model.to(device=device, dtype=dtype)
-    record.update(weights=apply_weights(model, checked))
+    record.update(weights=apply_weights(model, checked, shape))
     total, trainable = count_parameters(model)
     record.update(
         device=str(device),
@@ -70,6 +74,7 @@ def build(cfg: DictConfig, record: RunRecord, checked: Checked) -> Built:
             "depth": len(hidden),
             "parameters": total,
             "trainable": trainable,
+            **shape.record(),
         },
     )
     return Built(checked, head, model, device, dtype)
@@ -82,17 +87,18 @@ def make_head(cfg: DictConfig, source: Source) -> Head:
     return Head.from_config(cfg.task).named(getattr(source, "class_names", None))
 
 
-def build_model(cfg: DictConfig, in_features: int, hidden: list[int], head: Head) -> nn.Sequential:
+def build_model(cfg: DictConfig, shape: ModelShape, head: Head) -> nn.Sequential:
     """The model in float32 on the CPU, its initial weights drawn from ``cfg.seed``."""
     import torch
 
     from fpexp.builder import build_model
 
     torch.manual_seed(int(cfg.seed))
-    return build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
+    return build_model(shape.in_features, shape.hidden, cfg.model.activation, shape.bias, head)
 
 
-def apply_weights(model: nn.Module, checked: Checked) -> dict[str, object]:
-    """Load the weights chosen in validation into ``model``; what run.json says of them."""
+def apply_weights(model: nn.Module, checked: Checked, shape: ModelShape) -> dict[str, object]:
+    """Load the weights chosen in validation (already read into ``shape`` when widths came
+    from them) into ``model``; what run.json says of them."""
     names = list(checked.source.feature_names)
-    return initial_weights.apply(model, checked.weights, names)
+    return initial_weights.apply(model, checked.weights, names, shape.weights)
