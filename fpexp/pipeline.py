@@ -43,12 +43,12 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
     with record.phase("import"):
         import torch
 
-        from fpexp.builder import build_model
-        from fpexp.config.schema import hidden_widths
+        from fpexp.builder import build
         from fpexp.console import show_results
         from fpexp.data import open_source
         from fpexp.devices import DTYPES, device_problems, resolve_device
         from fpexp.heads import Head
+        from fpexp.layer_list import target_problems as layer_target_problems
         from fpexp.layer_stats import LayerStats
         from fpexp.model_summary import count_parameters, render
         from fpexp.runner import forward
@@ -56,6 +56,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     with record.phase("validate"):
         problems = check_config(cfg)
+        problems += layer_target_problems(cfg.model.layers) if not problems else []
         available = sizes.available_memory()  # nothing big is allocated before these checks
         # from the config alone, before synthetic data is made; too big: nothing is made
         too_big = sizes.size_problems(cfg, available) if not problems else []
@@ -86,8 +87,12 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = len(source.feature_names)
         torch.manual_seed(int(cfg.seed))
-        hidden = hidden_widths(cfg.model)
-        model = build_model(in_features, hidden, cfg.model.activation, bool(cfg.model.bias), head)
+        built = build(cfg.model, in_features, head)
+        model = built.model
+        measured = (count_parameters(model)[0], built.widest(in_features))
+        rows = source.describe().get("rows") if source is not None else None
+        if too_big := sizes.size_problems(cfg, available, in_features, rows, measured):
+            raise UsageError(too_big)
         # initialised in float32 on the CPU (the same weights everywhere), then moved; loaded
         # weights are cast straight to the model's dtype and checked as cast
         model = model.to(device=device, dtype=dtype)
@@ -103,9 +108,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             model={
                 "repr": str(model),
                 "in_features": in_features,
-                "hidden": hidden,
-                "width": hidden[0] if hidden and len(set(hidden)) == 1 else None,
-                "depth": len(hidden),
+                **built.record(),
                 "parameters": total,
                 "trainable": trainable,
             },
@@ -133,7 +136,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         with record.phase("write"):
             from fpexp.atomic import write_text
 
-            write_text(record.run_dir / MODEL_FILE, render(model, in_features))
+            write_text(record.run_dir / MODEL_FILE, render(model, in_features, built.shapes))
             _save_weights(model, record.run_dir / WEIGHTS_FILE)
             layers = stats.table()
             write_layers(record.run_dir / LAYERS_FILE, layers)

@@ -107,7 +107,7 @@ def _results(row: dict[str, Any], rec: dict[str, Any]) -> None:
     for name, value in rec["metrics"].items():
         row[name if name not in row else f"metric[{name}]"] = value
     layers = rec["layers"]
-    hidden = last_hidden_index([layer["type"] for layer in layers])
+    hidden = last_hidden_index([x["type"] for x in layers], [x.get("params") for x in layers])
     row["output_std"] = layers[-1].get("std") if layers else None
     row["last_hidden_std"] = layers[hidden].get("std") if hidden is not None else None
 
