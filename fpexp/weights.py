@@ -124,9 +124,25 @@ def _kind(t: torch.Tensor) -> str | None:
     return None
 
 
+# Integer buffers torch's own modules keep: BatchNorm's count of training batches (unused in
+# eval mode, loaded as saved so the weights file round-trips).
+INTEGER_BUFFERS = ("num_batches_tracked",)
+
+
+def _counter(key: str, t: torch.Tensor) -> bool:
+    """A scalar int64 buffer named in ``INTEGER_BUFFERS``."""
+    name = key.rsplit(".", 1)[-1]
+    plain = t.layout == torch.strided and not t.is_meta
+    return name in INTEGER_BUFFERS and plain and t.dtype == torch.int64 and t.dim() == 0
+
+
 def tensor_problems(state: dict[str, torch.Tensor], path: Path) -> list[Problem]:
     """Tensors that are not dense real floating point: named, each with what it is."""
-    bad = [f"{k} is {kind}" for k, v in state.items() if (kind := _kind(v)) is not None]
+    bad = [
+        f"{k} is {kind}"
+        for k, v in state.items()
+        if not _counter(k, v) and (kind := _kind(v)) is not None
+    ]
     if not bad:
         return []
     allowed = "dense float16/bfloat16/float32/float64 tensors (to_dense(), dequantize())"
