@@ -56,7 +56,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
 
     with record.phase("validate"):
         problems = check_config(cfg)
-        problems += layer_target_problems(cfg.model.layers) if not problems else []
+        problems += layer_target_problems(cfg.model.layers)
         available = sizes.available_memory()  # nothing big is allocated before these checks
         # from the config alone, before synthetic data is made; too big: nothing is made
         too_big = sizes.size_problems(cfg, available) if not problems else []

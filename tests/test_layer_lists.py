@@ -406,3 +406,30 @@ def test_a_users_own_module_from_a_package_on_pythonpath(tmp_path):
     reference = nn.Sequential(nn.Linear(6, 8), Residual(8), nn.Linear(8, 1), nn.Sigmoid())
     same_outputs(tmp_path / "r", reference)
     assert "  1  Residual        8 -> 8          72" in (tmp_path / "r" / "model.txt").read_text()
+
+
+def test_a_model_the_config_cannot_size_is_measured_before_the_forward_pass(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(sizes, "available_memory", lambda: 300_000)
+    inner = "{_target_:torch.nn.Linear,in_features:6,out_features:20000}"
+    arg = layers_arg(
+        f"{{_target_:torch.nn.Sequential,_args_:[{inner}]}}",
+        "{_target_:torch.nn.Linear,in_features:20000,out_features:1}",
+    )
+    assert main([*SYNTH, arg, "batch_size=1", f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    assert capsys.readouterr().err == (
+        "fpexp: error: model.layers: a model of 160,001 parameters needs at least 625.0 KiB, "
+        "more than the 293.0 KiB of memory available (fewer or narrower layers)\n"
+    )
+    assert not (tmp_path / "r" / "outputs.npy").exists()
+
+
+def test_a_refused_target_is_reported_with_the_configs_other_problems(tmp_path, capsys):
+    arg = layers_arg("{_target_:os.getcwd}")
+    assert main([arg, "batch_size=0", f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "fpexp: error: batch_size: 0 is not positive (an integer >= 1)",
+        "fpexp: error: model.layers[0]._target_: 'os.getcwd' is a builtin_function_or_method, "
+        "not a torch.nn.Module (a class that subclasses torch.nn.Module, e.g. torch.nn.Linear)",
+    ]
