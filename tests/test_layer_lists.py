@@ -244,8 +244,23 @@ def test_a_sweep_over_presets_and_a_layer_argument(tmp_path):
     root2 = tmp_path / "sweep2"
     sweep = ["-m", "model=layers", "task=multiclass", "model.layers.1.normalized_shape=8,16"]
     assert main([*sweep, f"hydra.sweep.dir={root2}"]) == 2  # the 8 does not fit: bad input
-    statuses = [json.loads((root2 / str(n) / "run.json").read_text())["status"] for n in (0, 1)]
-    assert statuses == ["failed", "completed"]
+    with open(root2 / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["model.layers.1.normalized_shape"], r["status"]) for r in rows] == [
+        ("8", "failed"),
+        ("16", "completed"),
+    ]
+    assert "model.layers" not in rows[0]
+
+
+def test_diff_names_the_changed_layer_argument(tmp_path, capsys):
+    a = run(tmp_path, "model=layers", "task=multiclass", *SYNTH, name="a")
+    b = run(tmp_path, "model=layers", "task=multiclass", *SYNTH, "model.layers.3.p=0.5", name="b")
+    capsys.readouterr()
+    assert main(["diff", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "config (1 changes):\n  model.layers.3.p: 0.1 → 0.5\n" in out
+    assert "max abs diff 0 (identical)" in out  # Dropout is identity in eval mode
 
 
 def test_last_hidden_is_the_input_of_the_last_module_with_parameters():
