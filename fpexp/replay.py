@@ -152,6 +152,8 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
     def value(v: Any, depth: int = 0) -> Any:
         if isinstance(v, list):
             return [value(x, depth) for x in v]
+        if isinstance(v, dict):  # a layer's arguments
+            return {k: value(x, depth) for k, x in v.items()}
         ref = _REFERENCE.match(v) if isinstance(v, str) else None
         return value(flat.get(ref.group(1)), depth + 1) if ref and depth < 8 else v
 
