@@ -108,6 +108,8 @@ def layer_problem(value: Any, keys: list[str], depth: int = 0) -> str | None:
             return f"special key {name} is not allowed (only {', '.join(SPECIAL_KEYS)})"
         if name == "_target_" and not (isinstance(item, str) and _DOTTED.match(item)):
             return f"_target_ {item!r} is not a dotted Python name"
+        if name == "_args_" and not isinstance(item, list):
+            return f"_args_ {item!r} is not a list"
         if (why := layer_problem(item, keys, depth + 1)) is not None:
             return why
     return None

@@ -157,6 +157,22 @@ def test_a_target_that_is_not_a_module_is_refused_before_anything_is_called(
     assert not dst.exists()
 
 
+def test_args_must_be_a_list(tmp_path, capsys):
+    arg = layers_arg("{_target_:torch.nn.Linear,_args_:six}")
+    assert main([arg, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    assert capsys.readouterr().err == (
+        "fpexp: error: model.layers[0]._args_: is a str, not a list ([6, 16])\n"
+    )
+
+
+def test_positional_args_and_nested_modules_build_like_instantiate(tmp_path):
+    block = "{_target_:torch.nn.Sequential,_args_:[{_target_:torch.nn.Linear,_args_:[6,4]}]}"
+    arg = layers_arg(block, "{_target_:torch.nn.Tanh}", "{_target_:torch.nn.Linear,_args_:[4,1]}")
+    run_dir = run(tmp_path, *SYNTH, arg)
+    reference = nn.Sequential(nn.Sequential(nn.Linear(6, 4)), nn.Tanh(), nn.Linear(4, 1))
+    same_outputs(run_dir, nn.Sequential(*reference, nn.Sigmoid()))
+
+
 @pytest.mark.parametrize("flag", ["_partial_:true", "_recursive_:false", "_convert_:all"])
 def test_instantiate_flags_are_refused(tmp_path, capsys, flag):
     arg = layers_arg(f"{{_target_:torch.nn.Linear,in_features:6,out_features:1,{flag}}}")
@@ -352,6 +368,7 @@ def test_a_torch_target_from_a_record_must_still_be_a_module(tmp_path, capsys):
         ([{"_target_": "torch.nn.ReLU", "_partial_": True}], "special key _partial_ is not"),
         ([{"_target_": "os.system; rm"}], "_target_ 'os.system; rm' is not a dotted"),
         ([{"_target_": 3}], "_target_ 3 is not a dotted Python name"),
+        ([{"_target_": "torch.nn.ReLU", "_args_": "ab"}], "_args_ 'ab' is not a list"),
         ([{"_target_": "torch.nn.ReLU", "a b": 1}], "'a b' is not a plain argument name"),
         ([{"_target_": "torch.nn.ReLU", "x": "${oc.env:HOME}"}], "interpolation"),
         ([{"_target_": "torch.nn.ReLU", "x": {"y": object()}}], "a object is not a plain"),
