@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fpexp.config.additions import unknown_keys
+from fpexp.config.model_checks import layer_list_problems, mlp_option_problems
 from fpexp.config.schema import (
     ACTIVATIONS,
     DATA_SCHEMAS,
@@ -149,55 +150,7 @@ def _check_model(model: Any) -> list[Problem]:
                 "null or an integer >= 1",
             )
         )
-    return out + _check_mlp_options(model) + _check_layers(model)
-
-
-def _check_mlp_options(model: Any) -> list[Problem]:
-    from fpexp.mlp import NORMS
-
-    out: list[Problem] = []
-    if model.norm not in NORMS:
-        out.append(Problem("model.norm", f"unknown norm '{model.norm}'", _one_of(NORMS)))
-    if not 0.0 <= model.dropout < 1.0:  # NaN fails too
-        what = f"{model.dropout} is outside [0, 1)"
-        out.append(Problem("model.dropout", what, "a probability 0 <= p < 1 (0: no Dropout)"))
-    return out
-
-
-# MLP options and their defaults: a layer list says all of this itself.
-_MLP_ONLY = {
-    "hidden": None,
-    "width": None,
-    "depth": None,
-    "activation": "none",
-    "norm": "none",
-    "dropout": 0.0,
-    "bias": True,
-}
-
-
-_EITHER = "either model.layers or the MLP options (" + ", ".join(_MLP_ONLY) + "), not both"
-
-
-def _shown(value: Any) -> str:
-    from omegaconf import OmegaConf
-
-    return str(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
-
-
-def _check_layers(model: Any) -> list[Problem]:
-    """A layer list's shape and special keys (its targets are resolved when the run starts),
-    and no MLP option beside it."""
-    from fpexp.layer_list import spec_problems
-
-    if model.layers is None:
-        return []
-    out = spec_problems(model.layers)
-    for key, default in _MLP_ONLY.items():
-        if model[key] != default:
-            what = f"{_shown(model[key])} is an MLP option, but model.layers is given"
-            out.append(Problem(f"model.{key}", what, _EITHER))
-    return out
+    return out + mlp_option_problems(model) + layer_list_problems(model)
 
 
 def _check_data(data: Any) -> list[Problem]:
