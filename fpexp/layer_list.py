@@ -145,7 +145,8 @@ def build_layers(layers: list[dict[str, Any]], key: str = KEY) -> list[Any]:
     modules, problems = [], []
     for i, spec in enumerate(layers):
         try:
-            modules.append(_flat_call(spec) or instantiate(spec, _convert_="all"))
+            module = _flat_call(spec)  # (an empty Sequential is falsy: compare with None)
+            modules.append(instantiate(spec, _convert_="all") if module is None else module)
         except Exception as err:  # the module's own argument checks: one line
             cause = err.__cause__ or err
             what = f"{spec['_target_']} could not be built ({type(cause).__name__}: "
@@ -176,16 +177,21 @@ def trace_shapes(model: Any, in_features: int, key: str = KEY) -> list[tuple[int
         for i, module in enumerate(model):
             name = type(module).__name__
             try:
-                x = module(x) if isinstance(x, torch.Tensor) else x
+                x = module(x)
             except Exception as err:  # any shape or type error inside a user's module
                 shape = [1, *shapes[-1]] if shapes else [1, in_features]
                 what = f"{name} fails on an input of shape {shape}"
                 raise UsageError(
                     [Problem(f"{key}[{i}]", f"{what} ({_first_line(err)})", _FIT)]
                 ) from None
-            if not isinstance(x, torch.Tensor):
-                what = f"{name} returns a {type(x).__name__}, not a tensor"
-                raise UsageError([Problem(f"{key}[{i}]", what, "modules that return one tensor")])
+            if not isinstance(x, torch.Tensor) or x.dim() < 2:
+                got = (
+                    f"shape {list(x.shape)}"
+                    if isinstance(x, torch.Tensor)
+                    else "a " + type(x).__name__
+                )
+                what = f"{name} returns {got} for one row, not a tensor of shape [1, ...]"
+                raise UsageError([Problem(f"{key}[{i}]", what, "modules that keep the rows")])
             shapes.append(tuple(x.shape[1:]))
     return shapes
 

@@ -223,6 +223,30 @@ def test_layers_that_do_not_fit_each_other_name_the_layer(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("layer", "got"),
+    [
+        ("{_target_:torch.nn.Flatten,start_dim:0}", "Flatten returns shape [6] for one row"),
+        ("{_target_:torch.nn.LSTM,input_size:6,hidden_size:1}", "LSTM returns a tuple for one row"),
+    ],
+)
+def test_a_layer_that_loses_the_rows_is_named(tmp_path, capsys, layer, got):
+    assert main([layers_arg(layer), f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    assert capsys.readouterr().err == (
+        f"fpexp: error: model.layers[0]: {got}, not a tensor of shape [1, ...] "
+        "(modules that keep the rows)\n"
+    )
+
+
+def test_an_empty_sequential_is_built_once(tmp_path):
+    arg = layers_arg("{_target_:torch.nn.Sequential}", "{_target_:torch.nn.Linear,_args_:[6,1]}")
+    run_dir = run(tmp_path, *SYNTH, arg)
+    torch.manual_seed(42)
+    reference = nn.Sequential(nn.Sequential(), nn.Linear(6, 1), nn.Sigmoid())
+    weights = load_file(run_dir / "weights.safetensors")
+    assert torch.equal(weights["1.weight"], reference[1].weight.detach())
+
+
 def test_bad_arguments_name_the_layer(tmp_path, capsys):
     arg = layers_arg("{_target_:torch.nn.Linear,in_features:6,out_features:1,width:3}")
     assert main([arg, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
