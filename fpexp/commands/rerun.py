@@ -98,9 +98,8 @@ def main(argv: list[str]) -> int:
             [Problem("rerun", "takes Hydra overrides only", "key=value ...; a rerun is one run")]
         )
     original = resolve(args.run, Path(args.root)).usable(damaged=True)
-    overrides = rerun_overrides(
-        original, args.overrides, args.allow_module
-    )  # refuses a crafted record first
+    # refuses a crafted record first
+    overrides = rerun_overrides(original, args.overrides, args.allow_module)
     if original.status != "completed":
         print(f"original: {shown(original.path)} is {original.status_note()}")
     # The run's own files changed since: --check fails. What the rerun reads that changed
