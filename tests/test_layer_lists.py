@@ -99,6 +99,9 @@ def test_batchnorm_uses_the_loaded_running_statistics_and_dropout_is_identity(tm
     save_file(trained.state_dict(), str(tmp_path / "w.safetensors"))
     args = ["model.hidden=[4]", "model.norm=batch", "model.dropout=0.5", "task=regression"]
     run_dir = run(tmp_path, *SYNTH, *args, f"model.weights={tmp_path / 'w.safetensors'}")
+    saved = load_file(run_dir / "weights.safetensors")  # running stats saved as loaded
+    assert torch.equal(saved["1.running_var"], trained[1].running_var)
+    assert saved["1.num_batches_tracked"].item() == 1
     trained.eval()
     with torch.no_grad():
         want = trained(features()).numpy()
