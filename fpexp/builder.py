@@ -1,45 +1,107 @@
-"""Turns the model and task configs into a ``torch.nn.Sequential``. Pure: no I/O."""
+"""Turns the model and task configs into a ``torch.nn.Sequential``. Pure: no I/O.
+
+The builder is ``instantiate`` over a layer list: ``model.layers`` as given, or the MLP preset's
+list (``fpexp.mlp``); then the task head's activation. A one-row dry forward pass (``eval()``
+mode) then gives each module's output shape and checks the output width against the task.
+"""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from fpexp.heads import Head
+from fpexp.layer_list import build_layers, plain, trace_shapes, width_problems
+from fpexp.mlp import mlp_layers
 
-ACTIVATION_MODULES: dict[str, type[nn.Module] | None] = {
-    "none": None,
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-}
+if TYPE_CHECKING:
+    from fpexp.model_shape import ModelShape
+
+MLP_KEY = "model"
 
 
-def layer_widths(in_features: int, hidden: list[int], out_features: int) -> list[int]:
-    """``[in, *hidden, out]``: consecutive pairs are the Linear layers."""
-    return [in_features, *hidden, out_features]
+@dataclass(frozen=True)
+class Built:
+    """The model, the layer configs it was built from, and each module's output shape."""
+
+    model: nn.Sequential
+    layers: list[dict[str, Any]]
+    key: str  # model.layers, or model for the MLP preset
+    hidden: list[int] | None  # the MLP's hidden widths (None: a layer list)
+    shapes: list[tuple[int, ...]]
+
+    def record(self) -> dict[str, Any]:
+        """The ``model`` facts of run.json that describe the architecture."""
+        h = self.hidden
+        layers = [{"target": s["_target_"], **_args(s)} for s in self.layers]
+        return {
+            "hidden": h,
+            "width": h[0] if h and len(set(h)) == 1 else None,
+            "depth": len(h) if h is not None else None,
+            "layers": layers,
+        }
+
+    def widest(self, in_features: int) -> tuple[int, int]:
+        """The neighbouring (input, output) widths of the module that holds most values."""
+        sizes = [_numel((in_features,)), *(_numel(s) for s in self.shapes)]
+        pairs = list(itertools.pairwise(sizes))
+        return max(pairs, key=lambda p: p[0] + p[1]) if pairs else (in_features, in_features)
+
+
+def _args(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"args": {k: v for k, v in spec.items() if k != "_target_"}}
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def layer_configs(model: Any, shape: ModelShape, out_features: int) -> list[dict[str, Any]]:
+    """``model.layers`` as plain configs, or the MLP preset's list for ``shape`` (widths, bias
+    and norm from the config, or read from the weights)."""
+    if model.layers is not None:
+        return list(plain(model.layers))
+    return mlp_layers(
+        shape.in_features,
+        shape.hidden,
+        out_features,
+        bias=shape.bias,
+        norm=shape.norm,
+        activation=str(model.activation),
+        dropout=float(model.dropout),
+    )
 
 
 def build_model(
-    in_features: int, hidden: list[int], activation: str, bias: bool, head: Head
+    layers: list[dict[str, Any]], head: Head, key: str = "model.layers"
 ) -> nn.Sequential:
-    """Linear layers over ``layer_widths``, ``activation`` between them, then the head.
+    """The modules of ``layers`` in order, then the head's activation.
 
     Call after ``torch.manual_seed``: the layers draw their initial weights in order.
     """
-    widths = layer_widths(in_features, list(hidden), head.out_features)
-    act = ACTIVATION_MODULES[activation]
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
-        layers.append(nn.Linear(n_in, n_out, bias=bias))
-        if act is not None and i < len(widths) - 2:
-            layers.append(act())
+    modules = build_layers(layers, key)
     out_act = head.activation()
     if out_act is not None:
-        layers.append(out_act)
-    return nn.Sequential(*layers)
+        modules.append(out_act)
+    return nn.Sequential(*modules)
+
+
+def build(model: Any, shape: ModelShape, head: Head) -> Built:
+    """Build the configured model and check its output width (``UsageError`` naming both)."""
+    from fpexp.errors import UsageError
+
+    in_features = shape.in_features
+    layers = layer_configs(model, shape, head.out_features)
+    key = "model.layers" if model.layers is not None else MLP_KEY
+    net = build_model(layers, head, key)
+    shapes = trace_shapes(net, in_features, key)
+    if problems := width_problems(shapes, head.out_features, key):
+        raise UsageError(problems)
+    hidden = list(shape.hidden) if model.layers is None else None
+    return Built(net, layers, key, hidden, shapes)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fpexp.overrides import flatten
+from fpexp.overrides import flatten, refined
 
 RTOL, ATOL = 1e-5, 1e-8  # numpy/torch allclose defaults
 NO_OUTPUTS = "neither run has outputs"
@@ -22,8 +22,12 @@ def _same(a: Any, b: Any) -> bool:
 def config_changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Changed, added and removed dotted keys, in A's key order then B's new keys."""
     fa, fb = flatten(a), flatten(b)
+    da, db = flatten(a, lists=True), flatten(b, lists=True)  # layer lists: by layer
     changed = [
-        {"key": k, "a": fa[k], "b": fb[k]} for k in fa if k in fb and not _same(fa[k], fb[k])
+        {"key": key, "a": da.get(key, fa.get(key)), "b": db.get(key, fb.get(key))}
+        for k in fa
+        if k in fb and not _same(fa[k], fb[k])
+        for key in refined(k, [fa[k], fb[k]])
     ]
     removed = [{"key": k, "a": fa[k]} for k in fa if k not in fb]
     added = [{"key": k, "b": fb[k]} for k in fb if k not in fa]

@@ -87,6 +87,8 @@ class LayerStats:
         self._handles.clear()
 
     def table(self) -> list[dict[str, Any]]:
+        """One row per module: ``COLUMNS`` (``layers.csv``), then ``params`` (its parameter
+        count, for run.json: what a torch-free reader needs to find the last hidden layer)."""
         rows = []
         for index, (module, acc) in enumerate(zip(self.model, self._running, strict=True)):
             empty = acc.n == 0
@@ -100,6 +102,7 @@ class LayerStats:
                     "min": math.nan if empty or acc.low > acc.high else acc.low,
                     "max": math.nan if empty or acc.low > acc.high else acc.high,
                     "zero_fraction": math.nan if empty else acc.zeros / acc.n,
+                    "params": sum(p.numel() for p in module.parameters()),
                 }
             )
         return rows

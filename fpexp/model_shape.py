@@ -35,6 +35,16 @@ class ModelShape:
     from_weights: bool = False
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def from_config(
+        cls, model: Any, in_features: int, weights: StateDict | None = None
+    ) -> ModelShape:
+        """The shape the config gives (widths from ``hidden`` or ``width``/``depth``)."""
+        from fpexp.config.schema import hidden_widths
+
+        bias, norm = bool(model.bias), str(model.get("norm", "none"))
+        return cls(in_features, hidden_widths(model), bias, norm, weights)
+
     def lines(self) -> list[str]:
         """For the console: what was read from the weights, and what could not be."""
         if not self.from_weights:
@@ -66,12 +76,9 @@ def widths_from_weights(model: Any) -> bool:
 
 def decide(model: Any, choice: Choice, feature_names: list[str], out_features: int) -> ModelShape:
     """The shape of the model to build (``UsageError`` when the weights cannot give it)."""
-    from fpexp.config.schema import hidden_widths
-
     weights = _read(model, choice)
     if weights is None or not widths_from_weights(model):
-        bias, norm = bool(model.bias), str(model.get("norm", "none"))
-        return ModelShape(len(feature_names), hidden_widths(model), bias, norm, weights)
+        return ModelShape.from_config(model, len(feature_names), weights)
     from fpexp.weights_shape import config_problems, infer_mlp, is_mlp_key
 
     weights = weights.strip(lambda keys: all(is_mlp_key(k) for k in keys))

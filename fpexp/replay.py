@@ -1,7 +1,8 @@
 """What a rerun may take from a record: validated values only, never a record's own overrides.
 
 A run directory may come from someone else. Its config is replayed only as fpexp's own schema
-keys with plain values (no ``_target_``, no resolver calls), its group choices only as options
+keys with plain values (no resolver calls; ``_target_`` only inside ``model.layers``, see
+``layer_problems`` and ``foreign_targets``), its group choices only as options
 of the packaged config groups, and its Hydra overrides only from a short allow-list of harmless
 settings; output directories, mode and launcher are where and how it ran, not what, and are
 dropped. Anything else is refused with one line naming the key and the file.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +76,74 @@ def config_problems(config: Any, where: str) -> list[Problem]:
     for key, value in flatten(config).items():
         if key not in keys:
             problems.append(Problem(key, "not a key of fpexp's config", allowed))
-        elif (why := _value_problem(value, keys)) is not None:
+        elif (why := _PLAIN.get(key, _value_problem)(value, keys)) is not None:
             problems.append(Problem(key, why, allowed))
         elif key == "data.source" and (not isinstance(value, str) or value not in SOURCES):
             problems.append(Problem(key, f"unknown data source {value!r}", allowed))
     return problems
+
+
+LAYERS = "model.layers"
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_MAX_DEPTH = 32
+# Modules whose code a record may make a rerun import: torch's own (trusted with fpexp).
+TRUSTED_MODULES = ("torch",)
+
+
+def layer_problem(value: Any, keys: list[str], depth: int = 0) -> str | None:
+    """Why a recorded ``model.layers`` is not lists and mappings of plain values with
+    identifier keys, ``_target_`` dotted names and only ``_target_``/``_args_`` special keys
+    (None when it is). Imports nothing."""
+    from fpexp.layer_list import SPECIAL_KEYS
+
+    if value is None or depth > _MAX_DEPTH:
+        return None if value is None else f"nested deeper than {_MAX_DEPTH} levels"
+    if isinstance(value, list):
+        return next((w for v in value if (w := layer_problem(v, keys, depth + 1))), None)
+    if not isinstance(value, dict):
+        return _value_problem(value, keys)
+    for name, item in value.items():
+        if not isinstance(name, str) or not _IDENT.match(name):
+            return f"{name!r} is not a plain argument name"
+        if name.startswith("_") and name.endswith("_") and name not in SPECIAL_KEYS:
+            return f"special key {name} is not allowed (only {', '.join(SPECIAL_KEYS)})"
+        if name == "_target_" and not (isinstance(item, str) and _DOTTED.match(item)):
+            return f"_target_ {item!r} is not a dotted Python name"
+        if name == "_args_" and not isinstance(item, list):
+            return f"_args_ {item!r} is not a list"
+        if (why := layer_problem(item, keys, depth + 1)) is not None:
+            return why
+    return None
+
+
+def foreign_targets(config: Any, where: str, allowed: Sequence[str] = ()) -> list[Problem]:
+    """Every ``_target_`` of a recorded ``model.layers`` whose module is neither torch's
+    nor one the user named (``allowed``: a module and its submodules): resolving it would
+    run that module's code, which the record chose. Nothing is imported here."""
+    from fpexp.layer_list import targets
+
+    layers = (config.get("model") or {}).get("layers") if isinstance(config, dict) else None
+    trusted = (*TRUSTED_MODULES, *allowed)
+    problems = []
+    for key, target in targets(layers):
+        if not any(target == m or target.startswith(m + ".") for m in trusted):
+            module = target.rsplit(".", 1)[0]
+            what = f"{target!r} from a record would import {module!r}, code the record chose"
+            how = f"{where}: torch.* targets, or name the module: --allow-module {module}"
+            problems.append(Problem(key, what, how))
+    return problems
+
+
+_PLAIN = {LAYERS: layer_problem}  # keys whose values are more than plain values
+
+
+def refuse_foreign_targets(config: Any, where: str, allowed: Sequence[str] = ()) -> None:
+    """``UsageError`` naming every ``foreign_targets`` problem, before anything imports."""
+    from fpexp.errors import UsageError
+
+    if problems := foreign_targets(config, where, allowed):
+        raise UsageError(problems)
 
 
 def resolved(config: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +156,8 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
     def value(v: Any, depth: int = 0) -> Any:
         if isinstance(v, list):
             return [value(x, depth) for x in v]
+        if isinstance(v, dict):  # a layer's arguments
+            return {k: value(x, depth) for k, x in v.items()}
         ref = _REFERENCE.match(v) if isinstance(v, str) else None
         return value(flat.get(ref.group(1)), depth + 1) if ref and depth < 8 else v
 

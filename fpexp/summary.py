@@ -18,7 +18,7 @@ from typing import Any
 from fpexp.atomic import write_text
 from fpexp.job_record import read_job
 from fpexp.layer_types import last_hidden_index
-from fpexp.overrides import flatten
+from fpexp.overrides import flatten, refined
 
 
 def _show(value: Any) -> str:
@@ -93,7 +93,8 @@ def swept_keys(records: list[dict[str, Any]]) -> list[str]:
     keys: list[str] = []
     for f in flat:
         keys += [k for k in f if k not in keys]
-    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+    swept = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+    return [key for k in swept for key in refined(k, [f.get(k) for f in flat])]
 
 
 def _results(row: dict[str, Any], rec: dict[str, Any]) -> None:
@@ -107,7 +108,7 @@ def _results(row: dict[str, Any], rec: dict[str, Any]) -> None:
     for name, value in rec["metrics"].items():
         row[name if name not in row else f"metric[{name}]"] = value
     layers = rec["layers"]
-    hidden = last_hidden_index([layer["type"] for layer in layers])
+    hidden = last_hidden_index([x["type"] for x in layers], [x.get("params") for x in layers])
     row["output_std"] = layers[-1].get("std") if layers else None
     row["last_hidden_std"] = layers[hidden].get("std") if hidden is not None else None
 
@@ -122,7 +123,7 @@ def summary_rows(
     rows = []
     for job, overrides in zip(jobs, shown_overrides, strict=True):
         rec = job.record or {}
-        cfg = flatten(rec.get("config") or {})
+        cfg = {**flatten(rec.get("config") or {}), **flatten(rec.get("config") or {}, lists=True)}
         row: dict[str, Any] = {"job": job.num, **{k: cfg.get(k) for k in swept}}
         model = rec.get("model") or {}
         if "model.hidden" in swept:  # also as numbers, to plot against

@@ -6,9 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from fpexp.builder import ACTIVATION_MODULES, build_model
-from fpexp.config.schema import ACTIVATIONS, hidden_widths
+from fpexp.builder import build
+from fpexp.config.schema import ACTIVATIONS
 from fpexp.heads import Head
+from fpexp.layer_list import locate
+from fpexp.mlp import ACTIVATION_TARGETS
+from fpexp.model_shape import ModelShape
 
 LESSON = (
     "Sequential(\n"
@@ -33,13 +36,7 @@ REGRESSION = (
 
 
 def _build(cfg) -> nn.Sequential:
-    return build_model(
-        6,
-        hidden_widths(cfg.model),
-        cfg.model.activation,
-        cfg.model.bias,
-        Head.from_config(cfg.task),
-    )
+    return build(cfg.model, ModelShape.from_config(cfg.model, 6), Head.from_config(cfg.task)).model
 
 
 @pytest.mark.parametrize(
@@ -74,11 +71,11 @@ def test_no_hidden_layers_is_a_single_linear(compose_cfg):
 
 
 def test_every_schema_activation_has_a_module():
-    assert set(ACTIVATION_MODULES) == set(ACTIVATIONS)
+    assert set(ACTIVATION_TARGETS) == set(ACTIVATIONS)
 
 
 @pytest.mark.parametrize("name", [a for a in ACTIVATIONS if a != "none"])
 def test_each_activation_builds_and_runs(compose_cfg, name):
     model = _build(compose_cfg("model.hidden=[3,3]", f"model.activation={name}"))
-    assert type(model[1]) is ACTIVATION_MODULES[name]
+    assert type(model[1]) is locate(ACTIVATION_TARGETS[name])
     assert model(torch.zeros(2, 6)).shape == (2, 1)

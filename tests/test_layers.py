@@ -94,3 +94,12 @@ def test_last_hidden_index():
     assert last_hidden_index(["Linear", "Linear", "Sigmoid"]) == 0
     assert last_hidden_index(["Linear", "ReLU", "Linear", "ReLU", "Linear"]) == 3
     assert last_hidden_index(["Linear", "Softmax"]) is None
+
+
+def test_each_row_counts_its_parameters_for_the_record_but_not_for_layers_csv():
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.ReLU())
+    stats = LayerStats(model)
+    model(torch.zeros(2, 3))
+    stats.remove()
+    assert [row["params"] for row in stats.table()] == [16, 8, 0]
+    assert "params" not in COLUMNS

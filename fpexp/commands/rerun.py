@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from fpexp import initial_weights
@@ -30,19 +31,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="Hydra overrides applied on top, e.g. seed=7")
     p.add_argument("--check", action="store_true", help="exit 1 unless reproduced identically")
     p.add_argument("--root", default=str(DEFAULT_ROOT), help="where @latest looks (./outputs)")
+    p.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="let the record's model.layers import MODULE (torch's are always allowed)",
+    )
     return p
 
 
-def rerun_overrides(run: Run, extra: list[str]) -> list[str]:
+def rerun_overrides(run: Run, extra: list[str], modules: Sequence[str] = ()) -> list[str]:
     """The Hydra command line that recomposes ``run``'s config, then applies ``extra``.
 
-    Only validated values are used (``UsageError`` naming the first bad key otherwise)."""
-    from fpexp.replay import refuse_unknown_choices
+    Only validated values are used (``UsageError`` naming the first bad key otherwise); a
+    layer from a module other than torch's or ``modules`` is refused before it is imported."""
+    from fpexp.replay import refuse_foreign_targets, refuse_unknown_choices
 
     refuse_unknown_choices(run.choices, shown(run.path / "run.json"))
     groups = group_names()
     changed = {o.split("=", 1)[0] for o in extra if "=" in o and o.split("=", 1)[0] in groups}
-    pins = pin_overrides(run.portable_config(), run.choices, skip=changed)
+    config = run.portable_config()
+    refuse_foreign_targets(config, shown(run.path / "run.json"), modules)
+    pins = pin_overrides(config, run.choices, skip=changed)
     return pins + run.hydra_overrides() + extra
 
 
@@ -87,7 +98,8 @@ def main(argv: list[str]) -> int:
             [Problem("rerun", "takes Hydra overrides only", "key=value ...; a rerun is one run")]
         )
     original = resolve(args.run, Path(args.root)).usable(damaged=True)
-    overrides = rerun_overrides(original, args.overrides)  # refuses a crafted record first
+    # refuses a crafted record first
+    overrides = rerun_overrides(original, args.overrides, args.allow_module)
     if original.status != "completed":
         print(f"original: {shown(original.path)} is {original.status_note()}")
     # The run's own files changed since: --check fails. What the rerun reads that changed

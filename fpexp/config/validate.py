@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fpexp.config.additions import unknown_keys
+from fpexp.config.model_checks import layer_list_problems, mlp_option_problems
 from fpexp.config.schema import (
     ACTIVATIONS,
     DTYPES,
@@ -149,7 +150,7 @@ def _check_model(model: Any) -> list[Problem]:
                 "null or an integer >= 1",
             )
         )
-    return out
+    return out + mlp_option_problems(model) + layer_list_problems(model)
 
 
 def _check_weights_keys(model: Any) -> list[Problem]:

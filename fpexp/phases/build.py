@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from fpexp.builder import Built as Architecture
     from fpexp.data import Source
     from fpexp.heads import Head
     from fpexp.model_shape import ModelShape
@@ -32,6 +33,7 @@ class Built:
     model: nn.Sequential
     device: torch.device
     dtype: torch.dtype
+    shapes: list[tuple[int, ...]]  # each module's output shape per row, from the dry run
 
     @property
     def source(self) -> Source:
@@ -52,8 +54,9 @@ def build(cfg: DictConfig, record: RunRecord, checked: Checked) -> Built:
     names = list(checked.source.feature_names)
     shape = decide(cfg.model, checked.weights, names, head.out_features)
     shape.report(record)  # widths read from the weights: on the console and in run.json
-    hidden = shape.hidden
-    model = build_model(cfg, shape, head)
+    built = build_model(cfg, shape, head)
+    model = built.model
+    _check_size(cfg, checked, model, built)
     # initialised in float32 on the CPU (the same weights everywhere), then moved; loaded
     # weights are cast straight to the model's dtype and checked as cast
     model = model.to(device=device, dtype=dtype)
@@ -69,15 +72,13 @@ def build(cfg: DictConfig, record: RunRecord, checked: Checked) -> Built:
         model={
             "repr": str(model),
             "in_features": in_features,
-            "hidden": hidden,
-            "width": hidden[0] if hidden and len(set(hidden)) == 1 else None,
-            "depth": len(hidden),
+            **built.record(),
             "parameters": total,
             "trainable": trainable,
             **shape.record(),
         },
     )
-    return Built(checked, head, model, device, dtype)
+    return Built(checked, head, model, device, dtype, built.shapes)
 
 
 def make_head(cfg: DictConfig, source: Source) -> Head:
@@ -87,14 +88,28 @@ def make_head(cfg: DictConfig, source: Source) -> Head:
     return Head.from_config(cfg.task).named(getattr(source, "class_names", None))
 
 
-def build_model(cfg: DictConfig, shape: ModelShape, head: Head) -> nn.Sequential:
+def build_model(cfg: DictConfig, shape: ModelShape, head: Head) -> Architecture:
     """The model in float32 on the CPU, its initial weights drawn from ``cfg.seed``."""
     import torch
 
-    from fpexp.builder import build_model
+    from fpexp.builder import build
 
     torch.manual_seed(int(cfg.seed))
-    return build_model(shape.in_features, shape.hidden, cfg.model.activation, shape.bias, head)
+    return build(cfg.model, shape, head)
+
+
+def _check_size(cfg: DictConfig, checked: Checked, model: nn.Module, built: Architecture) -> None:
+    """The memory guard again, with the built model's measured size (a layer list's size is
+    known only once built), before anything is moved or run."""
+    from fpexp.config import sizes
+    from fpexp.errors import UsageError
+    from fpexp.model_summary import count_parameters
+
+    n_in = checked.in_features
+    measured = (count_parameters(model)[0], built.widest(n_in))
+    rows = checked.source.describe().get("rows")
+    if too_big := sizes.size_problems(cfg, checked.available, n_in, rows, measured):
+        raise UsageError(too_big)
 
 
 def apply_weights(model: nn.Module, checked: Checked, shape: ModelShape) -> dict[str, object]:

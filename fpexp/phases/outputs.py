@@ -77,7 +77,10 @@ def write(record: RunRecord, done: Forwarded) -> None:
     from fpexp.writers import write_layers
 
     model, result = done.built.model, done.result
-    write_text(record.run_dir / MODEL_FILE, render(model, done.built.checked.in_features))
+    write_text(
+        record.run_dir / MODEL_FILE,
+        render(model, done.built.checked.in_features, done.built.shapes),
+    )
     _save_weights(model, record.run_dir / WEIGHTS_FILE)
     layers = done.stats.table()
     write_layers(record.run_dir / LAYERS_FILE, layers)

@@ -29,6 +29,7 @@ class Checked:
 
     source: Source
     weights: Choice
+    available: int | None  # bytes this process may allocate, when validation began
 
     @property
     def in_features(self) -> int:
@@ -40,8 +41,10 @@ def validate(cfg: DictConfig, record: RunRecord, cwd: Path, past: PastRun | None
     problem found. ``past``: the run a rerun reproduces."""
     from fpexp.data import open_source
     from fpexp.devices import device_problems
+    from fpexp.layer_list import target_problems
 
     problems = check_config(cfg)
+    problems += target_problems(cfg.model.layers)
     available = sizes.available_memory()  # nothing big is allocated before these checks
     # from the config alone, before synthetic data is made; too big: nothing is made
     too_big = sizes.size_problems(cfg, available) if not problems else []
@@ -59,7 +62,7 @@ def validate(cfg: DictConfig, record: RunRecord, cwd: Path, past: PastRun | None
     if problems:
         raise UsageError(problems)
     assert source is not None and choice is not None  # no source: a data problem was found
-    return Checked(source, choice)
+    return Checked(source, choice, available)
 
 
 def _check_with_data(
