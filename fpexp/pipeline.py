@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from fpexp import initial_weights
 from fpexp.config import sizes
 from fpexp.config.validate import check_config, check_in_features
-from fpexp.errors import Problem, UsageError
+from fpexp.errors import UsageError
 from fpexp.faults import RunFault
 from fpexp.interrupts import shielded
 from fpexp.record import RunRecord
@@ -48,7 +48,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         from fpexp.console import show_results
         from fpexp.data import open_source
         from fpexp.devices import DTYPES, device_problems, resolve_device
-        from fpexp.heads import Head
+        from fpexp.heads import Head, label_problems
         from fpexp.layer_stats import LayerStats
         from fpexp.model_summary import count_parameters, render
         from fpexp.runner import forward
@@ -73,7 +73,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             problems += check_in_features(cfg.model, n_features, source.name)
             choice = initial_weights.choose(record.data["config"], n_features, cwd)
             problems += initial_weights.problems(choice)
-            problems += _label_problems(cfg, source)
+            problems += label_problems(cfg.task, source)
             if not problems:
                 rows = source.describe().get("rows")
                 problems += sizes.size_problems(cfg, available, n_features, rows)
@@ -82,7 +82,8 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             raise UsageError(problems)
 
     with record.phase("build"), _memory("while building the model"):
-        head = Head.from_config(cfg.task).named(getattr(source, "class_names", None))
+        lesson, columns = getattr(source, "class_names", None), getattr(source, "label_names", None)
+        head = Head.from_config(cfg.task).named(lesson, columns)
         device, dtype = resolve_device(str(cfg.device)), DTYPES[cfg.dtype]
         in_features = len(source.feature_names)
         torch.manual_seed(int(cfg.seed))
@@ -150,8 +151,9 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
             record.update(results=result.summary, layers=layers)
             if result.metrics is not None:
                 record.update(metrics=result.metrics)
-            if note := result.nonfinite_note():  # last: notes end the record
-                record.update(notes=[*record.data.get("notes", []), note])
+            notes = [n for n in (result.labels_note, result.nonfinite_note()) if n]
+            if notes:  # last: notes end the record
+                record.update(notes=[*record.data.get("notes", []), *notes])
     except BaseException:
         with shielded():  # a second Ctrl-C must not stop the writers' threads half-way
             for writer in writers:
@@ -201,15 +203,6 @@ def _save_weights(model: Any, path: Path) -> None:
         if cause is None:
             raise
         raise cause from err
-
-
-def _label_problems(cfg: DictConfig, source: Any) -> list[Problem]:
-    if not source.describe().get("has_labels"):
-        return []
-    if cfg.task.kind == "regression" and cfg.task.out_features != 1:
-        what = f"labels need one output, but task.out_features is {cfg.task.out_features}"
-        return [Problem("data.label", what, "task.out_features=1 for a labelled regression")]
-    return []
 
 
 def _say_what_happened(record: RunRecord, result: Any) -> None:
