@@ -54,7 +54,9 @@ class _ColumnStats:
     """Per-column mean and population std, merged batch by batch (Chan)."""
 
     def __init__(self) -> None:
-        self.n, self.mean, self.m2 = 0, None, None
+        self.n = 0
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
 
     def add(self, x: torch.Tensor) -> None:
         x = x.to(torch.float64)
@@ -63,7 +65,7 @@ class _ColumnStats:
             return
         b_mean = x.mean(0)
         b_m2 = ((x - b_mean) ** 2).sum(0)
-        if self.mean is None:
+        if self.mean is None or self.m2 is None:
             self.n, self.mean, self.m2 = n, b_mean, b_m2
             return
         total = self.n + n
@@ -73,7 +75,7 @@ class _ColumnStats:
         self.n = total
 
     def result(self) -> tuple[list[float], list[float]]:
-        if self.mean is None:
+        if self.mean is None or self.m2 is None:
             return [], []
         return self.mean.tolist(), (self.m2 / self.n).sqrt().tolist()
 

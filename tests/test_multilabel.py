@@ -368,3 +368,14 @@ def test_the_embedded_animals_give_no_metrics_and_say_why(tmp_path, monkeypatch,
     assert rec["results"]["predicted_counts"] == dict(
         zip("012", (p >= 0.5).sum(0).tolist(), strict=True)
     )
+
+
+def test_a_label_column_named_like_an_output_column_needs_task_classes(compose_cfg):
+    from fpexp.config.validate import check_config
+
+    args = ("task=multilabel", "data=file", "data.path=z.csv", "data.label=[id,b,label]")
+    assert [str(p) for p in check_config(compose_cfg(*args))] == [
+        "data.label: label columns 'id', 'label' would name a class and collide with table "
+        "columns (name the classes with task.classes=[...]; reserved: id, prediction, label)"
+    ]
+    assert check_config(compose_cfg(*args, "task.classes=[x,y,z]")) == []

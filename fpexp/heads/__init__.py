@@ -4,7 +4,8 @@
 data is known. Nothing here imports torch until a head builds its activation or reads outputs.
 """
 
-from fpexp.heads.base import COLUMNS, GIVEN, INDICES, LESSON, RESERVED_COLUMNS, Head
+from fpexp.heads.base import COLUMNS, GIVEN, INDICES, LESSON, Head
+from fpexp.heads.checks import RESERVED_COLUMNS
 from fpexp.heads.registry import (
     head_class,
     head_of_record,

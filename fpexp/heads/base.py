@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from fpexp.errors import Problem, UsageError
+from fpexp.errors import Problem
+from fpexp.heads.checks import class_name_problems
 
 if TYPE_CHECKING:
     import torch
@@ -27,8 +28,6 @@ GIVEN, LESSON, INDICES, COLUMNS = (
     "the label columns",
 )
 SHOWN_NAMES = 20  # class names listed on the console line that says where they came from
-# Columns of outputs.* (id) and predictions.* (id, prediction, label): never a class name.
-RESERVED_COLUMNS = ("id", "prediction", "label")
 
 
 def fmt(x: float) -> str:
@@ -101,7 +100,7 @@ class Head:
             out.append(Problem("task.threshold", what, "null"))
         out += cls.task_problems(task)
         if cls.has_classes:
-            out += _class_name_problems(task.classes)
+            out += class_name_problems(task.classes)
         elif task.classes is not None:
             what = f"is set but a {cls.kind} task has no classes"
             out.append(Problem("task.classes", what, "null"))
@@ -192,6 +191,13 @@ class Head:
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @property
+    def cut(self) -> float:
+        """The threshold of a head that thresholds (validation made sure there is one)."""
+        if self.threshold is None:
+            raise ValueError(f"a {self.kind} head needs task.threshold")
+        return float(self.threshold)
+
     def prediction_columns(
         self, ids: np.ndarray, predictions: np.ndarray, names: bool
     ) -> dict[str, np.ndarray]:
@@ -223,40 +229,3 @@ class Head:
     def true_text(self, raw: Any) -> str:
         """A row's true label as the console shows it."""
         return str(raw)
-
-
-def _class_name_problems(classes: Sequence[object] | None) -> list[Problem]:
-    """Class names become column names (outputs) and values next to fixed columns
-    (predictions): blank, duplicate or reserved names would shadow or overwrite a column."""
-    if classes is None:
-        return []
-    names = [str(c) for c in classes]
-    out: list[Problem] = []
-    if len(set(names)) != len(names):
-        out.append(Problem("task.classes", f"duplicate names in {list(classes)}", "distinct names"))
-    blank = [i for i, c in enumerate(names) if not c.strip()]
-    if blank:
-        where = ", ".join(str(i) for i in blank)
-        what = f"empty or blank class name at position {where} of {list(classes)}"
-        return [*out, Problem("task.classes", what, "non-blank names, e.g. [no, yes]")]
-    clash = [c for c in names if c in RESERVED_COLUMNS]
-    if clash:
-        shown = ", ".join(f"'{c}'" for c in clash)
-        what = f"class name{'s' * (len(clash) > 1)} {shown} would collide with output table columns"
-        allowed = "other names; reserved: " + ", ".join(RESERVED_COLUMNS)
-        out.append(Problem("task.classes", what, allowed))
-    return out
-
-
-def one_name_per_output(task: Any) -> list[Problem]:
-    """``task.classes``, when given, names each of ``task.out_features`` outputs."""
-    n = len(task.classes) if task.classes is not None else task.out_features
-    if n == task.out_features:
-        return []
-    what = f"{n} class names for {task.out_features} outputs"
-    return [Problem("task.classes", what, f"exactly task.out_features = {task.out_features} names")]
-
-
-def bad_label(what: str, allowed: str) -> UsageError:
-    """A label the head cannot read: one line under ``data.label``."""
-    return UsageError([Problem("data.label", what, allowed)])

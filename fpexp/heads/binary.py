@@ -54,7 +54,7 @@ class BinaryHead(CategoricalHead):
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         import torch
 
-        return (outputs[:, 0] >= self.threshold).to(torch.int64)
+        return (outputs[:, 0] >= self.cut).to(torch.int64)
 
     def row_text(self, output: list[float], prediction: Any) -> str:
         pred = int(prediction)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from fpexp.errors import Problem, UsageError
-from fpexp.heads.base import GIVEN, INDICES, LESSON, Head, bad_label
+from fpexp.heads.base import GIVEN, INDICES, LESSON, Head
+from fpexp.heads.checks import bad_label
 
 if TYPE_CHECKING:
     import torch

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fpexp.errors import Problem
-from fpexp.heads.base import Accumulator, fmt, one_name_per_output
+from fpexp.heads.base import Accumulator, fmt
 from fpexp.heads.categorical import CategoricalHead, ClassCounts
+from fpexp.heads.checks import one_name_per_output
 from fpexp.metrics import LOG_FLOOR
 
 if TYPE_CHECKING:

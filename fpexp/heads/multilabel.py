@@ -14,16 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fpexp.errors import Problem
-from fpexp.heads.base import (
-    COLUMNS,
-    GIVEN,
-    INDICES,
-    Accumulator,
-    Head,
-    bad_label,
-    fmt,
-    one_name_per_output,
-)
+from fpexp.heads.base import COLUMNS, GIVEN, INDICES, Accumulator, Head, fmt
+from fpexp.heads.checks import RESERVED_COLUMNS, bad_label, one_name_per_output
 from fpexp.metrics import bce_terms
 
 if TYPE_CHECKING:
@@ -53,11 +45,23 @@ class MultilabelHead(Head):
     @classmethod
     def config_problems(cls, task: Any, label: Any = None) -> list[Problem]:
         out = super().config_problems(task, label)
-        if label is None or isinstance(label, str) or len(label) == task.out_features:
+        if label is None or isinstance(label, str):
             return out
-        names = ", ".join(str(c) for c in label)
-        what = f"{task.out_features} outputs, but data.label names {len(label)} columns ({names})"
-        return [*out, Problem("task.out_features", what, f"task.out_features={len(label)}")]
+        columns = [str(c) for c in label]
+        if len(columns) != task.out_features:
+            n, names = len(columns), ", ".join(columns)
+            what = f"{task.out_features} outputs, but data.label names {n} columns ({names})"
+            out.append(Problem("task.out_features", what, f"task.out_features={len(columns)}"))
+        clash = [c for c in columns if c in RESERVED_COLUMNS]
+        if task.classes is None and clash:  # the columns name the classes, and so the columns
+            shown = ", ".join(f"'{c}'" for c in clash)
+            plural = "s" * (len(clash) > 1)
+            what = f"label column{plural} {shown} would name a class and collide with table columns"
+            allowed = "name the classes with task.classes=[...]; reserved: " + ", ".join(
+                RESERVED_COLUMNS
+            )
+            out.append(Problem("data.label", what, allowed))
+        return out
 
     @classmethod
     def flipped(cls, a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> np.ndarray | None:
@@ -100,7 +104,7 @@ class MultilabelHead(Head):
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         import torch
 
-        return (outputs >= self.threshold).to(torch.int64)
+        return (outputs >= self.cut).to(torch.int64)
 
     def prediction_columns(
         self, ids: np.ndarray, predictions: np.ndarray, names: bool

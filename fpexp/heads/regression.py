@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fpexp.errors import Problem
-from fpexp.heads.base import Accumulator, Head, bad_label, fmt
+from fpexp.heads.base import Accumulator, Head, fmt
+from fpexp.heads.checks import bad_label
 
 if TYPE_CHECKING:
     import torch
