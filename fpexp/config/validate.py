@@ -20,6 +20,7 @@ from fpexp.config.schema import (
     NAN_POLICIES,
     OUTPUT_FORMATS,
 )
+from fpexp.data.columns import label_problems
 from fpexp.errors import Problem
 from fpexp.heads import task_problems
 
@@ -92,6 +93,7 @@ def _check_data(data: Any) -> list[Problem]:
         ]
     out: list[Problem] = []
     if source == "file":
+        out += label_problems(data.label)
         if data.nan not in NAN_POLICIES:
             out.append(Problem("data.nan", f"unknown policy '{data.nan}'", _one_of(NAN_POLICIES)))
         if data.format is not None and data.format not in OUTPUT_FORMATS:

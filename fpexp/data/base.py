@@ -14,7 +14,8 @@ from fpexp.data.columns import name_notes
 
 @dataclass(frozen=True)
 class Batch:
-    """Consecutive rows: ids, float32 features ``[n, n_features]``, true labels if known."""
+    """Consecutive rows: ids, float32 features ``[n, n_features]``, true labels if known
+    (``[n]``, or float64 ``[n, k]`` for a list label)."""
 
     ids: np.ndarray
     features: np.ndarray
@@ -26,6 +27,7 @@ class Source(Protocol):
 
     name: str
     feature_names: list[str]
+    label_names: list[str] | None  # a list label's columns (labels ``[n, k]``); else None
 
     def describe(self) -> dict[str, Any]:
         """What goes into run.json's ``input``: source, shape, sha256, and so on."""
@@ -51,6 +53,7 @@ class InMemorySource:
     sha256: str = ""
     binary_positive: str | None = None
     label_kind: str | None = None  # "class": labels are class names, never regression targets
+    label_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.features = np.ascontiguousarray(self.features, dtype=np.float32)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fpexp.data.columns import Columns, check_unique, settle
+from fpexp.data.columns import Columns, check_unique, label_columns, settle
 from fpexp.errors import Problem, UsageError
 
 BLOCK = 1 << 20  # pyarrow reads ahead a few dozen blocks: 1 MiB blocks keep that buffer small
@@ -67,7 +67,7 @@ def _first_block(path: Path) -> Any:
 
 
 def inspect_csv(
-    path: Path, features: list[str] | None, id_: str | None, label: str | None
+    path: Path, features: list[str] | None, id_: str | None, label: str | list[str] | None
 ) -> Columns:
     """The columns to read, settled on the first block (mixed columns there are an error)."""
     import pyarrow as pa
@@ -75,9 +75,13 @@ def inspect_csv(
     first = _first_block(path)
     names = first.schema.names
     check_unique(path, names)
+    labels = label_columns(label)
     reasons = {}
     for i, f in enumerate(first.schema):
-        if features is None and f.name not in (id_, label) and not _numeric(f.type):
+        if isinstance(label, list) and f.name in labels:
+            if not (_numeric(f.type) or pa.types.is_boolean(f.type)):
+                reasons[f.name] = f"type {f.type}"  # a list label's columns hold numbers
+        elif features is None and f.name != id_ and f.name not in labels and not _numeric(f.type):
             reason = _text_reason(path, f.name, first.column(i), f.type)
             if reason is not None:
                 reasons[f.name] = reason
@@ -85,8 +89,8 @@ def inspect_csv(
     types: dict[str, Any] = {c: pa.binary() for c in excluded}
     if id_:
         types[id_] = pa.string()
-    if label:
-        types[label] = _label_type(first.schema.field(label).type)
+    for col in labels:
+        types[col] = _label_type(first.schema.field(col).type)
     return Columns(names, feats, id_, label, None, excluded, types, _header_note(names))
 
 
@@ -139,7 +143,7 @@ def read_csv(path: Path, columns: Columns) -> Iterator[Any]:
     import pyarrow.csv as pacsv
 
     types = {c: pa.float64() for c in columns.features} | columns.types
-    extra = (columns.id, columns.label, *columns.excluded)
+    extra = (columns.id, *columns.label_columns, *columns.excluded)
     wanted = list(dict.fromkeys([*columns.features, *(c for c in extra if c)]))
     convert = pacsv.ConvertOptions(column_types=types, include_columns=wanted)
     read = pacsv.ReadOptions(block_size=BLOCK)
@@ -202,9 +206,12 @@ def _checks(columns: Columns | None) -> dict[str, str]:
     if columns is None:
         return {}
     out = dict.fromkeys(columns.features, "number")
-    label_type = columns.types.get(columns.label)
-    if label_type is not None and (pa.types.is_integer(label_type) or label_type == pa.float64()):
-        out[columns.label] = "integer" if pa.types.is_integer(label_type) else "number"
+    for col in columns.label_columns:
+        label_type = columns.types.get(col)
+        if label_type is not None and (
+            pa.types.is_integer(label_type) or label_type == pa.float64()
+        ):
+            out[col] = "integer" if pa.types.is_integer(label_type) else "number"
     return out
 
 
@@ -219,10 +226,18 @@ def _is_utf8(value: str) -> bool:
     return True
 
 
+def _text_columns(columns: Columns | None) -> list[str]:
+    """The id and a single label column: read as text (a list label's columns are numbers)."""
+    if columns is None:
+        return []
+    label = columns.label if columns.label_names is None else None
+    return [c for c in (columns.id, label) if isinstance(c, str)]
+
+
 def _find_row(path: Path, reader: Any, columns: Columns | None, after: int) -> UsageError | None:
     header = next(reader, [])
     checks = {header.index(c): (c, kind) for c, kind in _checks(columns).items() if c in header}
-    text = [header.index(c) for c in (columns.id, columns.label) if c in header] if columns else []
+    text = [header.index(c) for c in _text_columns(columns) if c in header]
     number = 0
     for row in reader:
         if not row:
@@ -238,7 +253,7 @@ def _find_row(path: Path, reader: Any, columns: Columns | None, after: int) -> U
             if not (_PATTERNS[kind].match(value) or _MISSING.match(value)):
                 noun = "a number" if kind == "number" else "an integer"
                 what = f"{path}: column '{col}', row {number}: '{_text(value)}' is not {noun}"
-                is_label = columns is not None and col == columns.label
+                is_label = columns is not None and col in columns.label_columns
                 return _fail(what, _LABEL_ALLOWED if is_label else "numeric feature columns")
         for i in text:
             if not _is_utf8(row[i]):

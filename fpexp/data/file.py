@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fpexp.data.base import Batch
+from fpexp.data.columns import label_problems, label_setting
 from fpexp.data.file_formats import FORMATS, Columns, open_reader
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import BackgroundHash, background_hash
@@ -49,6 +50,11 @@ class FileSource:
     def n_features(self) -> int:
         return len(self.columns.features)
 
+    @property
+    def label_names(self) -> list[str] | None:
+        """A list label's columns (labels are then float64 ``[n, k]``); None otherwise."""
+        return self.columns.label_names
+
     def describe(self) -> dict[str, Any]:
         rows = self.columns.n_rows if self.columns.n_rows is not None else None
         if self.rows_read:
@@ -62,7 +68,7 @@ class FileSource:
             "shape": [rows, self.n_features],
             "feature_names": list(self.columns.features),
             "id": self.columns.id,
-            "label": self.columns.label,
+            "label": self.columns.label_names or self.columns.label,
             "has_labels": self.columns.label is not None,
             "rows_dropped": self.rows_dropped,
             "excluded_columns": dict(self.columns.excluded),
@@ -119,9 +125,9 @@ class FileSource:
     def _bad_row(self, batch: Batch, row: int, number: int, finite: np.ndarray) -> UsageError:
         """The first problem in row ``row`` of ``batch`` (file row ``number``), in one line."""
         allowed = "data.nan=drop skips such rows"
-        if finite.all():
-            where = f"{self.path}: column '{self.columns.label}', row {number}"
-            value = batch.labels[row]
+        if finite.all() and batch.labels is not None:
+            k, value = _first_missing(batch.labels, row)
+            where = f"{self.path}: column '{self.columns.label_columns[k]}', row {number}"
             what = "no label (empty or NaN)" if _absent(value) else f"{value} is not a finite label"
             return _fail(f"{where}: {what}", f"a label in every row; {allowed}", key="data.label")
         j = int(np.argmin(finite))
@@ -147,12 +153,22 @@ def _absent(value: object) -> bool:
     return value is None or value == ""
 
 
+def _first_missing(labels: np.ndarray, row: int) -> tuple[int, Any]:
+    """Which label column of ``row`` is missing (0 for a single label), and its value."""
+    if labels.ndim == 1:
+        return 0, labels[row]
+    k = int(np.argmin(np.isfinite(labels[row])))
+    return k, labels[row, k]
+
+
 def _missing_labels(labels: np.ndarray | None) -> np.ndarray | None:
-    """Rows whose label is missing (NaN, inf, empty or null), or None where there are none."""
+    """Rows whose label is missing (NaN, inf, empty or null; a list label: in any of its
+    columns), or None where there are none."""
     if labels is None:
         return None
     if labels.dtype.kind == "f":
         bad = ~np.isfinite(labels)
+        bad = bad.any(axis=1) if bad.ndim == 2 else bad
     elif labels.dtype.kind in "OU":
         bad = np.asarray(labels == "", dtype=bool)  # readers give missing names as ''
     else:
@@ -219,5 +235,7 @@ def load(cfg: Any, cwd: Path | None = None) -> FileSource:
     if path.stat().st_size == 0:
         raise _fail(f"{path}: empty file", "a table with a header and at least one row")
     features = list(cfg.features) if cfg.features is not None else None
-    columns = inspect(path, fmt, features, cfg.id, cfg.label)
+    if problems := label_problems(cfg.label):
+        raise UsageError(problems)
+    columns = inspect(path, fmt, features, cfg.id, label_setting(cfg.label))
     return FileSource(path=path.resolve(), format=fmt, columns=columns, nan=str(cfg.nan))

@@ -34,6 +34,7 @@ _MAGIC = (
 )
 
 Rows = tuple[np.ndarray | None, np.ndarray, np.ndarray | None]
+Label = str | list[str] | None
 
 __all__ = ["FORMATS", "Columns", "inspect", "open_reader"]
 
@@ -90,7 +91,7 @@ def _check_kind(path: Path, fmt: str) -> None:
 
 
 def inspect(
-    path: Path, fmt: str, features: list[str] | None, id_: str | None, label: str | None
+    path: Path, fmt: str, features: list[str] | None, id_: str | None, label: Label
 ) -> Columns:
     """The columns a run reads from ``path``, settled before any row is streamed."""
     _check_kind(path, fmt)
@@ -122,7 +123,7 @@ def _parquet_numeric(t: Any) -> bool:
 
 
 def _inspect_parquet(
-    path: Path, features: list[str] | None, id_: str | None, label: str | None
+    path: Path, features: list[str] | None, id_: str | None, label: Label
 ) -> Columns:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -186,11 +187,21 @@ def _read_npy(path: Path, columns: Columns) -> Iterator[Rows]:
     for start in range(0, arr.shape[0], step):
         block = arr[start : start + step]
         ids = np.array(block[:, columns.all.index(columns.id)]) if columns.id else None
-        labels = np.array(block[:, columns.all.index(columns.label)]) if columns.label else None
+        labels = _npy_labels(block, columns)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is refused per row, one line
             features = block if whole else np.ascontiguousarray(block[:, idx], dtype=np.float32)
         yield ids, features, labels
         _release(mapping, offset + start * row_bytes, len(block) * row_bytes)
+
+
+def _npy_labels(block: np.ndarray, columns: Columns) -> np.ndarray | None:
+    """The label column as stored, or a list label's columns as float64 ``[n, k]``."""
+    idx = [columns.all.index(c) for c in columns.label_columns]
+    if not idx:
+        return None
+    if columns.label_names is None:
+        return np.array(block[:, idx[0]])
+    return np.array(block[:, idx], dtype=np.float64)
 
 
 def _release(mapping: object, begin: int, length: int) -> None:
@@ -230,7 +241,11 @@ def table_rows(table: Any, columns: Columns) -> Rows:
     """(ids or None, float32 features, labels or None) of an arrow table or record batch."""
     feats = np.column_stack([_numbers(table.column(c)) for c in columns.features])
     ids = table.column(columns.id).to_numpy(zero_copy_only=False) if columns.id else None
-    labels = _labels(table.column(columns.label)) if columns.label else None
+    if columns.label_names is not None:  # one 0/1 column per class: float64 [n, k]
+        cols = [_numbers(table.column(c)) for c in columns.label_names]
+        labels = np.column_stack(cols).astype(np.float64)
+    else:
+        labels = _labels(table.column(columns.label)) if columns.label else None
     with np.errstate(over="ignore", invalid="ignore"):  # inf is refused per row, one line
         features = np.ascontiguousarray(feats, dtype=np.float32)
     return ids, features, labels
@@ -240,7 +255,7 @@ def _read_parquet(path: Path, columns: Columns) -> Iterator[Rows]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    wanted = [*columns.features, *(c for c in (columns.id, columns.label) if c)]
+    wanted = [*columns.features, *(c for c in (columns.id,) if c), *columns.label_columns]
     try:
         # pre_buffer (pyarrow's default) would read ahead the whole file: memory would grow
         pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=BLOCK_BYTES)
