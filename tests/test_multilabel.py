@@ -4,20 +4,20 @@ per-class accuracy, subset accuracy, Hamming loss and mean BCE; every subcommand
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
-import fpexp.data
 from fpexp import cli
-from fpexp.app import run_experiment
+from fpexp.config.validate import check_config
 from fpexp.data import animals
-from fpexp.data.base import InMemorySource
 from fpexp.errors import UsageError
 from fpexp.heads import Head
 from fpexp.heads.multilabel import MultilabelHead
@@ -128,34 +128,41 @@ def test_flipped_rows_are_those_where_any_class_differs():
     assert MultilabelHead.flipped(a, {"id": ids, "x": a["x"]}) is None
 
 
-# --- runs through the CLI, on data with label columns ---------------------------------------
+# --- runs through the CLI, on real CSV, Parquet and NPY files with label columns -------------
+
+RNG = np.random.default_rng(3)
+X = RNG.standard_normal((N, 6)).astype(np.float32)
+Y = RNG.integers(0, 2, (N, 3))
+IDS = [f"r{i}" for i in range(N)]
 
 
-@dataclass
-class ZooSource(InMemorySource):
-    """In-memory rows with three 0/1 label columns, as a file source reads them."""
-
-    label_names: list[str] | None = None
-
-
-def zoo(cfg=None, cwd=None) -> ZooSource:
-    rng = np.random.default_rng(3)
-    return ZooSource(
-        name="zoo",
-        ids=np.array([f"r{i}" for i in range(N)]),
-        features=rng.standard_normal((N, 6)).astype(np.float32),
-        feature_names=[f"f{i}" for i in range(6)],
-        labels=rng.integers(0, 2, (N, 3)),
-        label_names=list(CLASSES),
-    )
+def write_zoo(where: Path, bad: tuple[int, int, int] | None = None) -> None:
+    """``zoo.csv``/``.parquet`` (id ``name``, f0..f5, the three 0/1 columns) and ``zoo.npy``
+    (the same numbers, columns x0..x8); ``bad`` (row, label column, value) spoils one label."""
+    y = Y.copy()
+    if bad is not None:
+        y[bad[0], bad[1]] = bad[2]
+    labels = {c: y[:, j] for j, c in enumerate(CLASSES)}
+    table = pa.table({"name": IDS, **{f"f{j}": X[:, j] for j in range(6)}, **labels})
+    pacsv.write_csv(table, where / "zoo.csv")
+    pq.write_table(table, where / "zoo.parquet", row_group_size=5)
+    np.save(where / "zoo.npy", np.column_stack([X, y]).astype(np.float32))
 
 
-DATA = ("task=multilabel", "data=synthetic", f"data.n_rows={N}")
+NAMES = ",".join(CLASSES)
+FILE_ARGS = {
+    "csv": ("data=file", "data.path=zoo.csv", "data.id=name", f"data.label=[{NAMES}]"),
+    "parquet": ("data=file", "data.path=zoo.parquet", "data.id=name", f"data.label=[{NAMES}]"),
+    # an .npy's columns are x0..x8: task.classes names the classes
+    "npy": ("data=file", "data.path=zoo.npy", "data.label=[x6,x7,x8]", f"task.classes=[{NAMES}]"),
+}
 
 
-def run(ws: Path, name: str, *overrides: str) -> Path:
-    assert cli.main([*DATA, *overrides, f"hydra.run.dir={ws / name}"]) == 0
-    return ws / name
+def run(where: Path, name: str, fmt: str, *overrides: str) -> Path:
+    """A multilabel run on ``zoo.<fmt>``, written as ``<fmt>`` too, in batches of 5."""
+    args = ["task=multilabel", *FILE_ARGS[fmt], f"output.format={fmt}", "batch_size=5"]
+    assert cli.main([*args, *overrides, f"hydra.run.dir={where / name}"]) == 0
+    return where / name
 
 
 def record(run_dir: Path) -> dict:
@@ -164,14 +171,14 @@ def record(run_dir: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
-    """Runs in each output format (seed 42) and one with seed 7."""
+    """One run per file format (written in the same format, seed 42), one with seed 7."""
     ws = tmp_path_factory.mktemp("multilabel")
+    write_zoo(ws)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fpexp.data, "open_source", zoo)
         mp.chdir(ws)
-        for fmt in ("csv", "parquet", "npy"):
-            run(ws, fmt, f"output.format={fmt}")
-        run(ws, "seed7", "seed=7")
+        for fmt in FILE_ARGS:
+            run(ws, fmt, fmt)
+        run(ws, "seed7", "csv", "seed=7")
     return ws
 
 
@@ -181,10 +188,12 @@ def hand_model(run_dir: Path) -> nn.Sequential:
     return model
 
 
-def expected(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.no_grad():
-        p = hand_model(run_dir)(torch.from_numpy(zoo().features))
-    return p, (p >= 0.5).long()
+def expected(run_dir: Path, threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hand-built model's probabilities on the zoo, and its 0/1 predictions."""
+    model, x = hand_model(run_dir), torch.from_numpy(X)
+    with torch.no_grad():  # in the run's batches of 5: the same sums, the same bits
+        p = torch.cat([model(x[i : i + 5]) for i in range(0, N, 5)])
+    return p, (p >= threshold).long()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "npy"])
@@ -200,19 +209,21 @@ def test_every_format_holds_the_hand_built_models_outputs_and_predictions(ws, fm
         out_t = read_table(ws / fmt / f"outputs.{fmt}")
         pred_t = read_table(ws / fmt / f"predictions.{fmt}")
         assert list(out_t) == list(pred_t) == ["id", *CLASSES]
-        assert out_t["id"].tolist() == [f"r{i}" for i in range(N)]
+        assert out_t["id"].tolist() == pred_t["id"].tolist() == IDS
         outputs = np.column_stack([out_t[c] for c in CLASSES]).astype(np.float32)
         preds = np.column_stack([pred_t[c] for c in CLASSES])
     assert np.array_equal(outputs, p.numpy())
     assert np.array_equal(preds, pred.numpy())
 
 
-def test_a_run_records_metrics_computed_by_hand_and_predicted_counts(ws):
-    rec = record(ws / "csv")
-    p, pred = expected(ws / "csv")
-    y = torch.from_numpy(zoo().labels)
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "npy"])
+def test_a_run_records_metrics_computed_by_hand_and_predicted_counts(ws, fmt):
+    rec = record(ws / fmt)
+    p, pred = expected(ws / fmt)
+    y = torch.from_numpy(Y)
     hit = pred == y
-    assert rec["classes"] == {"names": CLASSES, "from": "the label columns"}
+    origin = "task.classes" if fmt == "npy" else "the label columns"
+    assert rec["classes"] == {"names": CLASSES, "from": origin}
     assert rec["results"]["predicted_counts"] == dict(
         zip(CLASSES, pred.sum(0).tolist(), strict=True)
     )
@@ -231,15 +242,15 @@ def test_a_run_records_metrics_computed_by_hand_and_predicted_counts(ws):
 def test_the_console_shows_probabilities_then_the_predicted_class_names(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr(fpexp.data, "open_source", zoo)
-    run_dir = run(tmp_path, "run", "task.threshold=0.55")
+    write_zoo(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    run_dir = run(tmp_path, "run", "csv", "task.threshold=0.55")
     p = expected(run_dir)[0]
     out = capsys.readouterr().out
-    labels = zoo().labels
     for i in (0, 5, N - 1):
         probs = "  ".join(f"{c}={p[i, j].item():.4f}" for j, c in enumerate(CLASSES))
         chosen = [c for j, c in enumerate(CLASSES) if p[i, j] >= 0.55] or ["(none)"]
-        true = [c for j, c in enumerate(CLASSES) if labels[i, j]] or ["(none)"]
+        true = [c for j, c in enumerate(CLASSES) if Y[i, j]] or ["(none)"]
         line = f"r{i:<3} {probs}  -> {', '.join(chosen)}   true: {', '.join(true)}"
         assert line in out.splitlines()
     assert "classes: has_hair, lays_eggs, flies (from the label columns)" in out
@@ -249,48 +260,66 @@ def test_the_console_shows_probabilities_then_the_predicted_class_names(
 def test_runs_lists_the_subset_accuracy(ws, capsys):
     assert cli.main(["runs", str(ws), "--json"]) == 0
     rows = {Path(r["run"]).name: r for r in json.loads(capsys.readouterr().out)}
-    accuracy = record(ws / "csv")["metrics"]["subset_accuracy"]
-    assert rows["csv"]["task"] == "multilabel"
-    assert rows["csv"]["summary"] == f"subset_accuracy={accuracy:.4f}"
+    for name in ("csv", "parquet", "npy", "seed7"):
+        accuracy = record(ws / name)["metrics"]["subset_accuracy"]
+        assert rows[name]["task"] == "multilabel"
+        assert rows[name]["summary"] == f"subset_accuracy={accuracy:.4f}"
 
 
-@pytest.mark.parametrize("other", ["seed7", "npy"])
+@pytest.mark.parametrize("other", ["seed7", "parquet", "npy"])
 def test_diff_compares_each_class_column_and_flips_rows_where_any_class_differs(ws, other, capsys):
-    assert cli.main(["diff", str(ws / "csv"), str(ws / other), "--json"]) in (0, 1)
+    cli.main(["diff", str(ws / "csv"), str(ws / other), "--json"])
     outs = json.loads(capsys.readouterr().out)["outputs"]
-    pa, pb = expected(ws / "csv")[1], expected(ws / other)[1]
-    assert list(outs["columns"]) == CLASSES
-    flips = [f"r{i}" for i in range(N) if bool((pa[i] != pb[i]).any())]
+    pa_, pb_ = expected(ws / "csv")[1], expected(ws / other)[1]
+    assert outs["comparable"] and list(outs["columns"]) == CLASSES
+    flips = [IDS[i] for i in range(N) if bool((pa_[i] != pb_[i]).any())]
     assert outs["flipped_count"] == len(flips) and outs["flipped"] == flips
+    identical = [c["identical"] for c in outs["columns"].values()]
     if other == "seed7":
-        assert flips and not any(c["identical"] for c in outs["columns"].values())
+        assert flips and not any(identical)
     else:
-        assert flips == [] and all(c["identical"] for c in outs["columns"].values())
+        assert flips == [] and all(identical)
 
 
-def test_rerun_check_reproduces_a_multilabel_run(ws, monkeypatch, capsys):
-    monkeypatch.setattr(fpexp.data, "open_source", zoo)
+@pytest.mark.parametrize("fmt", ["csv", "npy"])
+def test_rerun_check_reproduces_a_multilabel_run(ws, fmt, monkeypatch, capsys):
     monkeypatch.chdir(ws)
-    assert cli.main(["rerun", str(ws / "parquet"), "--check"]) == 0
+    assert cli.main(["rerun", str(ws / fmt), "--check"]) == 0
     assert "reproduced: identical" in capsys.readouterr().out
 
 
 def test_a_sweep_summary_row_has_every_multilabel_figure(tmp_path, monkeypatch):
-    monkeypatch.setattr(fpexp.data, "open_source", zoo)
+    write_zoo(tmp_path)
     monkeypatch.chdir(tmp_path)
     sweep = tmp_path / "sweep"
-    assert cli.main(["-m", *DATA, "task.threshold=0.3,0.7", f"hydra.sweep.dir={sweep}"]) == 0
+    args = ["-m", "task=multilabel", *FILE_ARGS["parquet"], "task.threshold=0.3,0.7"]
+    assert cli.main([*args, f"hydra.sweep.dir={sweep}"]) == 0
     rows = (sweep / "summary.csv").read_text().splitlines()
     header = rows[0].split(",")
     for name in ("subset_accuracy", "hamming_loss", "bce", *(f"accuracy[{c}]" for c in CLASSES)):
         assert name in header
     for j, threshold in enumerate((0.3, 0.7)):
         rec = record(sweep / str(j))
+        pred = expected(sweep / str(j), threshold)[1]
         row = dict(zip(header, rows[j + 1].split(","), strict=True))
         assert row["task.threshold"] == str(threshold) and row["status"] == "completed"
         assert float(row["subset_accuracy"]) == pytest.approx(rec["metrics"]["subset_accuracy"])
-        counts = rec["results"]["predicted_counts"]
-        assert [int(row[f"n[{c}]"]) for c in CLASSES] == [counts[c] for c in CLASSES]
+        assert [int(row[f"n[{c}]"]) for c in CLASSES] == pred.sum(0).tolist()
+
+
+def test_a_label_other_than_0_or_1_in_a_file_fails_the_run_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    write_zoo(tmp_path, bad=(7, 1, 2))
+    monkeypatch.chdir(tmp_path)
+    args = ["task=multilabel", *FILE_ARGS["csv"], "batch_size=5", f"hydra.run.dir={tmp_path / 'r'}"]
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "fpexp: error: data.label: column 'lays_eggs', row 8: 2.0 is not 0 or 1 "
+        "(0/1 or true/false in every label column)"
+    ]
+    assert record(tmp_path / "r")["status"] == "failed"
+    assert not list((tmp_path / "r").glob("*puts.csv"))
 
 
 # --- what cannot be a multilabel run --------------------------------------------------------
@@ -333,24 +362,6 @@ def test_as_many_outputs_as_label_columns(tmp_path, capsys):
     ]
 
 
-def test_bad_label_values_fail_the_run_with_one_line(compose_cfg, tmp_path, monkeypatch):
-    def bad(cfg=None, cwd=None) -> ZooSource:
-        source = zoo()
-        source.labels = source.labels.astype(object)
-        source.labels[4, 2] = "maybe"
-        return source
-
-    monkeypatch.setattr(fpexp.data, "open_source", bad)
-    with pytest.raises(UsageError) as info:
-        run_experiment(compose_cfg(*DATA), tmp_path)
-    assert info.value.lines() == [
-        "fpexp: error: data.label: column 'flies', row 5: 'maybe' is not 0 or 1 "
-        "(0/1 or true/false in every label column)"
-    ]
-    assert record(tmp_path)["status"] == "failed"
-    assert not (tmp_path / "outputs.csv").exists()
-
-
 def test_the_embedded_animals_give_no_metrics_and_say_why(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["task=multilabel", f"hydra.run.dir={tmp_path / 'run'}"]) == 0
@@ -371,8 +382,6 @@ def test_the_embedded_animals_give_no_metrics_and_say_why(tmp_path, monkeypatch,
 
 
 def test_a_label_column_named_like_an_output_column_needs_task_classes(compose_cfg):
-    from fpexp.config.validate import check_config
-
     args = ("task=multilabel", "data=file", "data.path=z.csv", "data.label=[id,b,label]")
     assert [str(p) for p in check_config(compose_cfg(*args))] == [
         "data.label: label columns 'id', 'label' would name a class and collide with table "

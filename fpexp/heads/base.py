@@ -114,8 +114,8 @@ class Head:
     @classmethod
     def label_shape_problems(cls, label: Any) -> list[Problem]:
         """A list of label columns for a head that reads one (and the reverse)."""
-        if label is None:
-            return []
+        if label is None or not isinstance(label, str | Sequence) or len(label) == 0:
+            return []  # a mapping, an empty list: the data section says what is wrong
         is_list = not isinstance(label, str)
         if is_list == cls.label_list:
             return []

@@ -45,8 +45,8 @@ class MultilabelHead(Head):
     @classmethod
     def config_problems(cls, task: Any, label: Any = None) -> list[Problem]:
         out = super().config_problems(task, label)
-        if label is None or isinstance(label, str):
-            return out
+        if label is None or isinstance(label, str) or not isinstance(label, Sequence) or not label:
+            return out  # one column: refused above; a mapping or an empty list: by data.label
         columns = [str(c) for c in label]
         if len(columns) != task.out_features:
             n, names = len(columns), ", ".join(columns)
