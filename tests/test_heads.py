@@ -80,6 +80,14 @@ def test_an_unknown_task_lists_the_registered_heads(compose_cfg):
     ]
 
 
+@pytest.mark.parametrize("kind", kinds())
+def test_from_config_gives_the_registered_class_with_the_tasks_settings(kind, compose_cfg):
+    task = compose_cfg(f"task={kind}").task
+    head = Head.from_config(task)
+    assert type(head) is head_class(kind)
+    assert (head.out_features, head.threshold) == (task.out_features, task.threshold)
+
+
 @pytest.mark.slow
 def test_the_registry_validation_and_runs_import_no_torch():
     code = (
