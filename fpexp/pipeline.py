@@ -51,6 +51,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         from fpexp.heads import Head, label_problems
         from fpexp.layer_stats import LayerStats
         from fpexp.model_summary import count_parameters, render
+        from fpexp.output_formats import OUTPUT_FORMATS
         from fpexp.runner import forward
         from fpexp.writers import TableWriter, write_layers
 
@@ -113,7 +114,7 @@ def execute(cfg: DictConfig, record: RunRecord) -> None:
         )
 
     fmt = str(cfg.output.format)
-    names = {"outputs": f"outputs.{fmt}", "predictions": f"predictions.{fmt}"}
+    names = {stem: OUTPUT_FORMATS[fmt].file_name(stem) for stem in ("outputs", "predictions")}
     rows = source.describe().get("rows")
     writers: list[TableWriter] = []
     try:  # from the first byte written until every output is registered: abort on any error

@@ -29,13 +29,15 @@ _SCALARS = (type(None), bool, int, float, str)
 def schema_keys(data_source: Any) -> list[str]:
     """fpexp's own config keys (dotted), with the data keys of ``data_source``'s schema
     (only ``data.source`` when that is not one of the data schemas)."""
-    from fpexp.config.schema import DATA_SCHEMAS, FpexpConfig
+    from fpexp.config.schema import FpexpConfig
+    from fpexp.data.sources import SOURCES
 
     keys = []
     for f in dataclasses.fields(FpexpConfig):
         node = f.default_factory if f.default_factory is not dataclasses.MISSING else None
         if f.name == "data":
-            schema = DATA_SCHEMAS.get(data_source) if isinstance(data_source, str) else None
+            entry = SOURCES.get(data_source) if isinstance(data_source, str) else None
+            schema = entry.schema if entry is not None else None
             names = [g.name for g in dataclasses.fields(schema)] if schema else ["source"]
             keys += [f"data.{n}" for n in names]
         elif node is not None and dataclasses.is_dataclass(node):
@@ -60,7 +62,7 @@ def _value_problem(value: Any, keys: list[str]) -> str | None:
 
 def config_problems(config: Any, where: str) -> list[Problem]:
     """Every key of a recorded config that is not a schema key with a plain value."""
-    from fpexp.config.schema import DATA_SCHEMAS
+    from fpexp.data.sources import SOURCES
     from fpexp.overrides import flatten
 
     allowed = f"{where}: a record may hold only fpexp's own config keys with plain values"
@@ -74,7 +76,7 @@ def config_problems(config: Any, where: str) -> list[Problem]:
             problems.append(Problem(key, "not a key of fpexp's config", allowed))
         elif (why := _value_problem(value, keys)) is not None:
             problems.append(Problem(key, why, allowed))
-        elif key == "data.source" and (not isinstance(value, str) or value not in DATA_SCHEMAS):
+        elif key == "data.source" and (not isinstance(value, str) or value not in SOURCES):
             problems.append(Problem(key, f"unknown data source {value!r}", allowed))
     return problems
 

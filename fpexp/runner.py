@@ -141,7 +141,7 @@ def forward(
             values, pred_np = _numpy(out), _numpy(preds)
             if writers is not None:
                 writers[0].write(_columns(batch.ids, values, names), values)
-                labels_too = writers[1].format != "npy"  # an .npy holds the indices only
+                labels_too = writers[1].named  # an .npy holds the indices only
                 writers[1].write(head.prediction_columns(batch.ids, pred_np, labels_too), pred_np)
             stats.add(out)
             if (batch_counts := head.count(pred_np)) is not None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fpexp.config.schema import DATA_SCHEMAS, hidden_widths
+from fpexp.config.schema import hidden_widths
 from fpexp.config.store import config_dir
 from fpexp.config.validate import check_config, check_device, check_in_features
 from fpexp.data import SOURCES
@@ -47,8 +47,14 @@ def test_synthetic_seed_follows_the_run_seed_unless_set(compose_cfg):
     assert compose_cfg("data=synthetic", "seed=7", "data.seed=3").data.seed == 3
 
 
-def test_data_sources_and_schemas_agree():
-    assert set(SOURCES) == set(DATA_SCHEMAS)
+def test_data_sources_table_and_config_group_agree(compose_cfg):
+    from fpexp.config.help import group_options
+
+    assert sorted(SOURCES) == [p.stem for p in group_options()["data"]]
+    for name, entry in SOURCES.items():
+        cfg = compose_cfg(f"data={name}", "data.path=x.csv") if name == "file" else None
+        cfg = cfg or compose_cfg(f"data={name}")
+        assert cfg.data.source == name and set(cfg.data) == set(entry.schema.__dataclass_fields__)
 
 
 def keys(problems):

@@ -21,6 +21,7 @@ import torch
 from conftest import ENV, run_into, start_fpexp
 from torch import nn
 
+from fpexp.errors import Problem, UsageError
 from fpexp.tables import read_table
 
 CLASSES = ["mammal", "bird", "reptile"]
@@ -368,3 +369,96 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     done, _ = fpexp(tmp_path, "data=synthetic", "data.n_rows=200", "batch_size=10", name="q")
     assert done.stderr == ""  # not a terminal: no bar
     assert not math.isnan(record(tmp_path / "q")["results"]["output_mean"]["1"])
+
+
+FEATHER_READER = """
+import pyarrow.feather as feather
+
+from fpexp.data.arrow_rows import is_numeric, table_rows
+from fpexp.data.columns import Columns, settle
+from fpexp.errors import Problem, UsageError
+
+
+def check(path, kind):
+    if kind != "an Arrow file":
+        raise UsageError([Problem("data.path", f"{path}: not a Feather file, it is {kind}")])
+
+
+def inspect(path, features, id_, label):
+    schema = feather.read_table(path).schema
+    reasons = {f.name: f"type {f.type}" for f in schema if not is_numeric(f.type)}
+    feats, excluded = settle(path, schema.names, reasons, features, id_, label)
+    return Columns(schema.names, feats, id_, label, None, excluded)
+
+
+def read(path, columns):
+    yield table_rows(feather.read_table(path), columns)
+"""
+
+
+def test_an_input_format_is_one_reader_module_and_one_table_entry(
+    compose_cfg, tmp_path, monkeypatch
+):
+    """Feather, added as a user's module plus its entry: read, sniffed, listed everywhere."""
+    import pyarrow.feather as feather
+
+    from fpexp.config.help import choices_lines
+    from fpexp.config.validate import check_config
+    from fpexp.data import open_source
+    from fpexp.data.formats import INPUT_FORMATS, InputFormat
+
+    (tmp_path / "feather_reader.py").write_text(FEATHER_READER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = InputFormat((".feather",), "an Arrow file", "feather_reader", "Feather", b"ARROW1")
+    monkeypatch.setitem(INPUT_FORMATS, "feather", entry)
+    data = make_data(tmp_path)
+    table = pa.table({"name": data["ids"], **{f"f{j}": data["x"][:, j] for j in range(6)}})
+    feather.write_feather(table.append_column("a", pa.array([1] * N)), tmp_path / "d.feather")
+    cfg = compose_cfg("data=file", f"data.path={tmp_path / 'd.feather'}", "data.id=name")
+    source = open_source(cfg.data, tmp_path)
+    batch = next(source.batches(N))
+    assert source.feature_names == [*(f"f{j}" for j in range(6)), "a"]
+    np.testing.assert_array_equal(batch.features[:, :6], data["x"])
+    bad = compose_cfg("data=file", "data.path=d.feather", "data.format=nope")
+    assert [str(p) for p in check_config(bad)] == [
+        "data.format: unknown format 'nope' (one of: csv, parquet, npy, feather)"
+    ]
+    assert "data.format    csv, parquet, npy, feather; null: from the file's suffix " in (
+        "\n".join(choices_lines())
+    )
+    with open(tmp_path / "x.feather", "wb") as fh:  # an .npy under the new suffix: sniffed
+        np.save(fh, data["x"])
+    with pytest.raises(UsageError) as err:
+        open_source(compose_cfg("data=file", f"data.path={tmp_path / 'x.feather'}").data)
+    assert str(err.value.problems[0]).endswith("x.feather: not a Feather file, it is an .npy array")
+
+
+def test_the_registry_tables_import_no_numpy_torch_or_pyarrow():
+    """--help, config validation and `fpexp runs` read the tables: they stay light."""
+    code = (
+        "import sys, fpexp.data, fpexp.data.sources, fpexp.data.formats, fpexp.output_formats, "
+        "fpexp.config.validate, fpexp.config.help\n"
+        "fpexp.config.help.choices_lines()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'torch', 'pyarrow'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_validation_asks_the_source_entry_for_its_checks(compose_cfg, monkeypatch):
+    from fpexp.config.validate import check_config
+    from fpexp.data.sources import SOURCES, DataSource
+
+    cfg = compose_cfg("data=synthetic", "data.n_rows=0")
+    assert [p.key for p in check_config(cfg)] == ["data.n_rows"]
+    mod = type(sys)("fake_source")
+    mod.check_config = lambda data: [Problem("data.seed", "checked by the entry")]
+    monkeypatch.setitem(sys.modules, "fake_source", mod)
+    monkeypatch.setitem(
+        SOURCES, "synthetic", DataSource(SOURCES["synthetic"].schema, "fake_source")
+    )
+    assert [str(p) for p in check_config(cfg)] == ["data.seed: checked by the entry"]
+    cfg.data.source = "nope"
+    assert [str(p) for p in check_config(cfg)] == [
+        "data.source: unknown data source 'nope' (one of: animals, synthetic, file)"
+    ]

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from fpexp.output_formats import OUTPUT_FORMATS
 from fpexp.tables import read_table
 from fpexp.writers import TableWriter
 
@@ -55,3 +56,20 @@ def test_an_aborted_writer_leaves_nothing(tmp_path):
         writer.write(columns, part)
     writer.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
+def test_every_output_format_in_the_table_reads_back_what_was_written(tmp_path, fmt):
+    entry = OUTPUT_FORMATS[fmt]
+    path = tmp_path / entry.file_name("outputs")
+    writer = TableWriter(path, fmt, rows=23)
+    for columns, part in _batches(23, 5):
+        writer.write({**columns, "label": np.array(["x"] * len(part))}, part)
+    writer.close()
+    assert writer.named is entry.named
+    assert writer.columns == (["id", "a", "b", "label"] if entry.named else ["a", "b"])
+    assert writer.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    table = read_table(path, writer.columns)
+    assert list(table["id"]) == [str(i) for i in range(23)]
+    assert np.allclose(table["a"], np.arange(0, 46, 2, dtype=np.float32) / 7)
+    assert ("label" in table) is entry.named

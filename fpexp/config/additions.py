@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from fpexp.config.schema import DATA_SCHEMAS, FpexpConfig, ModelConfig, OutputConfig, TaskConfig
+from fpexp.config.schema import FpexpConfig, ModelConfig, OutputConfig, TaskConfig
+from fpexp.data.sources import SOURCES
 from fpexp.errors import Problem
 
 MAX_COMBINATIONS = 32  # group choices composed; beyond, each job's own check still refuses
@@ -29,8 +30,8 @@ def unknown_keys(cfg: Any) -> list[Problem]:
     sections = {"task": TaskConfig, "model": ModelConfig, "output": OutputConfig}
     data = cfg.get("data")
     source = data.get("source") if isinstance(data, Mapping) else None
-    if source in DATA_SCHEMAS:
-        sections["data"] = DATA_SCHEMAS[source]
+    if source in SOURCES:
+        sections["data"] = SOURCES[source].schema
     top = _schema_keys(FpexpConfig)
     out = [
         Problem(str(k), "unknown key", "allowed keys: " + ", ".join(top))

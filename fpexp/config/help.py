@@ -36,7 +36,23 @@ def groups_text() -> str:
         lines.append(f"{group}: " + ", ".join(p.stem for p in options))
         width = max(len(p.stem) for p in options)
         lines += [f"  {p.stem.ljust(width)}  {_summary(p)}".rstrip() for p in options]
-    return "\n".join(lines)
+    return "\n".join([*lines, *choices_lines()])
+
+
+def choices_lines() -> list[str]:
+    """The values a few keys take, read from their tables (input and output formats)."""
+    from fpexp.config.schema import NAN_POLICIES
+    from fpexp.data.formats import INPUT_FORMATS
+    from fpexp.output_formats import OUTPUT_FORMATS
+
+    every = ", ".join(s for f in INPUT_FORMATS.values() for s in f.suffixes)
+    choices = {
+        "data.format": f"{', '.join(INPUT_FORMATS)}; null: from the file's suffix ({every})",
+        "data.nan": ", ".join(NAN_POLICIES),
+        "output.format": ", ".join(OUTPUT_FORMATS),
+    }
+    width = max(map(len, choices))
+    return ["values:", *(f"  {k.ljust(width)}  {v}" for k, v in choices.items())]
 
 
 def commands_text() -> str:

@@ -79,14 +79,17 @@ class SyntheticDataConfig:
 
 @dataclass
 class FileDataConfig:
-    """A CSV, Parquet or NPY file, read in batches."""
+    """A table in a file (fpexp.data.formats: CSV, Parquet, NPY), read in batches.
+
+    ``label``: a column name, or a list of 0/1 columns (``[n, k]`` labels, task=multilabel).
+    """
 
     source: str = "file"
     path: str = MISSING
     format: str | None = None
     features: list[str] | None = None
     id: str | None = None
-    label: Any = None  # a column name, or a list of 0/1 columns (task=multilabel)
+    label: Any = None  # str | list[str] | None: checked by fpexp.data.file.check_config
     nan: str = "error"
 
 
@@ -112,13 +115,9 @@ class FpexpConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
-DATA_SCHEMAS: dict[str, type] = {
-    "animals": AnimalsDataConfig,
-    "synthetic": SyntheticDataConfig,
-    "file": FileDataConfig,
-}
+# The data sources' table (name -> schema, loader, checks): fpexp.data.sources.SOURCES.
 NAN_POLICIES = ("error", "drop")
-OUTPUT_FORMATS = ("csv", "parquet", "npy")
+# Input formats: fpexp.data.formats.INPUT_FORMATS; output formats: fpexp.output_formats.
 
 
 def hidden_widths(model: Any) -> list[int]:

@@ -9,7 +9,8 @@ from pathlib import Path
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from fpexp.config.schema import DATA_SCHEMAS, FpexpConfig
+from fpexp.config.schema import FpexpConfig
+from fpexp.data.sources import SOURCES
 
 CONFIG_NAME = "config"
 _registered = False
@@ -52,8 +53,8 @@ def register() -> None:
         return
     cs = ConfigStore.instance()
     cs.store(name="fpexp_schema", node=FpexpConfig)
-    for name, node in DATA_SCHEMAS.items():
-        cs.store(group="schema/data", name=name, node=node)
+    for name, source in SOURCES.items():
+        cs.store(group="schema/data", name=name, node=source.schema)
     # Cached per composed config (like Hydra's own ``now``), and Hydra copies the cache into
     # every sweep job, so a run or a whole sweep gets one stamp.
     OmegaConf.register_new_resolver("fpexp.stamp", run_stamp, use_cache=True, replace=True)

@@ -15,14 +15,12 @@ from typing import Any
 from fpexp.config.additions import unknown_keys
 from fpexp.config.schema import (
     ACTIVATIONS,
-    DATA_SCHEMAS,
     DTYPES,
-    NAN_POLICIES,
-    OUTPUT_FORMATS,
 )
-from fpexp.data.columns import label_problems
+from fpexp.data.sources import source_problems
 from fpexp.errors import Problem
 from fpexp.heads import task_problems
+from fpexp.output_formats import OUTPUT_FORMATS
 
 _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:(\d+))?)$")
 _SEED_MIN, _SEED_MAX = -(2**63), 2**64 - 1
@@ -86,29 +84,8 @@ def _check_model(model: Any) -> list[Problem]:
 
 
 def _check_data(data: Any) -> list[Problem]:
-    source = data.get("source")
-    if source not in DATA_SCHEMAS:
-        return [
-            Problem("data.source", f"unknown data source '{source}'", _one_of(list(DATA_SCHEMAS)))
-        ]
-    out: list[Problem] = []
-    if source == "file":
-        out += label_problems(data.label)
-        if data.nan not in NAN_POLICIES:
-            out.append(Problem("data.nan", f"unknown policy '{data.nan}'", _one_of(NAN_POLICIES)))
-        if data.format is not None and data.format not in OUTPUT_FORMATS:
-            out.append(
-                Problem("data.format", f"unknown format '{data.format}'", _one_of(OUTPUT_FORMATS))
-            )
-    if source == "synthetic":
-        for key in ("n_rows", "n_features"):
-            if data[key] < 1:
-                out.append(
-                    Problem(f"data.{key}", f"{data[key]} is not positive", "an integer >= 1")
-                )
-        if not _SEED_MIN <= data.seed <= _SEED_MAX:
-            out.append(Problem("data.seed", f"{data.seed} is out of range", "a 64-bit integer"))
-    return out
+    """An unknown ``data.source``, or what that source's own checks find."""
+    return source_problems(data)
 
 
 def _check_run(cfg: Any) -> list[Problem]:
@@ -125,7 +102,7 @@ def _check_run(cfg: Any) -> list[Problem]:
         out.append(Problem("batch_size", f"{cfg.batch_size} is not positive", "an integer >= 1"))
     if cfg.output.format not in OUTPUT_FORMATS:
         what = f"unknown format '{cfg.output.format}'"
-        out.append(Problem("output.format", what, _one_of(OUTPUT_FORMATS)))
+        out.append(Problem("output.format", what, _one_of(list(OUTPUT_FORMATS))))
     return out
 
 

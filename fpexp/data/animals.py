@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fpexp.data.base import InMemorySource
+from fpexp.errors import Problem
 
 FILE = "animals.csv"
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
@@ -29,6 +30,11 @@ class LessonSource(InMemorySource):
     """An in-memory source that names its classes, per task kind (``Head.named``)."""
 
     class_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def check_config(data: Any) -> list[Problem]:
+    """Nothing to check: the embedded data has no settings."""
+    return []
 
 
 def load(cfg: Any = None, cwd: Any = None) -> LessonSource:

@@ -86,3 +86,29 @@ class InMemorySource:
             stop = min(start + batch_size, n)
             labels = None if self.labels is None else self.labels[start:stop]
             yield Batch(self.ids[start:stop], self.features[start:stop], labels)
+
+
+def take_rows(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
+    """The first ``n`` rows of the pending batches, and what is left."""
+    taken, rest, got = [], [], 0
+    for b in pending:
+        if got >= n:
+            rest.append(b)
+            continue
+        k = min(n - got, len(b.ids))
+        taken.append(Batch(b.ids[:k], b.features[:k], None if b.labels is None else b.labels[:k]))
+        if k < len(b.ids):
+            rest.append(
+                Batch(b.ids[k:], b.features[k:], None if b.labels is None else b.labels[k:])
+            )
+        got += k
+    if len(taken) == 1:
+        out = taken[0]
+    else:
+        labels = None if taken[0].labels is None else np.concatenate([t.labels for t in taken])
+        out = Batch(
+            np.concatenate([t.ids for t in taken]),
+            np.concatenate([t.features for t in taken]),
+            labels,
+        )
+    return out, rest, sum(len(b.ids) for b in rest)

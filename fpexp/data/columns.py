@@ -2,7 +2,7 @@
 
 With ``data.features`` unset, every column but the id and label is a candidate feature; a
 column is excluded only when the format says it holds no numbers (each format decides that,
-see ``csv_table`` and ``file_formats``), and every excluded column is named with the reason.
+see each reader module in ``formats``), and every excluded column is named with the reason.
 Columns named like ids or labels that became features get a note, so a label column taken as
 a feature is visible on the console and in ``run.json``.
 """

@@ -10,40 +10,21 @@ columns are read as float64, so a bad cell anywhere in the file stops the run, n
 
 from __future__ import annotations
 
-import csv
-import re
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fpexp.data.arrow_rows import Rows, table_rows
 from fpexp.data.columns import Columns, check_unique, label_columns, settle
+from fpexp.data.csv_errors import MISSING, NUMBER, PATTERNS, cell_text, csv_error
+from fpexp.data.formats import NOT_UTF8, format_of_kind
 from fpexp.errors import Problem, UsageError
 
 BLOCK = 1 << 20  # pyarrow reads ahead a few dozen blocks: 1 MiB blocks keep that buffer small
-NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
-INTEGER = r"^\s*[+-]?\d+\s*$"
-# what pyarrow reads as a missing (null) or non-finite float: never evidence of text
-MISSING = (
-    r"(?i)^\s*([+-]?(inf|infinity|nan)|#N/A|#N/A N/A|#NA|-?1\.#IND|-?1\.#QNAN|N/A|NA|NULL)?\s*$"
-)
-_PATTERNS = {"number": re.compile(NUMBER), "integer": re.compile(INTEGER)}
-_MISSING = re.compile(MISSING)
-_TEXT: dict[str, Any] = {"newline": "", "encoding": "utf-8-sig", "errors": "surrogateescape"}
 
 
 def _fail(what: str, allowed: str = "", key: str = "data.path") -> UsageError:
     return UsageError([Problem(key, what, allowed)])
-
-
-def _text(value: Any) -> str:
-    """A cell as it can be shown on one line (bytes and undecodable text included)."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    value = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    value = value.replace("\n", " ").replace("\r", " ")
-    return value if len(value) <= 40 else value[:37] + "..."
 
 
 def _first_block(path: Path) -> Any:
@@ -66,7 +47,22 @@ def _first_block(path: Path) -> Any:
     return first
 
 
-def inspect_csv(
+def check(path: Path, kind: str) -> None:
+    """Refuse a file that is not UTF-8 text (another input format's file says which)."""
+    if kind == "text":
+        return
+    other = format_of_kind(kind)
+    if kind == NOT_UTF8:
+        allowed = "UTF-8 text; re-encode it, e.g. with iconv"
+    elif other is not None:
+        allowed = f"data.format={other}"
+    else:
+        allowed = "a plain-text CSV file; decompress or convert it first"
+    what = "not UTF-8 text" if kind == NOT_UTF8 else f"{kind}, not CSV text"
+    raise _fail(f"{path}: {what}", allowed)
+
+
+def inspect(
     path: Path, features: list[str] | None, id_: str | None, label: str | list[str] | None
 ) -> Columns:
     """The columns to read, settled on the first block (mixed columns there are an error)."""
@@ -96,7 +92,7 @@ def inspect_csv(
 
 def _header_note(names: list[str]) -> str | None:
     """A header of numbers only is probably a first data row: say so (it is not a row)."""
-    if all(_PATTERNS["number"].match(n) for n in names):
+    if all(PATTERNS["number"].match(n) for n in names):
         return "every column name is a number: is the first line data? (it was read as the header)"
     return None
 
@@ -132,12 +128,18 @@ def _text_reason(path: Path, name: str, col: Any, t: Any) -> str | None:
     if not pc.any(text).as_py():
         return None  # numbers and missing values only: a feature after all
     i, j = pc.index(text, True).as_py(), pc.index(number, True).as_py()
-    what = f"{path}: column '{name}', row {i + 1}: '{_text(col[i].as_py())}' is not a number"
-    what += f", but row {j + 1} holds the number {_text(col[j].as_py())}"
+    what = f"{path}: column '{name}', row {i + 1}: '{cell_text(col[i].as_py())}' is not a number"
+    what += f", but row {j + 1} holds the number {cell_text(col[j].as_py())}"
     raise _fail(what, "a feature column holds only numbers; data.features picks the columns")
 
 
-def read_csv(path: Path, columns: Columns) -> Iterator[Any]:
+def read(path: Path, columns: Columns) -> Iterator[Rows]:
+    """Blocks of rows: (ids or None, float32 features, labels or None)."""
+    for batch in _batches(path, columns):
+        yield table_rows(batch, columns)
+
+
+def _batches(path: Path, columns: Columns) -> Iterator[Any]:
     """The file's record batches; every read error is one line naming the row."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -168,95 +170,5 @@ def _check_excluded(path: Path, batch: Any, excluded: dict[str, str], rows: int)
         if pc.any(number).as_py():
             i = pc.index(number, True).as_py()
             where = f"{path}: column '{name}', row {rows + i + 1}"
-            what = f"{where}: {_text(col[i].as_py())} is a number in a column excluded as text"
+            what = f"{where}: {cell_text(col[i].as_py())} is a number in a column excluded as text"
             raise _fail(what, "a column holds only numbers or no numbers; set data.features")
-
-
-@contextmanager
-def _long_fields() -> Iterator[None]:
-    """Let the csv module read fields of any length (pyarrow has no such limit)."""
-    old = csv.field_size_limit()
-    csv.field_size_limit(sys.maxsize)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(old)
-
-
-def csv_error(path: Path, columns: Columns | None, message: str, after: int = 0) -> UsageError:
-    """Turn pyarrow's message into one naming the row (found by re-reading from ``after``)."""
-    try:
-        with _long_fields(), open(path, **_TEXT) as fh:
-            found = _find_row(path, csv.reader(fh), columns, after)
-    except (csv.Error, OSError):
-        found = None
-    if found is not None:
-        return found
-    first = (message.strip().splitlines() or ["unknown error"])[0]
-    if "UTF8" in first or "utf-8" in first:
-        return _fail(f"{path}: not UTF-8 text", "a UTF-8 encoded CSV")
-    first = first if len(first) <= 120 else first[:117] + "..."
-    return _fail(f"{path}: cannot read as CSV ({first})")
-
-
-def _checks(columns: Columns | None) -> dict[str, str]:
-    """Which columns must hold numbers (or integers) to convert: features, numeric labels."""
-    import pyarrow as pa
-
-    if columns is None:
-        return {}
-    out = dict.fromkeys(columns.features, "number")
-    for col in columns.label_columns:
-        label_type = columns.types.get(col)
-        if label_type is not None and (
-            pa.types.is_integer(label_type) or label_type == pa.float64()
-        ):
-            out[col] = "integer" if pa.types.is_integer(label_type) else "number"
-    return out
-
-
-_LABEL_ALLOWED = "labels of one kind in every row, as in the file's first rows"
-
-
-def _is_utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _text_columns(columns: Columns | None) -> list[str]:
-    """The id and a single label column: read as text (a list label's columns are numbers)."""
-    if columns is None:
-        return []
-    label = columns.label if columns.label_names is None else None
-    return [c for c in (columns.id, label) if isinstance(c, str)]
-
-
-def _find_row(path: Path, reader: Any, columns: Columns | None, after: int) -> UsageError | None:
-    header = next(reader, [])
-    checks = {header.index(c): (c, kind) for c, kind in _checks(columns).items() if c in header}
-    text = [header.index(c) for c in _text_columns(columns) if c in header]
-    number = 0
-    for row in reader:
-        if not row:
-            continue  # pyarrow skips empty lines too
-        number += 1
-        if number <= after:
-            continue
-        if len(row) != len(header):
-            what = f"{path}: row {number} has {len(row)} fields, the header has {len(header)}"
-            return _fail(what, "the same number of fields on every row")
-        for i, (col, kind) in checks.items():
-            value = row[i]
-            if not (_PATTERNS[kind].match(value) or _MISSING.match(value)):
-                noun = "a number" if kind == "number" else "an integer"
-                what = f"{path}: column '{col}', row {number}: '{_text(value)}' is not {noun}"
-                is_label = columns is not None and col in columns.label_columns
-                return _fail(what, _LABEL_ALLOWED if is_label else "numeric feature columns")
-        for i in text:
-            if not _is_utf8(row[i]):
-                what = f"{path}: column '{header[i]}', row {number}: not UTF-8 text"
-                return _fail(what, "a UTF-8 encoded CSV")
-    return None

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from fpexp.data.base import Batch
-from fpexp.data.columns import label_problems, label_setting
-from fpexp.data.file_formats import FORMATS, Columns, open_reader
+from fpexp.config.schema import NAN_POLICIES
+from fpexp.data.base import Batch, take_rows
+from fpexp.data.columns import Columns, label_problems, label_setting
+from fpexp.data.formats import INPUT_FORMATS, by_suffix, suffixes
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import BackgroundHash, background_hash
 from fpexp.user_files import file_problem
@@ -88,7 +89,7 @@ class FileSource:
         held = 0
         start = 0
         seen = np.zeros(self.n_features, dtype=bool)  # columns with a finite value so far
-        for ids, features, labels in open_reader(self.path, self.format, self.columns):
+        for ids, features, labels in INPUT_FORMATS[self.format].read(self.path, self.columns):
             n = len(features)
             if ids is None:
                 ids = np.arange(start, start + n)
@@ -98,10 +99,10 @@ class FileSource:
             pending.append(batch)
             held += len(batch.ids)
             while held >= batch_size:
-                out, pending, held = _take(pending, batch_size)
+                out, pending, held = take_rows(pending, batch_size)
                 yield out
         if held:
-            yield _take(pending, held)[0]
+            yield take_rows(pending, held)[0]
         if self.rows_read and self.rows_dropped == self.rows_read:
             raise self._nothing_left(seen)
 
@@ -176,32 +177,6 @@ def _missing_labels(labels: np.ndarray | None) -> np.ndarray | None:
     return bad if bad.any() else None
 
 
-def _take(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
-    """The first ``n`` rows of the pending batches, and what is left."""
-    taken, rest, got = [], [], 0
-    for b in pending:
-        if got >= n:
-            rest.append(b)
-            continue
-        k = min(n - got, len(b.ids))
-        taken.append(Batch(b.ids[:k], b.features[:k], None if b.labels is None else b.labels[:k]))
-        if k < len(b.ids):
-            rest.append(
-                Batch(b.ids[k:], b.features[k:], None if b.labels is None else b.labels[k:])
-            )
-        got += k
-    if len(taken) == 1:
-        out = taken[0]
-    else:
-        labels = None if taken[0].labels is None else np.concatenate([t.labels for t in taken])
-        out = Batch(
-            np.concatenate([t.ids for t in taken]),
-            np.concatenate([t.features for t in taken]),
-            labels,
-        )
-    return out, rest, sum(len(b.ids) for b in rest)
-
-
 def input_path(cfg: Any, cwd: Path | None = None) -> Path | None:
     """``data.path`` as a path (relative ones from ``cwd``); None where it is not set."""
     from omegaconf import OmegaConf
@@ -212,24 +187,34 @@ def input_path(cfg: Any, cwd: Path | None = None) -> Path | None:
     return path if path.is_absolute() else (cwd or Path.cwd()) / path
 
 
+def _one_of(names: Any) -> str:
+    return "one of: " + ", ".join(names)
+
+
+def check_config(data: Any) -> list[Problem]:
+    """``data.nan``, ``data.format`` and ``data.label`` (a name or a list of distinct names)."""
+    out = [*label_problems(data.label)]
+    if data.nan not in NAN_POLICIES:
+        out.append(Problem("data.nan", f"unknown policy '{data.nan}'", _one_of(NAN_POLICIES)))
+    if data.format is not None and data.format not in INPUT_FORMATS:
+        what = f"unknown format '{data.format}'"
+        out.append(Problem("data.format", what, _one_of(INPUT_FORMATS)))
+    return out
+
+
 def load(cfg: Any, cwd: Path | None = None) -> FileSource:
     """Open ``cfg.path`` and settle its columns; every problem found is reported at once."""
-    from fpexp.data.file_formats import inspect
-
     path = input_path(cfg, cwd)
     if path is None:
-        raise _fail("is required with data=file", "a .csv, .parquet or .npy file")
-    fmt = cfg.format or FORMATS.get(path.suffix.lower())
-    if fmt not in set(FORMATS.values()):
+        raise _fail("is required with data=file", f"a {suffixes()} file")
+    fmt = cfg.format or by_suffix(path)
+    if fmt not in INPUT_FORMATS:
         if cfg.format:
-            raise _fail(
-                f"unknown format '{cfg.format}'", "one of: csv, parquet, npy", key="data.format"
-            )
-        raise _fail(
-            f"{path}: unknown file type '{path.suffix}'",
-            "one of: .csv, .parquet, .npy; or set data.format",
-        )
-    problem = file_problem(path, "data.path", "an existing .csv, .parquet or .npy file")
+            what = f"unknown format '{cfg.format}'"
+            raise _fail(what, _one_of(INPUT_FORMATS), key="data.format")
+        what = f"{path}: unknown file type '{path.suffix}'"
+        raise _fail(what, f"one of: {suffixes(', ')}; or set data.format")
+    problem = file_problem(path, "data.path", f"an existing {suffixes()} file")
     if problem is not None:
         raise UsageError([problem])
     if path.stat().st_size == 0:
@@ -237,5 +222,5 @@ def load(cfg: Any, cwd: Path | None = None) -> FileSource:
     features = list(cfg.features) if cfg.features is not None else None
     if problems := label_problems(cfg.label):
         raise UsageError(problems)
-    columns = inspect(path, fmt, features, cfg.id, label_setting(cfg.label))
+    columns = INPUT_FORMATS[fmt].inspect(path, features, cfg.id, label_setting(cfg.label))
     return FileSource(path=path.resolve(), format=fmt, columns=columns, nan=str(cfg.nan))
