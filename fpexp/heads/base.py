@@ -53,6 +53,7 @@ class Head:
     has_threshold: ClassVar[bool] = False
     has_classes: ClassVar[bool] = False
     label_list: ClassVar[bool] = False  # data.label: a list of columns (else one column)
+    label_text: ClassVar[str] = "one label column"  # what its data.label is, in messages
     headline_metric: ClassVar[str] = ""  # the figure ``fpexp runs`` shows
     headline_format: ClassVar[str] = ".4f"
 
@@ -114,16 +115,20 @@ class Head:
     @classmethod
     def label_shape_problems(cls, label: Any) -> list[Problem]:
         """A list of label columns for a head that reads one (and the reverse)."""
+        from fpexp.heads.registry import heads
+
         if label is None or not isinstance(label, str | Sequence) or len(label) == 0:
             return []  # a mapping, an empty list: the data section says what is wrong
         is_list = not isinstance(label, str)
         if is_list == cls.label_list:
             return []
+        reads = f"a {cls.kind} task reads {cls.label_text}"
         if is_list:
+            lists = " or ".join(f"task={k}" for k, h in heads().items() if h.label_list)
             names = ", ".join(str(c) for c in label)
-            what = f"a list of columns [{names}], but a {cls.kind} task reads one label column"
-            return [Problem("data.label", what, "one column name; a list needs task=multilabel")]
-        what = f"'{label}' is one column, but a {cls.kind} task reads a list of 0/1 columns"
+            what = f"a list of columns [{names}], but {reads}"
+            return [Problem("data.label", what, f"one column name; a list needs {lists}")]
+        what = f"'{label}' is one column, but {reads}"
         return [Problem("data.label", what, f"a list: data.label=[{label},...]")]
 
     @classmethod

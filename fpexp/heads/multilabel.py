@@ -34,6 +34,7 @@ class MultilabelHead(Head):
     has_threshold = True
     has_classes = True
     label_list = True
+    label_text = "a list of 0/1 columns"
     headline_metric = "subset_accuracy"
 
     label_columns: tuple[str, ...] | None = None  # the data's label columns, once ``named``
