@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from fpexp.errors import Problem
 from fpexp.heads.checks import class_name_problems
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from torch import nn
 

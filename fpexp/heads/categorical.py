@@ -12,13 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from fpexp.errors import Problem, UsageError
 from fpexp.heads.base import GIVEN, INDICES, LESSON, Head
 from fpexp.heads.checks import bad_label
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 
@@ -35,6 +34,8 @@ class CategoricalHead(Head):
 
     @classmethod
     def flipped(cls, a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        import numpy as np
+
         if "prediction" not in a or "prediction" not in b or len(a["id"]) != len(b["id"]):
             return None
         return np.asarray(np.asarray(a["prediction"]) != np.asarray(b["prediction"]))
@@ -75,17 +76,23 @@ class CategoricalHead(Head):
     def prediction_columns(
         self, ids: np.ndarray, predictions: np.ndarray, names: bool
     ) -> dict[str, np.ndarray]:
+        import numpy as np
+
         columns = {"id": ids, "prediction": predictions}
         if names:
             columns["label"] = np.asarray(self.classes)[predictions]
         return columns
 
     def count(self, predictions: np.ndarray) -> np.ndarray | None:
+        import numpy as np
+
         return np.bincount(predictions, minlength=len(self.classes or ()))
 
     def encode(self, raw: np.ndarray, start: int, positive: str | None = None) -> np.ndarray:
         """Class indices (int64) for a batch of raw labels: names from the head's classes, or
         indices. ``positive`` (the embedded animals) makes a one-vs-rest head's labels 0/1."""
+        import numpy as np
+
         classes = list(self.classes or [])
         if raw.dtype.kind in "biuf":
             if problem := self._ambiguous():
@@ -129,6 +136,8 @@ class CategoricalHead(Head):
     def true_text(self, raw: Any) -> str:
         """A true label as the class it names: a class index becomes its class's name; a name
         (the lesson's, or a string label) stays as it is."""
+        import numpy as np
+
         if not self.classes or isinstance(raw, str | np.str_):
             return str(raw)
         try:
@@ -151,11 +160,15 @@ class ClassCounts:
     """Per class: true labels and correct predictions, summed over batches."""
 
     def __init__(self, k: int) -> None:
+        import numpy as np
+
         self.n = 0
         self.true = np.zeros(k, dtype=np.int64)
         self.correct = np.zeros(k, dtype=np.int64)
 
     def add(self, targets: np.ndarray, hit: torch.Tensor) -> None:
+        import numpy as np
+
         k = len(self.true)
         self.n += len(targets)
         self.true += np.bincount(targets, minlength=k)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from fpexp.errors import Problem
 from fpexp.heads.base import Accumulator, fmt
 from fpexp.heads.categorical import CategoricalHead, ClassCounts
@@ -59,6 +57,7 @@ class _MulticlassMetrics(Accumulator):
         self.loss = 0.0
 
     def update(self, outputs: torch.Tensor, predictions: torch.Tensor, targets: Any) -> None:
+        import numpy as np
         import torch
 
         y = torch.from_numpy(targets)

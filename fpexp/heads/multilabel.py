@@ -11,14 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from fpexp.errors import Problem
 from fpexp.heads.base import COLUMNS, GIVEN, INDICES, Accumulator, Head, fmt
 from fpexp.heads.checks import RESERVED_COLUMNS, bad_label, one_name_per_output
 from fpexp.metrics import bce_terms
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from torch import nn
 
@@ -67,6 +66,8 @@ class MultilabelHead(Head):
     @classmethod
     def flipped(cls, a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """Rows where any class's prediction differs."""
+        import numpy as np
+
         cols = [c for c in a if c != "id"]
         if not cols or cols != [c for c in b if c != "id"] or len(a["id"]) != len(b["id"]):
             return None
@@ -114,11 +115,15 @@ class MultilabelHead(Head):
         return {"id": ids, **{n: predictions[:, j] for j, n in enumerate(self.output_names())}}
 
     def count(self, predictions: np.ndarray) -> np.ndarray | None:
+        import numpy as np
+
         return predictions.sum(axis=0, dtype=np.int64)
 
     def encode(self, raw: np.ndarray, start: int, positive: str | None = None) -> np.ndarray:
         """The labels as a 0/1 int64 array ``[n, k]``; anything else is an error naming the
         column and the row."""
+        import numpy as np
+
         raw = np.asarray(raw)
         if raw.ndim != 2 or raw.shape[1] != self.out_features:
             what = f"labels of shape {list(raw.shape)} for {self.out_features} outputs"
@@ -148,6 +153,8 @@ class MultilabelHead(Head):
         return f"{probs}  -> {self._chosen(list(prediction))}"
 
     def true_text(self, raw: Any) -> str:
+        import numpy as np
+
         try:
             return self._chosen(self.encode(np.asarray([raw]), 0)[0].tolist())
         except Exception:
@@ -160,6 +167,8 @@ class MultilabelHead(Head):
 
 
 def _missing(value: Any) -> bool:
+    import numpy as np
+
     if value is None or (isinstance(value, str) and not value.strip()):
         return True
     return isinstance(value, float | np.floating) and bool(np.isnan(value))
@@ -167,6 +176,8 @@ def _missing(value: Any) -> bool:
 
 def _bit(value: Any) -> int:
     """0 or 1 for a label value that means it, else -1."""
+    import numpy as np
+
     if isinstance(value, bool | np.bool_):
         return int(value)
     if isinstance(value, int | float | np.integer | np.floating):
@@ -178,11 +189,14 @@ class _MultilabelMetrics(Accumulator):
     """Per-class accuracy, subset accuracy, Hamming loss and mean binary cross-entropy."""
 
     def __init__(self, classes: list[str]) -> None:
+        import numpy as np
+
         self.classes = classes
         self.n, self.exact, self.loss = 0, 0, 0.0
         self.correct = np.zeros(len(classes), dtype=np.int64)
 
     def update(self, outputs: torch.Tensor, predictions: torch.Tensor, targets: Any) -> None:
+        import numpy as np
         import torch
 
         y = torch.from_numpy(targets)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from fpexp.errors import Problem
 from fpexp.heads.base import Accumulator, Head, fmt
 from fpexp.heads.checks import bad_label
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 
@@ -48,6 +47,8 @@ class RegressionHead(Head):
 
     def encode(self, raw: np.ndarray, start: int, positive: str | None = None) -> np.ndarray:
         """Target values (float64)."""
+        import numpy as np
+
         if raw.dtype.kind not in "biuf":
             what = f"'{raw[0]}' (row {start + 1}) is not a number"
             raise bad_label(what, "numbers for regression")
