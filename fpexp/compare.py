@@ -117,20 +117,24 @@ def output_changes(
     except (TypeError, ValueError) as err:
         return _unreadable("A or B", TableError(f"outputs: a column is not numeric ({err})"))
     out: dict[str, Any] = {"comparable": True, "shape": _shape(a), "columns": columns}
-    classification = (a_rec.get("config") or {}).get("task", {}).get("kind") != "regression"
-    if classification and (flips := _flips(pa, pb)) is not None:
+    if (flips := _flips(a_rec, pa, pb)) is not None:
         out["flipped_count"] = len(flips)
         out["flipped"] = flips[:FLIPS_SHOWN]
     return out
 
 
-def _flips(pa: dict[str, np.ndarray] | None, pb: dict[str, np.ndarray] | None) -> list[str] | None:
-    """Ids whose predicted class differs (None when the predictions cannot be compared)."""
-    if pa is None or pb is None or "prediction" not in pa or "prediction" not in pb:
+def _flips(
+    a_rec: dict[str, Any], pa: dict[str, np.ndarray] | None, pb: dict[str, np.ndarray] | None
+) -> list[str] | None:
+    """Ids whose predictions differ, as A's head compares them (None: a head without classes,
+    an unknown task, or predictions that cannot be compared)."""
+    from fpexp.heads import head_of_record
+
+    head = head_of_record(a_rec)
+    if head is None or pa is None or pb is None:
         return None
-    if len(pa["id"]) != len(pb["id"]):
-        return None
-    return [str(i) for i in pa["id"][np.asarray(pa["prediction"]) != pb["prediction"]]]
+    changed = head.flipped(pa, pb)
+    return None if changed is None else [str(i) for i in pa["id"][changed]]
 
 
 def _shape(table: dict[str, np.ndarray]) -> list[int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -14,42 +13,13 @@ from fpexp.runner import ForwardResult
 log = logging.getLogger("fpexp")
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4f}"
-
-
 def row_line(i: int, result: ForwardResult, head: Head, id_width: int) -> str:
-    """``dog       p(mammal)=0.4821 -> not_mammal (0)   true: mammal``."""
+    """``dog       p(mammal)=0.4821 -> not_mammal (0)   true: mammal``: the head's line."""
     rid = str(result.ids[i]).ljust(id_width)
-    out = result.outputs[i].float().tolist()
-    if head.kind == "binary":
-        pred = int(result.predictions[i])
-        text = f"{rid}  p({head.output_names()[0]})={_fmt(out[0])}  -> {head.label(pred)} ({pred})"
-    elif head.kind == "multiclass":
-        pred = int(result.predictions[i])
-        probs = "  ".join(f"{n}={_fmt(v)}" for n, v in zip(head.output_names(), out, strict=True))
-        text = f"{rid}  {probs}  -> {head.label(pred)} ({pred})"
-    else:
-        text = f"{rid}  " + "  ".join(
-            f"{n}={_fmt(v)}" for n, v in zip(head.output_names(), out, strict=True)
-        )
+    text = f"{rid}  {head.row_text(result.outputs[i].float().tolist(), result.predictions[i])}"
     if result.labels is not None:
-        text += f"   true: {true_label(result.labels[i], head)}"
+        text += f"   true: {head.true_text(result.labels[i])}"
     return text
-
-
-def true_label(raw: object, head: Head) -> str:
-    """A true label as the class it names: a class index becomes its class's name; a name
-    (the lesson's, or a string label) and a regression target stay as they are."""
-    if not head.is_classification or not head.classes or isinstance(raw, str | np.str_):
-        return str(raw)
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(raw)
-    if value.is_integer() and 0 <= value < len(head.classes):
-        return head.classes[int(value)]
-    return str(raw)
 
 
 def show_results(model: nn.Module, result: ForwardResult, head: Head, console: bool = True) -> None:
@@ -70,6 +40,8 @@ def show_results(model: nn.Module, result: ForwardResult, head: Head, console: b
     if result.rows > shown:
         more = result.rows - shown
         log.info("... %d more rows (all in the outputs and predictions files)", more, extra=extra)
+    if result.labels_note:
+        log.info("note: %s", result.labels_note, extra=extra)
     if result.metrics:
         figures = "  ".join(
             f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"

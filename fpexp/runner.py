@@ -19,7 +19,6 @@ from torch import nn
 
 from fpexp.data.base import Source
 from fpexp.heads import Head
-from fpexp.metrics import Metrics, encode
 
 PREVIEW_ROWS = 20
 
@@ -37,6 +36,7 @@ class ForwardResult:
     metrics: dict[str, Any] | None = None
     nonfinite: int = 0  # rows whose outputs hold NaN or inf although their inputs are finite
     first_nonfinite: tuple[int, Any] | None = None  # (row number from 1, row id)
+    labels_note: str | None = None  # why the data's labels gave no metrics for this head
 
     def nonfinite_note(self) -> str | None:
         """One line for outputs that overflowed: how many rows, the first one."""
@@ -54,7 +54,9 @@ class _ColumnStats:
     """Per-column mean and population std, merged batch by batch (Chan)."""
 
     def __init__(self) -> None:
-        self.n, self.mean, self.m2 = 0, None, None
+        self.n = 0
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
 
     def add(self, x: torch.Tensor) -> None:
         x = x.to(torch.float64)
@@ -63,7 +65,7 @@ class _ColumnStats:
             return
         b_mean = x.mean(0)
         b_m2 = ((x - b_mean) ** 2).sum(0)
-        if self.mean is None:
+        if self.mean is None or self.m2 is None:
             self.n, self.mean, self.m2 = n, b_mean, b_m2
             return
         total = self.n + n
@@ -73,7 +75,7 @@ class _ColumnStats:
         self.n = total
 
     def result(self) -> tuple[list[float], list[float]]:
-        if self.mean is None:
+        if self.mean is None or self.m2 is None:
             return [], []
         return self.mean.tolist(), (self.m2 / self.n).sqrt().tolist()
 
@@ -85,16 +87,6 @@ def _columns(ids: np.ndarray, values: np.ndarray, names: list[str]) -> dict[str,
 def _numpy(t: torch.Tensor) -> np.ndarray:
     # bfloat16 has no numpy dtype; float32 holds every bfloat16 value exactly.
     return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
-
-
-def _prediction_columns(
-    ids: np.ndarray, preds: np.ndarray, head: Head, names: bool
-) -> dict[str, np.ndarray]:
-    if head.is_classification and names:
-        return {"id": ids, "prediction": preds, "label": np.asarray(head.classes)[preds]}
-    if preds.ndim == 1 or head.is_classification:
-        return {"id": ids, "prediction": preds}
-    return {"id": ids, **{f"prediction_{j}": preds[:, j] for j in range(preds.shape[1])}}
 
 
 def _progress(enabled: bool, total: int | None) -> Any:
@@ -117,13 +109,11 @@ def forward(
 ) -> ForwardResult:
     """Run every batch through ``model``; stream results into ``writers`` (outputs, predictions)."""
     names = head.output_names()
-    stats, counts = _ColumnStats(), np.zeros(len(head.classes or []), dtype=np.int64)
-    # class-name labels (the embedded animals) say nothing about a regression's values
-    categorical = getattr(source, "label_kind", None) == "class"
-    labelled = source.describe().get("has_labels") and not (
-        head.kind == "regression" and categorical
-    )
-    metrics = Metrics(head) if labelled else None
+    stats, counts = _ColumnStats(), None
+    # labels this head cannot read (class names for a regression): no metrics, and said so
+    unusable = head.unusable_labels(getattr(source, "label_kind", None))
+    labelled = source.describe().get("has_labels") and unusable is None
+    metrics = head.metrics() if labelled else None
     positive = getattr(source, "binary_positive", None)
     keep: dict[str, list[Any]] = {"ids": [], "outputs": [], "predictions": [], "labels": []}
     rows, bar, kept = 0, None, 0
@@ -152,18 +142,18 @@ def forward(
             if writers is not None:
                 writers[0].write(_columns(batch.ids, values, names), values)
                 labels_too = writers[1].named  # an .npy holds the indices only
-                writers[1].write(_prediction_columns(batch.ids, pred_np, head, labels_too), pred_np)
+                writers[1].write(head.prediction_columns(batch.ids, pred_np, labels_too), pred_np)
             stats.add(out)
-            if head.is_classification:
-                counts += np.bincount(pred_np, minlength=len(counts))
+            if (batch_counts := head.count(pred_np)) is not None:
+                counts = batch_counts if counts is None else counts + batch_counts
             if metrics is not None and batch.labels is not None:
-                metrics.update(out, preds, encode(batch.labels, head, rows, positive))
+                metrics.update(out, preds, head.encode(batch.labels, rows, positive))
             if kept < PREVIEW_ROWS:
                 take = PREVIEW_ROWS - kept
                 keep["ids"].append(batch.ids[:take])
                 keep["outputs"].append(out[:take].clone())
                 keep["predictions"].append(preds[:take].clone())
-                if batch.labels is not None:
+                if batch.labels is not None and unusable is None:
                     keep["labels"].append(batch.labels[:take])
                 kept += min(take, len(batch.ids))
             rows += len(batch.ids)
@@ -178,8 +168,7 @@ def forward(
         "output_mean": dict(zip(names, means, strict=False)),
         "output_std": dict(zip(names, stds, strict=False)),
     }
-    if head.is_classification:
-        summary["predicted_counts"] = dict(zip(head.classes, counts.tolist(), strict=True))
+    summary.update(head.summary_fields(counts))
     empty = torch.empty(0, head.out_features, dtype=dtype)
     return ForwardResult(
         ids=np.concatenate(keep["ids"]) if keep["ids"] else np.array([]),
@@ -191,4 +180,5 @@ def forward(
         metrics=metrics.result() if metrics is not None else None,
         nonfinite=nonfinite,
         first_nonfinite=first,
+        labels_note=unusable if source.describe().get("has_labels") else None,
     )

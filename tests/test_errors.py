@@ -68,7 +68,10 @@ AT_COMPOSE = [
             "model.hidden: [a] has the wrong type (expected a list of integers (e.g. [4, 8]) or null)"
         ],
     ),
-    (["task=ranking"], ["task: unknown option 'ranking' (one of: binary, multiclass, regression)"]),
+    (
+        ["task=ranking"],
+        ["task: unknown option 'ranking' (one of: binary, multiclass, multilabel, regression)"],
+    ),
     (
         ["model.hiden=[8]"],
         [

@@ -152,6 +152,13 @@ BAD = {
 }
 
 
+def _multilabel(overrides: list[str]) -> list[str]:
+    """``task=multilabel`` with one output per listed column: a list label needs that head."""
+    label = next(o for o in overrides if o.startswith("data.label="))
+    n = len([c for c in label.split("=", 1)[1].strip("[]").split(",") if c])
+    return ["task=multilabel", *([f"task.out_features={n}"] if n else [])]
+
+
 def _in(fmt: str, text: str) -> str:
     """``text`` with the csv's column names as this format names them."""
     if fmt != "npy":
@@ -170,6 +177,7 @@ def test_a_bad_list_label_is_refused_in_one_line_per_problem(
     monkeypatch.chdir(tmp_path)
     overrides, lines = BAD[case]
     args = ["data=file", f"data.path={data['path'].name}", *(_in(fmt, o) for o in overrides)]
+    args += _multilabel(overrides)
     assert cli.main([*args, f"hydra.run.dir={tmp_path / 'run'}"]) == 2
     listing = _listing(fmt)
     expected = [_in(fmt, line).format(path=data["path"], listing=listing) for line in lines]
@@ -182,6 +190,7 @@ def test_a_text_column_in_a_list_label_is_refused(tmp_path, monkeypatch, capsys,
     data = write_data(tmp_path, fmt)
     monkeypatch.chdir(tmp_path)
     args = ["data=file", f"data.path={data['path'].name}", "data.label=[flies,kind]"]
+    args += ["task=multilabel", "task.out_features=2"]
     assert cli.main([*args, f"hydra.run.dir={tmp_path / 'run'}"]) == 2
     kind = "string"
     assert capsys.readouterr().err == (

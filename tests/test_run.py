@@ -254,7 +254,7 @@ def test_help_and_cfg_job_work_as_in_any_hydra_app(tmp_path):
 
     helped = run("--help")
     assert helped.returncode == 0
-    assert "task: binary, multiclass, regression" in helped.stdout
+    assert "task: binary, multiclass, multilabel, regression" in helped.stdout
     assert "data: animals, file, synthetic" in helped.stdout and "hidden:" in helped.stdout
     assert "fpexp rerun RUN [OVERRIDES...]" in helped.stdout
     shown = run("--cfg", "job", "task=multiclass")

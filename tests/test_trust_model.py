@@ -258,15 +258,15 @@ def test_every_table_keeps_distinct_columns_and_the_row_ids(
     ],
 )
 def test_head_names_its_classes_and_says_where_from(classes, lesson, names, origin):
-    head = Head("binary", 1, 0.5, classes).named(lesson)
+    head = Head.of("binary", 1, 0.5, classes).named(lesson)
     assert (head.classes, head.classes_from) == (names, origin)
     assert head.record() == {"names": list(names), "from": origin}
-    assert Head("regression", 1, None, None).named(lesson).record() is None
+    assert Head.of("regression", 1, None, None).named(lesson).record() is None
 
 
 def test_lesson_names_that_do_not_fit_the_head_are_an_error():
     with pytest.raises(UsageError) as info:
-        Head("multiclass", 4, None, None).named({"multiclass": ("a", "b", "c")})
+        Head.of("multiclass", 4, None, None).named({"multiclass": ("a", "b", "c")})
     assert info.value.lines() == [
         "fpexp: error: task.classes: the lesson data has 3 classes (a, b, c) but "
         "task.out_features is 4 (task.out_features=3, or 4 names in task.classes)"

@@ -33,12 +33,13 @@ def _is_num(value: Any) -> bool:
 
 
 def _summary(rec: dict[str, Any]) -> str:
-    """A key metric when labels gave one, else predicted class counts or the output mean."""
-    metrics = rec.get("metrics") or {}
-    if _is_num(metrics.get("accuracy")):
-        return f"accuracy={metrics['accuracy']:.4f}"
-    if _is_num(metrics.get("mse")):
-        return f"mse={metrics['mse']:.4g}"
+    """The head's key metric when labels gave one, else predicted class counts or the output
+    mean."""
+    from fpexp.heads import head_of_record
+
+    metrics, head = rec.get("metrics"), head_of_record(rec)
+    if head is not None and isinstance(metrics, dict) and (line := head.headline(metrics)):
+        return line
     results = rec.get("results") or {}
     counts = results.get("predicted_counts")
     if counts:

@@ -12,19 +12,20 @@ from typing import Any
 
 from omegaconf import MISSING, SI
 
-TASK_KINDS = ("binary", "multiclass", "regression")
+from fpexp.heads import kinds
+
+TASK_KINDS = kinds()  # the registered heads (fpexp/heads/): never listed by hand
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "gelu", "silu", "leaky_relu", "elu")
 DTYPES = ("float32", "float64", "bfloat16")
 DEVICE_CHOICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
-# Columns of outputs.* (id) and predictions.* (id, prediction, label): never a class name.
-RESERVED_COLUMNS = ("id", "prediction", "label")
 
 
 @dataclass
 class TaskConfig:
-    """The task head: output width, output activation, decision rule and class names.
+    """The task head (``kind``: a registered head): output width, decision rule, class names.
 
-    ``classes`` null: the lesson data's names on the embedded animals, else the indices.
+    ``classes`` null: the lesson data's names on the embedded animals, the label columns'
+    (multilabel), else the indices. ``threshold``: for the heads that threshold a probability.
     """
 
     kind: str = "binary"

@@ -17,11 +17,10 @@ from fpexp.config.model_checks import layer_list_problems, mlp_option_problems
 from fpexp.config.schema import (
     ACTIVATIONS,
     DTYPES,
-    RESERVED_COLUMNS,
-    TASK_KINDS,
 )
 from fpexp.data.sources import source_problems
 from fpexp.errors import Problem
+from fpexp.heads import task_problems
 from fpexp.output_formats import OUTPUT_FORMATS
 
 _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:(\d+))?)$")
@@ -36,7 +35,7 @@ def check_config(cfg: Any) -> list[Problem]:
     """Problems in the config alone (no machine or data facts needed)."""
     return [
         *unknown_keys(cfg),
-        *_check_task(cfg.task),
+        *_check_task(cfg.task, cfg.data),
         *_check_model(cfg.model),
         *_check_weights_keys(cfg.model),
         *_check_data(cfg.data),
@@ -44,76 +43,9 @@ def check_config(cfg: Any) -> list[Problem]:
     ]
 
 
-def _check_task(task: Any) -> list[Problem]:
-    out: list[Problem] = []
-    if task.kind not in TASK_KINDS:
-        return [Problem("task.kind", f"unknown task '{task.kind}'", _one_of(TASK_KINDS))]
-    if task.out_features < 1:
-        out.append(
-            Problem("task.out_features", f"{task.out_features} is not positive", "an integer >= 1")
-        )
-    if task.kind == "binary":
-        if task.out_features != 1:
-            out.append(
-                Problem(
-                    "task.out_features",
-                    f"{task.out_features} for a binary task",
-                    "1: one sigmoid probability",
-                )
-            )
-        t = task.threshold
-        if t is None or not 0.0 <= t <= 1.0:
-            out.append(
-                Problem("task.threshold", f"{t} is outside [0, 1]", "a probability between 0 and 1")
-            )
-        n = len(task.classes) if task.classes is not None else 2
-        if n != 2:
-            out.append(
-                Problem(
-                    "task.classes",
-                    f"{n} class names for a binary task",
-                    "exactly 2: [negative, positive]",
-                )
-            )
-    elif task.threshold is not None:
-        out.append(
-            Problem("task.threshold", f"is set but a {task.kind} task has no threshold", "null")
-        )
-    if task.kind == "multiclass":
-        n = len(task.classes) if task.classes is not None else task.out_features
-        if n != task.out_features:
-            out.append(
-                Problem(
-                    "task.classes",
-                    f"{n} class names for {task.out_features} outputs",
-                    f"exactly task.out_features = {task.out_features} names",
-                )
-            )
-    if task.kind == "regression" and task.classes is not None:
-        out.append(Problem("task.classes", "is set but a regression task has no classes", "null"))
-    if task.classes is not None and len(set(task.classes)) != len(task.classes):
-        out.append(
-            Problem("task.classes", f"duplicate names in {list(task.classes)}", "distinct names")
-        )
-    return out + _check_class_names(task)
-
-
-def _check_class_names(task: Any) -> list[Problem]:
-    """Class names become column names (outputs) and values next to fixed columns
-    (predictions): a name the tables already use would overwrite or shadow that column."""
-    if task.kind == "regression" or task.classes is None:
-        return []
-    blank = [i for i, c in enumerate(task.classes) if not str(c).strip()]
-    if blank:
-        where = ", ".join(str(i) for i in blank)
-        what = f"empty or blank class name at position {where} of {list(task.classes)}"
-        return [Problem("task.classes", what, "non-blank names, e.g. [no, yes]")]
-    clash = [str(c) for c in task.classes if str(c) in RESERVED_COLUMNS]
-    if not clash:
-        return []
-    names = ", ".join(f"'{c}'" for c in clash)
-    what = f"class name{'s' * (len(clash) > 1)} {names} would collide with output table columns"
-    return [Problem("task.classes", what, "other names; reserved: " + ", ".join(RESERVED_COLUMNS))]
+def _check_task(task: Any, data: Any) -> list[Problem]:
+    """The task's head checks ``task.*`` and the shape of ``data.label`` (one column or a list)."""
+    return task_problems(task, data.get("label") if hasattr(data, "get") else None)
 
 
 def _check_model(model: Any) -> list[Problem]:

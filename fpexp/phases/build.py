@@ -85,7 +85,8 @@ def make_head(cfg: DictConfig, source: Source) -> Head:
     """The task head, with the class names the data gives (if any)."""
     from fpexp.heads import Head
 
-    return Head.from_config(cfg.task).named(getattr(source, "class_names", None))
+    lesson, columns = getattr(source, "class_names", None), getattr(source, "label_names", None)
+    return Head.from_config(cfg.task).named(lesson, columns)
 
 
 def build_model(cfg: DictConfig, shape: ModelShape, head: Head) -> Architecture:

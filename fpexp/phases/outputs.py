@@ -101,8 +101,9 @@ def write(record: RunRecord, done: Forwarded) -> None:
     record.update(results=result.summary, layers=layers)
     if result.metrics is not None:
         record.update(metrics=result.metrics)
-    if note := result.nonfinite_note():  # last: notes end the record
-        record.update(notes=[*record.data.get("notes", []), note])
+    notes = [n for n in (result.labels_note, result.nonfinite_note()) if n]
+    if notes:  # last: notes end the record
+        record.update(notes=[*record.data.get("notes", []), *notes])
 
 
 def say_what_happened(record: RunRecord, result: ForwardResult) -> None:

@@ -14,6 +14,7 @@ from fpexp import initial_weights
 from fpexp.config import sizes
 from fpexp.config.validate import check_config, check_in_features
 from fpexp.errors import Problem, UsageError
+from fpexp.heads import label_problems
 from fpexp.initial_weights import Choice, PastRun
 from fpexp.record import RunRecord
 
@@ -82,7 +83,7 @@ def _check_with_data(
     problems += check_in_features(cfg.model, n_features, source.name)
     choice = choose_weights(record, n_features, cwd, past)
     problems += initial_weights.problems(choice)
-    problems += _label_problems(cfg, source)
+    problems += label_problems(cfg.task, source)
     if not problems:
         rows = source.describe().get("rows")
         problems += sizes.size_problems(cfg, available, n_features, rows)
@@ -101,12 +102,3 @@ def _show_columns(described: dict[str, Any], record: RunRecord) -> None:
     console = record.data["command"].get("mode") != "MULTIRUN"
     for line in column_lines(described):
         log.info("%s", line, extra={"console": console})
-
-
-def _label_problems(cfg: DictConfig, source: Source) -> list[Problem]:
-    if not source.describe().get("has_labels"):
-        return []
-    if cfg.task.kind == "regression" and cfg.task.out_features != 1:
-        what = f"labels need one output, but task.out_features is {cfg.task.out_features}"
-        return [Problem("data.label", what, "task.out_features=1 for a labelled regression")]
-    return []
