@@ -6,21 +6,29 @@ they run only when the help text is rendered.
 
 from __future__ import annotations
 
+import re
 from importlib import import_module
 from pathlib import Path
 
 from fpexp.config.store import config_dir
 
+_SENTENCE_END = re.compile(r"(?<!\.)\.(?:\s|$)")  # a full stop, not an ellipsis
+
 
 def _summary(path: Path) -> str:
-    """The first comment line of a shipped YAML that is not the command using it."""
+    """The first sentence of a shipped YAML's opening comment, after the commands using it
+    (it may run over several comment lines)."""
+    words: list[str] = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
         text = line.lstrip("#").strip()
+        if not line.startswith("#") or (words and text.startswith("python -m fpexp")):
+            break
         if text and not text.startswith("python -m fpexp"):
-            return text
-    return ""
+            words.append(text)
+            if _SENTENCE_END.search(text):
+                break
+    parts = _SENTENCE_END.split(" ".join(words), maxsplit=1)
+    return parts[0] + ("." if len(parts) > 1 else "")
 
 
 def group_options() -> dict[str, list[Path]]:
@@ -40,15 +48,18 @@ def groups_text() -> str:
 
 
 def choices_lines() -> list[str]:
-    """The values a few keys take, read from their tables (input and output formats)."""
+    """The values a few keys take, read from their tables (formats, activations, norms)."""
     from fpexp.config.schema import NAN_POLICIES
     from fpexp.data.formats import INPUT_FORMATS
+    from fpexp.mlp import ACTIVATION_TARGETS, NORM_TARGETS
     from fpexp.output_formats import OUTPUT_FORMATS
 
     every = ", ".join(s for f in INPUT_FORMATS.values() for s in f.suffixes)
     choices = {
         "data.format": f"{', '.join(INPUT_FORMATS)}; null: from the file's suffix ({every})",
         "data.nan": ", ".join(NAN_POLICIES),
+        "model.activation": ", ".join(ACTIVATION_TARGETS),
+        "model.norm": ", ".join(NORM_TARGETS),
         "output.format": ", ".join(OUTPUT_FORMATS),
     }
     width = max(map(len, choices))

@@ -13,9 +13,10 @@ from typing import Any
 from omegaconf import MISSING, SI
 
 from fpexp.heads import kinds
+from fpexp.mlp import ACTIVATION_TARGETS
 
 TASK_KINDS = kinds()  # the registered heads (fpexp/heads/): never listed by hand
-ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "gelu", "silu", "leaky_relu", "elu")
+ACTIVATIONS = tuple(ACTIVATION_TARGETS)  # the MLP preset's table: one list, never two
 DTYPES = ("float32", "float64", "bfloat16")
 DEVICE_CHOICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
 
