@@ -227,18 +227,59 @@ def test_layers_that_do_not_fit_each_other_name_the_layer(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("layer", "got"),
+    ("layers", "got"),
     [
-        ("{_target_:torch.nn.Flatten,start_dim:0}", "Flatten returns shape [6] for one row"),
-        ("{_target_:torch.nn.LSTM,input_size:6,hidden_size:1}", "LSTM returns a tuple for one row"),
+        (["{_target_:torch.nn.Flatten,start_dim:0}"], "[0]: Flatten returns shape [6] for one row"),
+        (
+            ["{_target_:torch.nn.LSTM,input_size:6,hidden_size:1}"],
+            "[0]: LSTM returns a tuple for one row",
+        ),
+        (  # [1, 6] -> [6, 1]: one row became six (outputs of the wrong length, a traceback)
+            [
+                "{_target_:torch.nn.Unflatten,dim:1,unflattened_size:[6,1]}",
+                "{_target_:torch.nn.Flatten,start_dim:0,end_dim:1}",
+            ],
+            "[1]: Flatten returns shape [6, 1] for one row",
+        ),
     ],
 )
-def test_a_layer_that_loses_the_rows_is_named(tmp_path, capsys, layer, got):
-    assert main([layers_arg(layer), f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+def test_a_layer_that_loses_the_rows_is_named(tmp_path, capsys, layers, got):
+    args = [layers_arg(*layers), "task=regression", f"hydra.run.dir={tmp_path / 'r'}"]
+    assert main(args) == 2
     assert capsys.readouterr().err == (
-        f"fpexp: error: model.layers[0]: {got}, not a tensor of shape [1, ...] "
+        f"fpexp: error: model.layers{got}, not a tensor of shape [1, ...] "
         "(modules that keep the rows)\n"
     )
+
+
+ROWS_TO_ONE = [
+    "{_target_:torch.nn.Unflatten,dim:0,unflattened_size:[1,-1]}",
+    "{_target_:torch.nn.Flatten,start_dim:1}",
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "last", "what"),
+    [
+        ("multiclass", [], "returns shape [1, 54] for a batch of 9 rows"),
+        (
+            "binary",
+            ["{_target_:torch.nn.Linear,in_features:6,out_features:1}"],
+            "fails on a batch of shape [9, 6] (mat1 and mat2 shapes cannot be multiplied "
+            "(1x54 and 6x1))",
+        ),
+    ],
+)
+def test_a_model_that_mixes_rows_only_for_more_than_one_row_stops_with_one_line(
+    tmp_path, capsys, task, last, what
+):
+    """[n, 6] -> [1, n, 6] -> [1, 6n]: one traced row keeps its shape, a batch does not."""
+    six = ["task.out_features=6", "task.classes=[a,b,c,d,e,f]"] if task == "multiclass" else []
+    args = [*SYNTH, f"task={task}", *six, layers_arg(*ROWS_TO_ONE, *last)]
+    assert main([*args, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"fpexp: error: model: {what} (modules that keep each row separate)\n"
+    assert not (tmp_path / "r" / "outputs.npy").exists()
 
 
 def test_an_empty_sequential_is_built_once(tmp_path):
