@@ -533,3 +533,44 @@ def test_a_refused_target_is_reported_with_the_configs_other_problems(tmp_path, 
         "fpexp: error: model.layers[0]._target_: 'os.getcwd' is a builtin_function_or_method, "
         "not a torch.nn.Module (a class that subclasses torch.nn.Module, e.g. torch.nn.Linear)",
     ]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "{_target_:torch.nn.Sequential,_args_:[{_target_:torch.nn.Linear,_args_:[6,30000]}]}",
+        "{_target_:torch.nn.Bilinear,in1_features:6,in2_features:6,out_features:1000}",
+        "{_target_:torch.nn.Embedding,num_embeddings:30000,embedding_dim:6}",
+    ],
+    ids=["nested", "bilinear", "embedding"],
+)
+def test_a_layer_list_too_big_for_memory_is_refused_before_its_weights_are_allocated(
+    tmp_path, capsys, monkeypatch, layer
+):
+    """Types the guard cannot size from their arguments are measured on the meta device."""
+    monkeypatch.setattr(sizes, "available_memory", lambda: 100_000)
+    allocated = []
+    register = nn.Module.register_parameter
+
+    def spy(self, name, param):
+        if isinstance(param, torch.Tensor) and param.device.type != "meta":
+            allocated.append(param.numel())
+        return register(self, name, param)
+
+    monkeypatch.setattr(nn.Module, "register_parameter", spy)
+    assert main([*SYNTH, layers_arg(layer), "batch_size=1", f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fpexp: error: model.layers: a model of ")
+    assert err.endswith(" of memory available (fewer or narrower layers)\n")
+    assert max(allocated, default=0) < 1000
+
+
+def test_a_lazy_layer_is_sized_once_traced(tmp_path):
+    arg = layers_arg(
+        "{_target_:torch.nn.LazyLinear,out_features:4}", "{_target_:torch.nn.Linear,_args_:[4,1]}"
+    )
+    run_dir = run(tmp_path, *SYNTH, arg)
+    torch.manual_seed(42)
+    reference = nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 1), nn.Sigmoid())
+    reference.load_state_dict(load_file(run_dir / "weights.safetensors"))
+    same_outputs(run_dir, reference)
