@@ -193,6 +193,8 @@ def _run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     try:
         out = model(x)
     except Exception as err:  # any error inside a user's module, on more than one row
+        if _no_memory(err):
+            raise  # the pipeline's out-of-memory fault (exit 1), not the model's fault
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         what = f"fails on a batch of shape {list(x.shape)} ({text})"
         raise UsageError([Problem("model", what, allowed)]) from None
@@ -201,3 +203,9 @@ def _run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         what = f"returns shape {got} for a batch of {len(x)} rows"
         raise UsageError([Problem("model", what, allowed)])
     return out.cpu()
+
+
+def _no_memory(err: Exception) -> bool:
+    from fpexp.pipeline import _NO_MEMORY
+
+    return isinstance(err, MemoryError) or any(m in str(err) for m in _NO_MEMORY)

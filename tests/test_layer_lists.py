@@ -574,3 +574,23 @@ def test_a_lazy_layer_is_sized_once_traced(tmp_path):
     reference = nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 1), nn.Sigmoid())
     reference.load_state_dict(load_file(run_dir / "weights.safetensors"))
     same_outputs(run_dir, reference)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [MemoryError(), RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried ...")],
+    ids=["MemoryError", "torch"],
+)
+def test_running_out_of_memory_inside_the_model_stays_an_out_of_memory_fault(
+    tmp_path, capsys, monkeypatch, error
+):
+    forward = nn.Linear.forward
+
+    def fail_on_a_batch(self, x):
+        if len(x) > 1:  # the one-row trace passes
+            raise error
+        return forward(self, x)
+
+    monkeypatch.setattr(nn.Linear, "forward", fail_on_a_batch)
+    assert main([*SYNTH, f"hydra.run.dir={tmp_path / 'r'}"]) == 1
+    assert "out of memory during the forward pass" in capsys.readouterr().err
