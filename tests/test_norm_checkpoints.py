@@ -83,3 +83,34 @@ def test_a_norm_mlp_read_from_a_checkpoint_gives_the_trained_models_outputs(
     }
     assert main(["rerun", str(run_dir), "--check", f"hydra.run.dir={tmp_path / 'again'}"]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "again" / "outputs.npy"), got)
+
+
+def _bn_state(edit: str) -> dict:
+    state = dict(trained("batch", True, 0.0).state_dict())
+    if edit == "no_counter":  # torch < 0.4.1, or an exporter that drops int buffers
+        return {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    state["1.running_var"] = -state["1.running_var"]
+    return state
+
+
+def test_a_batchnorm_checkpoint_without_its_batch_counter_loads(tmp_path):
+    model = trained("batch", True, 0.0)
+    save_file(_bn_state("no_counter"), str(tmp_path / "w.safetensors"))
+    run_dir = tmp_path / "run"
+    args = [*SYNTH, f"model.weights={tmp_path / 'w.safetensors'}", "model.activation=relu"]
+    assert main([*args, f"hydra.run.dir={run_dir}"]) == 0
+    x = torch.randn(9, 6, generator=torch.Generator().manual_seed(42))
+    with torch.no_grad():
+        np.testing.assert_allclose(np.load(run_dir / "outputs.npy"), model(x).numpy(), rtol=1e-6)
+
+
+def test_a_negative_running_variance_is_refused_not_run_to_nan(tmp_path, capsys):
+    path = tmp_path / "w.safetensors"
+    save_file(_bn_state("negative"), str(path))
+    args = [*SYNTH, f"model.weights={path}", "model.activation=relu"]
+    assert main([*args, f"hydra.run.dir={tmp_path / 'run'}"]) == 2
+    assert capsys.readouterr().err == (
+        f"fpexp: error: model.weights: {path}: negative variances in 1.running_var "
+        "(finite weights in the model's dtype, variances >= 0)\n"
+    )
+    assert not (tmp_path / "run" / "outputs.npy").exists()
