@@ -594,3 +594,23 @@ def test_running_out_of_memory_inside_the_model_stays_an_out_of_memory_fault(
     monkeypatch.setattr(nn.Linear, "forward", fail_on_a_batch)
     assert main([*SYNTH, f"hydra.run.dir={tmp_path / 'r'}"]) == 1
     assert "out of memory during the forward pass" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("no_hidden", ["model.hidden=[]", "model.depth=0"])
+@pytest.mark.parametrize(
+    ("option", "key"),
+    [
+        ("model.norm=batch", "model.norm"),
+        ("model.norm=layer", "model.norm"),
+        ("model.dropout=0.5", "model.dropout"),
+    ],
+)
+def test_norm_or_dropout_without_a_hidden_layer_is_refused_not_ignored(
+    tmp_path, capsys, no_hidden, option, key
+):
+    assert main([no_hidden, option, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    value = option.split("=")[1]
+    assert capsys.readouterr().err == (
+        f"fpexp: error: {key}: {value}, but the MLP has no hidden layer to put it after "
+        "(model.hidden with a width, or the default)\n"
+    )
