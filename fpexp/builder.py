@@ -105,3 +105,26 @@ def build(model: Any, shape: ModelShape, head: Head) -> Built:
         raise UsageError(problems)
     hidden = list(shape.hidden) if model.layers is None else None
     return Built(net, layers, key, hidden, shapes)
+
+
+def measure(model: Any, shape: ModelShape, head: Head) -> tuple[int, tuple[int, int]] | None:
+    """A layer list's parameter count, from a copy built on the meta device (nothing
+    allocated, no random numbers drawn), and the config's widest pair: for the memory guard
+    before the real build (modules nested in ``_args_``, or of types the guard cannot size
+    from their arguments). None for the MLP preset (its estimate is exact), or when the copy
+    cannot be built there (the real build reports why)."""
+    import torch
+
+    from fpexp.config.sizes import layer_list_size
+
+    if model.layers is None:
+        return None
+    layers = layer_configs(model, shape, head.out_features)
+    try:
+        with torch.device("meta"):
+            net = build_model(layers, head)
+    except Exception:  # a user's module that needs real tensors in __init__
+        return None
+    lazy = nn.parameter.UninitializedParameter  # a Lazy module's: sized once traced
+    params = sum(p.numel() for p in net.parameters() if not isinstance(p, lazy))
+    return params, layer_list_size(layers, shape.in_features)[1]

@@ -184,7 +184,7 @@ def trace_shapes(model: Any, in_features: int, key: str = KEY) -> list[tuple[int
                 raise UsageError(
                     [Problem(f"{key}[{i}]", f"{what} ({_first_line(err)})", _FIT)]
                 ) from None
-            if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            if not isinstance(x, torch.Tensor) or x.dim() < 2 or x.shape[0] != 1:
                 got = (
                     f"shape {list(x.shape)}"
                     if isinstance(x, torch.Tensor)

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from fpexp.errors import Problem
+from fpexp.layer_refs import REFERENCE, dangling, in_layers
 
 # Hydra settings a record may carry into a rerun, with the value types each accepts.
 ALLOWED_HYDRA = {"hydra.job.chdir": (bool,), "hydra.verbose": (bool, str, list)}
 # Where and how a run ran: dropped from a rerun (the rerun has its own directory and mode).
 DROPPED_HYDRA = ("hydra.run.", "hydra.sweep.", "hydra/launcher", "hydra.launcher", "hydra.mode")
-_REFERENCE = re.compile(r"^\$\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\}$")
+_REFERENCE = REFERENCE
 _NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _SCALARS = (type(None), bool, int, float, str)
 
@@ -57,7 +58,7 @@ def _value_problem(value: Any, keys: list[str]) -> str | None:
             return f"a {type(item).__name__} is not a plain value"
         if isinstance(item, str) and "${" in item:
             ref = _REFERENCE.match(item)
-            if ref is None or ref.group(1) not in keys:
+            if ref is None or not (ref.group(1) in keys or in_layers(ref.group(1))):
                 return f"interpolation {item!r} is not a reference to one of fpexp's keys"
     return None
 
@@ -80,7 +81,7 @@ def config_problems(config: Any, where: str) -> list[Problem]:
             problems.append(Problem(key, why, allowed))
         elif key == "data.source" and (not isinstance(value, str) or value not in SOURCES):
             problems.append(Problem(key, f"unknown data source {value!r}", allowed))
-    return problems
+    return problems + dangling(flatten(config, lists=True), allowed)
 
 
 LAYERS = "model.layers"
@@ -152,6 +153,7 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
     from fpexp.overrides import flatten
 
     flat = flatten(config)
+    named = {**flatten(config, lists=True), **flat}  # a layer list's values by index too
 
     def value(v: Any, depth: int = 0) -> Any:
         if isinstance(v, list):
@@ -159,7 +161,7 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, dict):  # a layer's arguments
             return {k: value(x, depth) for k, x in v.items()}
         ref = _REFERENCE.match(v) if isinstance(v, str) else None
-        return value(flat.get(ref.group(1)), depth + 1) if ref and depth < 8 else v
+        return value(named.get(ref.group(1)), depth + 1) if ref and depth < 8 else v
 
     return {k: value(v) for k, v in flat.items()}
 

@@ -128,7 +128,7 @@ def forward(
                 if bar is not None:
                     bar.update(rows)
             x = torch.from_numpy(batch.features).to(device=device, dtype=dtype)
-            out = model(x).cpu()
+            out = _run_model(model, x)
             if not bool(torch.isfinite(out).all()):
                 bad = ~torch.isfinite(out).reshape(len(out), -1).all(1)
                 bad &= torch.isfinite(x).reshape(len(x), -1).all(1).cpu()
@@ -182,3 +182,30 @@ def forward(
         first_nonfinite=first,
         labels_note=unusable if source.describe().get("has_labels") else None,
     )
+
+
+def _run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)``: one row was traced before the run; a batch that fails, or whose rows do
+    not stay rows, is a one-line ``UsageError`` (a user's module may mix rows)."""
+    from fpexp.errors import Problem, UsageError
+
+    allowed = "modules that keep each row separate"
+    try:
+        out = model(x)
+    except Exception as err:  # any error inside a user's module, on more than one row
+        if _no_memory(err):
+            raise  # the pipeline's out-of-memory fault (exit 1), not the model's fault
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        what = f"fails on a batch of shape {list(x.shape)} ({text})"
+        raise UsageError([Problem("model", what, allowed)]) from None
+    if not isinstance(out, torch.Tensor) or out.dim() < 1 or len(out) != len(x):
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        what = f"returns shape {got} for a batch of {len(x)} rows"
+        raise UsageError([Problem("model", what, allowed)])
+    return out.cpu()
+
+
+def _no_memory(err: Exception) -> bool:
+    from fpexp.pipeline import _NO_MEMORY
+
+    return isinstance(err, MemoryError) or any(m in str(err) for m in _NO_MEMORY)

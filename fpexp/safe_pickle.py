@@ -69,16 +69,51 @@ def _allowed() -> dict[tuple[str, str], Any]:
     return found
 
 
-class _InertUnpickler(pickle.Unpickler):
+class _InertUnpickler(pickle._Unpickler):  # the Python one: its opcodes can be overridden
+    """Resolves only ``allowed`` globals (anything else: ``Opaque``); BUILD only fills in
+    objects the file made (never a resolved global: that would rewrite torch's functions for
+    the whole process); a persistent id must name a storage (torch's legacy reader calls more
+    for a ``module`` id: it wrote a ``<name>.patch`` file where the file's pickle chose)."""
+
     allowed: ClassVar[dict[tuple[str, str], Any]] = {}  # set per read (_inert_module)
+    buildable: ClassVar[tuple[type, ...]] = (Opaque,)
+    dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module: str, name: str) -> Any:
         return self.allowed.get((module, name), Opaque)
 
+    def load_build(self) -> None:
+        target = self.stack[-2]  # type: ignore[attr-defined]
+        if not isinstance(target, self.buildable):
+            raise pickle.UnpicklingError(f"BUILD of a {type(target).__name__}")
+        super().load_build()  # type: ignore[misc]
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+    @property
+    def persistent_load(self) -> Any:
+        return self._storage_only
+
+    @persistent_load.setter
+    def persistent_load(self, load: Any) -> None:
+        self._torch_load = load
+
+    def _storage_only(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and pid and pid[0] in ("storage", b"storage")):
+            raise pickle.UnpicklingError("a persistent id that is not a storage")
+        return self._torch_load(pid)
+
 
 def _inert_module() -> types.ModuleType:
     """A ``pickle_module`` for ``torch.load``: torch adds its storages and tensor layout."""
-    unpickler = type("InertUnpickler", (_InertUnpickler,), {"allowed": _allowed()})
+    import collections
+
+    import torch
+
+    buildable = (Opaque, collections.OrderedDict, torch.Tensor)  # _metadata; tensor state
+    unpickler = type(
+        "InertUnpickler", (_InertUnpickler,), {"allowed": _allowed(), "buildable": buildable}
+    )
     module = types.ModuleType("fpexp_inert_pickle")
     module.__dict__.update(
         Unpickler=unpickler, load=lambda f, **kw: unpickler(f, **kw).load(), __version__="0"

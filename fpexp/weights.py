@@ -161,11 +161,19 @@ def value_problems(model: nn.Module, state: dict[str, torch.Tensor], path: Path)
             to = str(targets[k].dtype).removeprefix("torch.")
             overflow.append(f"{k} (|{v.abs().max().item():.3g}| is inf in {to})")
     parts = [f"non-finite values (NaN or inf) in {', '.join(nonfinite)}"] if nonfinite else []
+    if negative := [k for k, v in state.items() if _variance(k, v) and bool((v < 0).any())]:
+        parts.append(f"negative variances in {', '.join(negative)}")
     if overflow:
         parts.append(f"values beyond the model dtype's range in {', '.join(overflow)}")
     if not parts:
         return []
-    return [Problem(KEY, f"{path}: " + "; ".join(parts), "finite weights in the model's dtype")]
+    allowed = "finite weights in the model's dtype" + (", variances >= 0" if negative else "")
+    return [Problem(KEY, f"{path}: " + "; ".join(parts), allowed)]
+
+
+def _variance(key: str, t: torch.Tensor) -> bool:
+    """A norm's running variance: never negative (BatchNorm would give NaN for every row)."""
+    return key.rsplit(".", 1)[-1] == "running_var" and t.is_floating_point()
 
 
 MAX_NAMES = 20
@@ -188,7 +196,11 @@ def fit_problems(
     the user can see why, a prefix every key shares (not stripped: the stripped keys do not
     fit either) and the features the data gave (the first layer's input width)."""
     expected = {k: list(v.shape) for k, v in model.state_dict().items()}
-    issues = [f"missing {k} {shape}" for k, shape in expected.items() if k not in state]
+    issues = [
+        f"missing {k} {shape}"
+        for k, shape in expected.items()
+        if k not in state and k.rsplit(".", 1)[-1] not in INTEGER_BUFFERS  # torch fills those
+    ]
     issues += [f"unexpected {k} {list(v.shape)}" for k, v in state.items() if k not in expected]
     issues += [
         f"{k} expected {shape} got {list(state[k].shape)}"

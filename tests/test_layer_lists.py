@@ -227,18 +227,59 @@ def test_layers_that_do_not_fit_each_other_name_the_layer(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("layer", "got"),
+    ("layers", "got"),
     [
-        ("{_target_:torch.nn.Flatten,start_dim:0}", "Flatten returns shape [6] for one row"),
-        ("{_target_:torch.nn.LSTM,input_size:6,hidden_size:1}", "LSTM returns a tuple for one row"),
+        (["{_target_:torch.nn.Flatten,start_dim:0}"], "[0]: Flatten returns shape [6] for one row"),
+        (
+            ["{_target_:torch.nn.LSTM,input_size:6,hidden_size:1}"],
+            "[0]: LSTM returns a tuple for one row",
+        ),
+        (  # [1, 6] -> [6, 1]: one row became six (outputs of the wrong length, a traceback)
+            [
+                "{_target_:torch.nn.Unflatten,dim:1,unflattened_size:[6,1]}",
+                "{_target_:torch.nn.Flatten,start_dim:0,end_dim:1}",
+            ],
+            "[1]: Flatten returns shape [6, 1] for one row",
+        ),
     ],
 )
-def test_a_layer_that_loses_the_rows_is_named(tmp_path, capsys, layer, got):
-    assert main([layers_arg(layer), f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+def test_a_layer_that_loses_the_rows_is_named(tmp_path, capsys, layers, got):
+    args = [layers_arg(*layers), "task=regression", f"hydra.run.dir={tmp_path / 'r'}"]
+    assert main(args) == 2
     assert capsys.readouterr().err == (
-        f"fpexp: error: model.layers[0]: {got}, not a tensor of shape [1, ...] "
+        f"fpexp: error: model.layers{got}, not a tensor of shape [1, ...] "
         "(modules that keep the rows)\n"
     )
+
+
+ROWS_TO_ONE = [
+    "{_target_:torch.nn.Unflatten,dim:0,unflattened_size:[1,-1]}",
+    "{_target_:torch.nn.Flatten,start_dim:1}",
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "last", "what"),
+    [
+        ("multiclass", [], "returns shape [1, 54] for a batch of 9 rows"),
+        (
+            "binary",
+            ["{_target_:torch.nn.Linear,in_features:6,out_features:1}"],
+            "fails on a batch of shape [9, 6] (mat1 and mat2 shapes cannot be multiplied "
+            "(1x54 and 6x1))",
+        ),
+    ],
+)
+def test_a_model_that_mixes_rows_only_for_more_than_one_row_stops_with_one_line(
+    tmp_path, capsys, task, last, what
+):
+    """[n, 6] -> [1, n, 6] -> [1, 6n]: one traced row keeps its shape, a batch does not."""
+    six = ["task.out_features=6", "task.classes=[a,b,c,d,e,f]"] if task == "multiclass" else []
+    args = [*SYNTH, f"task={task}", *six, layers_arg(*ROWS_TO_ONE, *last)]
+    assert main([*args, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"fpexp: error: model: {what} (modules that keep each row separate)\n"
+    assert not (tmp_path / "r" / "outputs.npy").exists()
 
 
 def test_an_empty_sequential_is_built_once(tmp_path):
@@ -492,3 +533,84 @@ def test_a_refused_target_is_reported_with_the_configs_other_problems(tmp_path, 
         "fpexp: error: model.layers[0]._target_: 'os.getcwd' is a builtin_function_or_method, "
         "not a torch.nn.Module (a class that subclasses torch.nn.Module, e.g. torch.nn.Linear)",
     ]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "{_target_:torch.nn.Sequential,_args_:[{_target_:torch.nn.Linear,_args_:[6,30000]}]}",
+        "{_target_:torch.nn.Bilinear,in1_features:6,in2_features:6,out_features:1000}",
+        "{_target_:torch.nn.Embedding,num_embeddings:30000,embedding_dim:6}",
+    ],
+    ids=["nested", "bilinear", "embedding"],
+)
+def test_a_layer_list_too_big_for_memory_is_refused_before_its_weights_are_allocated(
+    tmp_path, capsys, monkeypatch, layer
+):
+    """Types the guard cannot size from their arguments are measured on the meta device."""
+    monkeypatch.setattr(sizes, "available_memory", lambda: 100_000)
+    allocated = []
+    register = nn.Module.register_parameter
+
+    def spy(self, name, param):
+        if isinstance(param, torch.Tensor) and param.device.type != "meta":
+            allocated.append(param.numel())
+        return register(self, name, param)
+
+    monkeypatch.setattr(nn.Module, "register_parameter", spy)
+    assert main([*SYNTH, layers_arg(layer), "batch_size=1", f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fpexp: error: model.layers: a model of ")
+    assert err.endswith(" of memory available (fewer or narrower layers)\n")
+    assert max(allocated, default=0) < 1000
+
+
+def test_a_lazy_layer_is_sized_once_traced(tmp_path):
+    arg = layers_arg(
+        "{_target_:torch.nn.LazyLinear,out_features:4}", "{_target_:torch.nn.Linear,_args_:[4,1]}"
+    )
+    run_dir = run(tmp_path, *SYNTH, arg)
+    torch.manual_seed(42)
+    reference = nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 1), nn.Sigmoid())
+    reference.load_state_dict(load_file(run_dir / "weights.safetensors"))
+    same_outputs(run_dir, reference)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [MemoryError(), RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried ...")],
+    ids=["MemoryError", "torch"],
+)
+def test_running_out_of_memory_inside_the_model_stays_an_out_of_memory_fault(
+    tmp_path, capsys, monkeypatch, error
+):
+    forward = nn.Linear.forward
+
+    def fail_on_a_batch(self, x):
+        if len(x) > 1:  # the one-row trace passes
+            raise error
+        return forward(self, x)
+
+    monkeypatch.setattr(nn.Linear, "forward", fail_on_a_batch)
+    assert main([*SYNTH, f"hydra.run.dir={tmp_path / 'r'}"]) == 1
+    assert "out of memory during the forward pass" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("no_hidden", ["model.hidden=[]", "model.depth=0"])
+@pytest.mark.parametrize(
+    ("option", "key"),
+    [
+        ("model.norm=batch", "model.norm"),
+        ("model.norm=layer", "model.norm"),
+        ("model.dropout=0.5", "model.dropout"),
+    ],
+)
+def test_norm_or_dropout_without_a_hidden_layer_is_refused_not_ignored(
+    tmp_path, capsys, no_hidden, option, key
+):
+    assert main([no_hidden, option, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    value = option.split("=")[1]
+    assert capsys.readouterr().err == (
+        f"fpexp: error: {key}: {value}, but the MLP has no hidden layer to put it after "
+        "(model.hidden with a width, or the default)\n"
+    )

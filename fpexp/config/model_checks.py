@@ -21,7 +21,20 @@ def mlp_option_problems(model: Any) -> list[Problem]:
     if not 0.0 <= model.dropout < 1.0:  # NaN fails too
         what = f"{model.dropout} is outside [0, 1)"
         out.append(Problem("model.dropout", what, "a probability 0 <= p < 1 (0: no Dropout)"))
+    if out or model.layers is not None or not _no_hidden_layer(model):
+        return out
+    for key, unused in (("norm", model.norm != "none"), ("dropout", model.dropout > 0)):
+        if unused:  # they go after each hidden Linear: with none, silently nothing
+            what = f"{model[key]}, but the MLP has no hidden layer to put it after"
+            out.append(Problem(f"model.{key}", what, "model.hidden with a width, or the default"))
     return out
+
+
+def _no_hidden_layer(model: Any) -> bool:
+    """The config gives an MLP without hidden layers (``hidden=[]`` or ``depth=0``)."""
+    if model.hidden is not None:
+        return len(model.hidden) == 0
+    return model.depth == 0
 
 
 # MLP options and their defaults: a layer list says all of this itself.

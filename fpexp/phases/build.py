@@ -54,6 +54,7 @@ def build(cfg: DictConfig, record: RunRecord, checked: Checked) -> Built:
     names = list(checked.source.feature_names)
     shape = decide(cfg.model, checked.weights, names, head.out_features)
     shape.report(record)  # widths read from the weights: on the console and in run.json
+    _check_measured(cfg, checked, shape, head)  # a layer list's size, before allocating it
     built = build_model(cfg, shape, head)
     model = built.model
     _check_size(cfg, checked, model, built)
@@ -109,6 +110,19 @@ def _check_size(cfg: DictConfig, checked: Checked, model: nn.Module, built: Arch
     n_in = checked.in_features
     measured = (count_parameters(model)[0], built.widest(n_in))
     rows = checked.source.describe().get("rows")
+    if too_big := sizes.size_problems(cfg, checked.available, n_in, rows, measured):
+        raise UsageError(too_big)
+
+
+def _check_measured(cfg: DictConfig, checked: Checked, shape: ModelShape, head: Head) -> None:
+    from fpexp.builder import measure
+    from fpexp.config import sizes
+    from fpexp.errors import UsageError
+
+    if (measured := measure(cfg.model, shape, head)) is None:
+        return
+    rows = checked.source.describe().get("rows")
+    n_in = checked.in_features
     if too_big := sizes.size_problems(cfg, checked.available, n_in, rows, measured):
         raise UsageError(too_big)
 
