@@ -125,6 +125,8 @@ def config_problems(
         out.append(
             Problem("model.norm", what, f"{shape.norm}, or none to read it from the weights")
         )
+    if shape.norm == "layer" and given_norm == "none":
+        out.append(_unclear_norm(where))
     expected = (activation != "none") + (dropout > 0)
     if len(shape.hidden) and shape.between != expected:
         out.append(_between_problem(shape, activation, dropout, expected, where))
@@ -136,6 +138,18 @@ def config_problems(
             "(set model.activation to the one the model was trained with)"
         )
     return out, notes
+
+
+def _unclear_norm(where: str) -> Problem:
+    """A norm with ``weight`` and ``bias`` only is a LayerNorm, or a BatchNorm1d built without
+    running statistics (which normalises each batch by its own statistics): the weights cannot
+    say which, and the outputs differ, so the user says it."""
+    what = (
+        f"none, but each hidden Linear in {where} is followed by a norm with weight and bias "
+        "only: a LayerNorm, or a BatchNorm1d without running statistics (the weights cannot "
+        "tell them apart)"
+    )
+    return Problem("model.norm", what, "model.norm=layer for a LayerNorm")
 
 
 def _between_problem(

@@ -61,6 +61,8 @@ def test_a_norm_mlp_read_from_a_checkpoint_gives_the_trained_models_outputs(
     path = tmp_path / ("w.safetensors" if layout == "safetensors" else "w.ckpt")
     save(model, path, layout)
     args = [*SYNTH, f"model.weights={path}", "model.activation=relu", f"model.dropout={dropout}"]
+    if norm == "layer":  # weight and bias only: the user says it is a LayerNorm
+        args.append("model.norm=layer")
     run_dir = tmp_path / "run"
     assert main([*args, f"hydra.run.dir={run_dir}"]) == 0
     out = capsys.readouterr().out
@@ -112,5 +114,24 @@ def test_a_negative_running_variance_is_refused_not_run_to_nan(tmp_path, capsys)
     assert capsys.readouterr().err == (
         f"fpexp: error: model.weights: {path}: negative variances in 1.running_var "
         "(finite weights in the model's dtype, variances >= 0)\n"
+    )
+    assert not (tmp_path / "run" / "outputs.npy").exists()
+
+
+@pytest.mark.parametrize("which", ["layer", "batch without running statistics"])
+def test_a_norm_with_weight_and_bias_only_is_not_guessed(tmp_path, capsys, which):
+    """LayerNorm(5) and BatchNorm1d(5, track_running_stats=False) hold the same tensors but
+    compute different outputs: with model.norm unset the run stops and asks."""
+    torch.manual_seed(0)
+    norm = nn.LayerNorm(5) if which == "layer" else nn.BatchNorm1d(5, track_running_stats=False)
+    model = nn.Sequential(nn.Linear(6, 5), norm, nn.ReLU(), nn.Linear(5, 1)).eval()
+    path = tmp_path / "w.safetensors"
+    save_file(model.state_dict(), str(path))
+    args = [*SYNTH, f"model.weights={path}", "model.activation=relu"]
+    assert main([*args, f"hydra.run.dir={tmp_path / 'run'}"]) == 2
+    assert capsys.readouterr().err == (
+        f"fpexp: error: model.norm: none, but each hidden Linear in {path} is followed by a norm "
+        "with weight and bias only: a LayerNorm, or a BatchNorm1d without running statistics "
+        "(the weights cannot tell them apart) (model.norm=layer for a LayerNorm)\n"
     )
     assert not (tmp_path / "run" / "outputs.npy").exists()
