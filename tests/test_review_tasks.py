@@ -1,0 +1,127 @@
+"""Hostile review of issue 10's task side: someone else's record in ``fpexp runs``, numeric
+label column names in a list, the help text's one-line summaries, and what the head registry
+registers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fpexp import cli
+from fpexp.config.help import _summary, group_options, groups_text
+from fpexp.data.columns import label_problems
+from fpexp.heads import Head, heads
+
+HERE = Path(__file__).resolve().parent
+BASE = ["data=synthetic", "data.n_rows=4", "model.hidden=[2]"]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "base"
+    assert cli.main([*BASE, f"hydra.run.dir={out}"]) == 0
+    return out
+
+
+# -- fpexp runs: a record's config values are shown, never run into a traceback or a terminal
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("task.kind", ["x"], "['x']"),
+        ("task.kind", 7, "7"),
+        ("model.activation", {"a": 1}, None),  # not a plain value: the record is unreadable
+        ("model.activation", [1, 2], "[1, 2]"),
+        ("task.kind", "\x1b]0;owned\x07red", "\\x1b]0;owned\\x07red"),
+        ("model.activation", "a\nb", "a\\nb"),
+    ],
+)
+def test_runs_shows_any_recorded_task_or_activation_on_one_line(
+    made, tmp_path, capsys, key, value, shown
+):
+    import shutil
+
+    run = Path(shutil.copytree(made, tmp_path / "outputs" / "run"))
+    data = json.loads((run / "run.json").read_text())
+    section, leaf = key.split(".")
+    data["config"][section][leaf] = value
+    (run / "run.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert cli.main(["runs", str(tmp_path / "outputs")]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 2, out
+    assert "\x1b" not in out and "\x07" not in out
+    if shown is not None:
+        assert shown in lines[1]
+
+
+# -- data.label: a number is a column name, in a list as on its own
+
+
+def test_numbers_in_a_label_list_are_column_names_as_a_single_label_is():
+    assert label_problems([1, 2]) == []
+    assert label_problems(1) == []
+    (problem,) = label_problems([1, True, None, 1.5, ""])
+    assert problem.key == "data.label"
+    assert "item 1 (True)" in problem.what and "item 2 (None)" in problem.what
+    assert "item 3 (1.5)" in problem.what and "item 4 ('')" in problem.what
+    assert "item 0" not in problem.what
+
+
+def test_a_csv_with_numeric_label_headers_runs_multilabel_from_the_cli(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text("a,b,1,2\n0.1,0.2,0,1\n0.3,0.4,1,1\n")
+    code = cli.main(
+        [
+            "task=multilabel",
+            "task.out_features=2",
+            "data=file",
+            f"data.path={tmp_path / 't.csv'}",
+            "data.label=[1,2]",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["classes"] == {"names": ["1", "2"], "from": "the label columns"}
+    assert (tmp_path / "run" / "predictions.csv").read_text().splitlines()[0] == '"id","1","2"'
+
+
+# -- --help: each option's summary is one whole sentence, not a line cut mid-sentence
+
+
+@pytest.mark.parametrize(
+    "path", [p for options in group_options().values() for p in options], ids=lambda p: p.stem
+)
+def test_each_options_help_summary_does_not_run_on_into_the_next_comment_line(path):
+    summary = _summary(path)
+    assert summary, path
+    comments = [ln.lstrip("#").strip() for ln in path.read_text().splitlines() if ln[:1] == "#"]
+    after = comments[comments.index(summary) + 1 :]
+    continues = bool(after) and after[0][:1].islower()
+    assert not continues, f"{path.name}: '{summary}' goes on with '{after[0]}'"
+    assert summary in groups_text()
+
+
+# -- the head registry: the heads of fpexp.heads, whatever else the process has imported
+
+
+def test_a_head_subclass_outside_the_package_is_not_registered_and_breaks_nothing():
+    heads.cache_clear()
+    try:
+
+        class Stray(Head):  # a user's, a test's or a plugin's module: not fpexp.heads
+            kind = "stray"
+
+        class Twin(Head):  # a second class for a packaged kind would make heads() raise
+            kind = "binary"
+
+        found = heads()
+        assert "stray" not in found
+        assert found["binary"].__module__ == "fpexp.heads.binary"
+        assert all(c.__module__.startswith("fpexp.heads.") for c in found.values())
+    finally:
+        heads.cache_clear()
