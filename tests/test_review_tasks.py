@@ -72,7 +72,10 @@ def test_numbers_in_a_label_list_are_column_names_as_a_single_label_is():
     assert "item 0" not in problem.what
 
 
-def test_a_csv_with_numeric_label_headers_runs_multilabel_from_the_cli(tmp_path, capsys):
+def test_a_csv_with_numeric_label_headers_runs_multilabel_from_the_cli(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # the rerun's directory
     (tmp_path / "t.csv").write_text("a,b,1,2\n0.1,0.2,0,1\n0.3,0.4,1,1\n")
     code = cli.main(
         [
@@ -88,6 +91,9 @@ def test_a_csv_with_numeric_label_headers_runs_multilabel_from_the_cli(tmp_path,
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["classes"] == {"names": ["1", "2"], "from": "the label columns"}
     assert (tmp_path / "run" / "predictions.csv").read_text().splitlines()[0] == '"id","1","2"'
+    capsys.readouterr()
+    assert cli.main(["rerun", str(tmp_path / "run"), "--check"]) == 0
+    assert "reproduced: identical" in capsys.readouterr().out
 
 
 # -- --help: each option's summary is one whole sentence, not a line cut mid-sentence
@@ -101,7 +107,8 @@ def test_each_options_help_summary_does_not_run_on_into_the_next_comment_line(pa
     assert summary, path
     comments = [ln.lstrip("#").strip() for ln in path.read_text().splitlines() if ln[:1] == "#"]
     after = comments[comments.index(summary) + 1 :]
-    continues = bool(after) and after[0][:1].islower()
+    ended = summary.endswith((".", ")")) or not after or after[0].startswith("(")
+    continues = not ended
     assert not continues, f"{path.name}: '{summary}' goes on with '{after[0]}'"
     assert summary in groups_text()
 
