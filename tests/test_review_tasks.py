@@ -132,3 +132,47 @@ def test_a_head_subclass_outside_the_package_is_not_registered_and_breaks_nothin
         assert all(c.__module__.startswith("fpexp.heads.") for c in found.values())
     finally:
         heads.cache_clear()
+
+
+# -- a bad label's row is the file's row, also after data.nan=drop dropped rows before it
+
+BAD_AFTER_DROP = {
+    "multilabel": (
+        "a,b,h,e\n0.1,0.2,1,0\n0.3,0.4,,1\n0.5,0.4,1,0\n0.5,0.4,2,0\n",
+        ["task=multilabel", "task.out_features=2", "data.label=[h,e]"],
+        "column 'h', row 4: 2.0 is not 0 or 1",
+    ),
+    "multiclass": (
+        "a,b,h\n0.1,0.2,1\n0.3,0.4,\n0.5,0.4,1\n0.5,0.4,7\n",
+        ["task=multiclass", "data.label=h"],
+        "7.0 (row 4) is not a class index",
+    ),
+    "binary, a feature dropped": (
+        "a,b,h\nnan,0.2,1\n0.3,0.4,1\n0.5,0.4,1\n0.5,0.4,7\n",
+        ["task=binary", "data.label=h"],
+        "7 (row 4) is not a class index",
+    ),
+}
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 100])
+@pytest.mark.parametrize("case", list(BAD_AFTER_DROP))
+def test_a_bad_label_after_dropped_rows_names_its_row_in_the_file(
+    tmp_path, capsys, case, batch_size
+):
+    text, overrides, what = BAD_AFTER_DROP[case]
+    (tmp_path / "t.csv").write_text(text)
+    args = [*overrides, "data=file", f"data.path={tmp_path / 't.csv'}", "data.nan=drop"]
+    args += [f"batch_size={batch_size}", f"hydra.run.dir={tmp_path / 'run'}"]
+    assert cli.main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("fpexp: error: data.label: ") and what in line, line
+
+
+def test_the_first_overflowing_row_is_its_row_in_the_file_after_dropped_rows(tmp_path, capsys):
+    big = ",".join(["3e38"] * 6)
+    (tmp_path / "t.csv").write_text(f"a,b,c,d,e,f\nnan,1,1,1,1,1\n1,1,1,1,1,1\n{big}\n")
+    args = ["task=regression", "model.hidden=[8]", "seed=3", "data=file", "data.nan=drop"]
+    args += [f"data.path={tmp_path / 't.csv'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    assert cli.main(args) == 0
+    assert "(first: row 3, id 2)" in capsys.readouterr().out
