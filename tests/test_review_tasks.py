@@ -176,3 +176,33 @@ def test_the_first_overflowing_row_is_its_row_in_the_file_after_dropped_rows(tmp
     args += [f"data.path={tmp_path / 't.csv'}", f"hydra.run.dir={tmp_path / 'run'}"]
     assert cli.main(args) == 0
     assert "(first: row 3, id 2)" in capsys.readouterr().out
+
+
+# -- task.classes that name the label columns in another order: which output is which?
+
+
+@pytest.mark.parametrize(
+    ("classes", "refused"),
+    [
+        ("[flies,has_hair,lays_eggs]", ["flies", "has_hair", "lays_eggs"]),
+        ("[lays_eggs,has_hair,wings]", ["lays_eggs", "has_hair"]),
+        ("[has_hair,lays_eggs,flies]", []),  # the same order: no doubt
+        ("[hair,eggs,fly]", []),  # other names: output j is label column j
+    ],
+)
+def test_task_classes_naming_label_columns_in_another_order_are_refused(
+    compose_cfg, classes, refused
+):
+    from fpexp.config.validate import check_config
+
+    cfg = compose_cfg(
+        "task=multilabel",
+        "data=file",
+        "data.path=x.csv",
+        "data.label=[has_hair,lays_eggs,flies]",
+        f"task.classes={classes}",
+    )
+    problems = [p for p in check_config(cfg) if p.key == "task.classes"]
+    assert [p.what.split("'")[1] for p in problems] == refused
+    for p in problems:
+        assert "is label column" in p.what and "data.label's order" in p.allowed

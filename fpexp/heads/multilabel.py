@@ -61,7 +61,7 @@ class MultilabelHead(Head):
                 RESERVED_COLUMNS
             )
             out.append(Problem("data.label", what, allowed))
-        return out
+        return out + _misplaced(task.classes, columns)
 
     @classmethod
     def flipped(cls, a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> np.ndarray | None:
@@ -166,6 +166,23 @@ class MultilabelHead(Head):
         """The names of the classes whose bit is 1, or ``(none)``."""
         picked = [n for n, b in zip(self.output_names(), bits, strict=True) if int(b)]
         return ", ".join(picked) if picked else "(none)"
+
+
+def _misplaced(classes: Sequence[object] | None, columns: list[str]) -> list[Problem]:
+    """Output j is label column j: a class named after another label column would say the
+    opposite (``task.classes=[b,a]`` with ``data.label=[a,b]``), so which is meant is unclear."""
+    names = [str(c) for c in classes or ()]
+    allowed = "task.classes in data.label's order, or names that are not label columns"
+    return [
+        Problem(
+            "task.classes",
+            f"'{n}' names output {i} but is label column {columns.index(n)}"
+            f" of data.label=[{','.join(columns)}]",
+            allowed,
+        )
+        for i, n in enumerate(names)
+        if n in columns and columns.index(n) != i
+    ]
 
 
 def _missing(value: Any) -> bool:
