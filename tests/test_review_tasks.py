@@ -206,3 +206,25 @@ def test_task_classes_naming_label_columns_in_another_order_are_refused(
     assert [p.what.split("'")[1] for p in problems] == refused
     for p in problems:
         assert "is label column" in p.what and "data.label's order" in p.allowed
+
+
+# -- fpexp diff: nothing from a record reaches the terminal as a control character
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2J"
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "overrides"])
+def test_diff_prints_no_control_characters_from_a_record(made, tmp_path, capsys, fmt):
+    import shutil
+
+    run = Path(shutil.copytree(made, tmp_path / "outputs" / "run"))
+    data = json.loads((run / "run.json").read_text())
+    data["config"]["task"]["kind"] = f"binary{HOSTILE}\nenvironment: same"
+    data["metrics"] = {f"acc{HOSTILE}": 1.0}
+    (run / "run.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    flag = [] if fmt == "text" else [f"--{fmt}"]
+    assert cli.main(["diff", str(made), str(run), *flag]) == 0
+    out = capsys.readouterr().out
+    assert not any(not c.isprintable() and c != "\n" for c in out), repr(out)
+    assert out.count("\nenvironment: same") == (fmt == "text")  # the real line, not a spoof
