@@ -228,3 +228,20 @@ def test_diff_prints_no_control_characters_from_a_record(made, tmp_path, capsys,
     out = capsys.readouterr().out
     assert not any(not c.isprintable() and c != "\n" for c in out), repr(out)
     assert out.count("\nenvironment: same") == (fmt == "text")  # the real line, not a spoof
+
+
+# -- a notebook: after a run, the process's logging is as it was before
+
+
+def test_after_a_run_the_root_logger_no_longer_writes_into_its_fpexp_log(tmp_path, monkeypatch):
+    import logging
+
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    for args in ([*BASE, "hydra.run.dir=a"], ["-m", *BASE, "seed=1,2", "hydra.sweep.dir=s"]):
+        assert cli.main(args) == 0
+        assert (list(root.handlers), root.level) == before
+    logging.getLogger("user").warning("a notebook's own message")
+    for log in tmp_path.rglob("fpexp.log"):
+        assert "a notebook's own message" not in log.read_text(), log
