@@ -245,3 +245,21 @@ def test_after_a_run_the_root_logger_no_longer_writes_into_its_fpexp_log(tmp_pat
     logging.getLogger("user").warning("a notebook's own message")
     for log in tmp_path.rglob("fpexp.log"):
         assert "a notebook's own message" not in log.read_text(), log
+
+
+# -- a list of the wrong type: the example fits the list's items
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("task.classes=abc", "expected a list of strings (e.g. [no, yes]) or null"),
+        ("model.hidden=abc", "expected a list of integers (e.g. [4, 8]) or null"),
+    ],
+)
+def test_a_value_that_is_not_a_list_gets_an_example_of_the_right_list(
+    tmp_path, capsys, override, expected
+):
+    assert cli.main([override, f"hydra.run.dir={tmp_path / 'run'}"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(f"({expected})"), line
