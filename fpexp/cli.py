@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -148,6 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     return run_hydra(args).code
 
 
+@contextmanager
+def _root_logging_restored() -> Iterator[None]:
+    """Hydra points the root logger at the run's console and ``fpexp.log``: put back what the
+    process had (a notebook's own messages must not land in a finished run's log)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
     """Run Hydra on ``args``; ``past`` is the run a ``rerun`` reproduces. Exit codes: 0 ok,
     2 bad input, 1 a fault (a full disk, ...) or a sweep job failed, 130 stopped.
@@ -162,7 +180,7 @@ def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
     register_launcher()
     code, sweep_code, sweep_dir = 0, 0, None
-    with sweep.tracking() as state:
+    with _root_logging_restored(), sweep.tracking() as state:
         try:
             # From Hydra's startup on, SIGTERM stops like Ctrl-C (exit 130), also before the
             # run's record exists (a run installs its own handlers while it runs); restored after.

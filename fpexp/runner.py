@@ -135,7 +135,8 @@ def forward(
                 if bool(bad.any()) and first is None:
                     j = int(bad.to(torch.int8).argmax())
                     rid = batch.ids[j]
-                    first = (rows + j + 1, rid.item() if hasattr(rid, "item") else rid)
+                    number = int(batch.numbers(rows)[j])  # in the file, dropped rows counted
+                    first = (number, rid.item() if hasattr(rid, "item") else rid)
                 nonfinite += int(bad.sum())
             preds = head.predict(out)
             values, pred_np = _numpy(out), _numpy(preds)
@@ -147,7 +148,7 @@ def forward(
             if (batch_counts := head.count(pred_np)) is not None:
                 counts = batch_counts if counts is None else counts + batch_counts
             if metrics is not None and batch.labels is not None:
-                metrics.update(out, preds, head.encode(batch.labels, rows, positive))
+                metrics.update(out, preds, head.encode(batch.labels, batch.numbers(rows), positive))
             if kept < PREVIEW_ROWS:
                 take = PREVIEW_ROWS - kept
                 keep["ids"].append(batch.ids[:take])

@@ -151,11 +151,15 @@ def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (a record's text could hold terminal escapes or
+    newlines) written as ``\\xNN``, ``\\n``: safe to print, on one line."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def one_line(text: str) -> str:
-    """A table cell on one line: ``|`` escaped, control characters (a record's text could hold
-    terminal escapes) written as ``\\xNN``."""
-    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-    return text.replace("|", "\\|")
+    """A table cell on one line: ``|`` escaped, control characters written as ``\\xNN``."""
+    return printable(text).replace("|", "\\|")
 
 
 def to_markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:

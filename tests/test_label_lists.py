@@ -134,9 +134,9 @@ BAD = {
     ),
     "empty list": (["data.label=[]"], [f"data.label: is an empty list {LIST_ALLOWED}"]),
     "not a name": (
-        ["data.label=[flies,1,'']"],
+        ["data.label=[flies,null,'']"],
         [
-            "data.label: ['flies', '1', '']: item 1 (1) is not a column name; "
+            "data.label: ['flies', None, '']: item 1 (None) is not a column name; "
             f"item 2 ('') is not a column name {LIST_ALLOWED}"
         ],
     ),

@@ -73,7 +73,7 @@ def test_class_names_from_task_classes_else_the_label_columns_else_indices(
     ],
 )
 def test_labels_are_0_1_or_true_false(raw):
-    assert head().encode(raw, 0).tolist() == [[1, 0, 1], [0, 0, 1]]
+    assert head().encode(raw, np.arange(1, len(raw) + 1)).tolist() == [[1, 0, 1], [0, 0, 1]]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_a_label_other_than_0_or_1_is_one_line_naming_column_and_row(value, what
     raw = np.array([[1, 0, 1]] * 4, dtype=object if isinstance(value, str) else type(value))
     raw[2, 1] = value
     with pytest.raises(UsageError) as info:
-        head().encode(raw, 10)
+        head().encode(raw, np.arange(11, 11 + len(raw)))
     assert info.value.lines() == [
         f"fpexp: error: data.label: column 'lays_eggs', row 13: {what} "
         "(0/1 or true/false in every label column)"

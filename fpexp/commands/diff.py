@@ -85,7 +85,17 @@ def overrides_between(a: Run, b: Run) -> list[str]:
 
 
 def _v(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else value
+    """A value from a record (untrusted: newlines, terminal escapes) as printable text."""
+    from fpexp.summary import printable
+
+    return json.dumps(value) if not isinstance(value, str) else printable(value)
+
+
+def _shown(text: str) -> str:
+    """Every line printable: a record's keys, column names and ids escaped as ``\\xNN``."""
+    from fpexp.summary import printable
+
+    return "".join(printable(line) + "\n" for line in text.splitlines())
 
 
 def to_text(d: dict[str, Any]) -> str:
@@ -195,7 +205,7 @@ def main(argv: list[str]) -> int:
     if args.format == "json":
         print(json.dumps({**d, "empty": is_empty(d)}, indent=2))
     elif args.format == "md":
-        print(to_markdown(d), end="")
+        print(_shown(to_markdown(d)), end="")
     else:
-        print(to_text(d), end="")
+        print(_shown(to_text(d)), end="")
     return 0

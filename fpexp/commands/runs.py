@@ -78,6 +78,13 @@ def row(run: Run) -> dict[str, Any]:
     }
 
 
+def _cell(value: Any) -> str:
+    """A value from a record (untrusted: any JSON value, any text) as one printable cell."""
+    from fpexp.summary import printable
+
+    return "" if value is None else printable(value if isinstance(value, str) else str(value))
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     runs = find_runs(Path(args.root))
@@ -94,13 +101,13 @@ def main(argv: list[str]) -> int:
         return 0
     table = [
         [
-            (r["started_at"] or "")[:19].replace("T", " "),
-            r["run"],
-            r["task"] or "",
-            "" if r["hidden"] is None else "[" + ",".join(map(str, r["hidden"])) + "]",
-            r["activation"] or "",
-            r["status"] or "",
-            r["summary"],
+            _cell((r["started_at"] or "")[:19].replace("T", " ")),
+            _cell(r["run"]),
+            _cell(r["task"]),
+            "" if r["hidden"] is None else _cell("[" + ",".join(map(str, r["hidden"])) + "]"),
+            _cell(r["activation"]),
+            _cell(r["status"]),
+            _cell(r["summary"]),
         ]
         for r in rows
     ]

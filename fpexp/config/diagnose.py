@@ -31,6 +31,13 @@ _TYPES = {
 
 
 _compose = compose_config
+# a list's element type: what its items are called, and an example of such a list
+_ELEMENTS = {
+    int: ("integers", "[4, 8]"),
+    float: ("numbers", "[0.5, 1.0]"),
+    str: ("strings", "[no, yes]"),
+    bool: ("booleans", "[true, false]"),
+}
 
 
 def _expected(cfg: DictConfig, key: str) -> str:
@@ -42,9 +49,8 @@ def _expected(cfg: DictConfig, key: str) -> str:
     except Exception:
         return ""
     if isinstance(node, ListConfig):
-        elem = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
-        kind = elem.get(node._metadata.element_type, "values")
-        return f"a list of {kind} (e.g. [4, 8])" + (" or null" if node._is_optional() else "")
+        kind, example = _ELEMENTS.get(node._metadata.element_type, ("values", "[4, 8]"))
+        return f"a list of {kind} (e.g. {example})" + (" or null" if node._is_optional() else "")
     for cls, text in _TYPES.items():
         if isinstance(node, cls):
             return text + (" or null" if node._is_optional() else "")

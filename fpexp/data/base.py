@@ -15,11 +15,25 @@ from fpexp.data.columns import name_notes
 @dataclass(frozen=True)
 class Batch:
     """Consecutive rows: ids, float32 features ``[n, n_features]``, true labels if known
-    (``[n]``, or float64 ``[n, k]`` for a list label)."""
+    (``[n]``, or float64 ``[n, k]`` for a list label). ``rows``: each row's number in the
+    source (from 1), where rows were dropped before it; None: they follow the previous batch."""
 
     ids: np.ndarray
     features: np.ndarray
     labels: np.ndarray | None = None
+    rows: np.ndarray | None = None
+
+    def __getitem__(self, part: Any) -> Batch:
+        """The rows ``part`` (a slice or a mask) selects."""
+        labels = None if self.labels is None else self.labels[part]
+        rows = None if self.rows is None else self.rows[part]
+        return Batch(self.ids[part], self.features[part], labels, rows)
+
+    def numbers(self, before: int) -> np.ndarray:
+        """Each row's number in the source; ``before``: the rows of the batches before."""
+        if self.rows is not None:
+            return self.rows
+        return np.arange(before + 1, before + 1 + len(self.ids))
 
 
 class Source(Protocol):
@@ -96,19 +110,20 @@ def take_rows(pending: list[Batch], n: int) -> tuple[Batch, list[Batch], int]:
             rest.append(b)
             continue
         k = min(n - got, len(b.ids))
-        taken.append(Batch(b.ids[:k], b.features[:k], None if b.labels is None else b.labels[:k]))
+        taken.append(b[:k])
         if k < len(b.ids):
-            rest.append(
-                Batch(b.ids[k:], b.features[k:], None if b.labels is None else b.labels[k:])
-            )
+            rest.append(b[k:])
         got += k
     if len(taken) == 1:
         out = taken[0]
     else:
         labels = None if taken[0].labels is None else np.concatenate([t.labels for t in taken])
+        numbered = all(t.rows is not None for t in taken)
+        rows = np.concatenate([t.rows for t in taken if t.rows is not None]) if numbered else None
         out = Batch(
             np.concatenate([t.ids for t in taken]),
             np.concatenate([t.features for t in taken]),
             labels,
+            rows,
         )
     return out, rest, sum(len(b.ids) for b in rest)

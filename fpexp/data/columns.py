@@ -171,16 +171,22 @@ def label_problems(label: Any) -> list[Problem]:
     if not items:
         return [Problem("data.label", "is an empty list", LABEL_ALLOWED)]
     parts = [
-        f"item {i} ({c!r}) is not a column name"
-        for i, c in enumerate(items)
-        if not isinstance(c, str) or not c
+        f"item {i} ({c!r}) is not a column name" for i, c in enumerate(items) if not _is_name(c)
     ]
     counts = Counter(str(c) for c in items)
     parts += [f"'{c}' is listed {k} times" for c, k in counts.items() if k > 1]
     if not parts:
         return []
-    what = f"{[str(c) for c in items]}: " + "; ".join(parts)
+    what = f"{items}: " + "; ".join(parts)
     return [Problem("data.label", what, LABEL_ALLOWED)]
+
+
+def _is_name(item: Any) -> bool:
+    """A list label's item names a column: a non-empty string, or an integer (``[1, 2]`` names
+    columns ``1`` and ``2``, as ``data.label=1`` names column ``1``)."""
+    if isinstance(item, bool):
+        return False
+    return isinstance(item, int) or (isinstance(item, str) and item != "")
 
 
 def name_notes(features: list[str]) -> list[str]:

@@ -108,11 +108,12 @@ class FileSource:
 
     def _clean(self, batch: Batch, start: int, seen: np.ndarray) -> Batch:
         """Rows with a non-finite feature or a missing label: an error naming the first one,
-        or (data.nan=drop) dropped and counted."""
+        or (data.nan=drop) dropped and counted; once rows are dropped, the rows left carry
+        their numbers in the file."""
         missing = _missing_labels(batch.labels)
         if missing is None and np.isfinite(batch.features).all():
             seen[:] = True
-            return batch
+            return _numbered(batch, start) if self.rows_dropped else batch
         finite = np.isfinite(batch.features)
         seen |= finite.any(axis=0)
         ok = finite.all(axis=1) if missing is None else finite.all(axis=1) & ~missing
@@ -120,8 +121,7 @@ class FileSource:
             row = int(np.argmin(ok))
             raise self._bad_row(batch, row, start + row + 1, finite[row])
         self.rows_dropped += int((~ok).sum())
-        labels = None if batch.labels is None else batch.labels[ok]
-        return Batch(batch.ids[ok], batch.features[ok], labels)
+        return _numbered(batch, start)[ok]
 
     def _bad_row(self, batch: Batch, row: int, number: int, finite: np.ndarray) -> UsageError:
         """The first problem in row ``row`` of ``batch`` (file row ``number``), in one line."""
@@ -146,6 +146,12 @@ class FileSource:
             return _fail(what, "a feature column with numbers; data.features picks the columns")
         what = f"dropped all {n} rows of {self.path} (a NaN, inf or missing label in each)"
         return _fail(what, "at least one complete row", key="data.nan")
+
+
+def _numbered(batch: Batch, start: int) -> Batch:
+    """``batch`` with its rows' numbers in the file (``start`` rows before it)."""
+    numbers = np.arange(start + 1, start + 1 + len(batch.ids))
+    return Batch(batch.ids, batch.features, batch.labels, numbers)
 
 
 def _absent(value: object) -> bool:

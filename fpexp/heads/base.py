@@ -208,8 +208,9 @@ class Head:
         """The predictions table of a batch (``names``: with class names where it has any)."""
         raise NotImplementedError
 
-    def encode(self, raw: np.ndarray, start: int, positive: str | None = None) -> Any:
-        """A batch's raw labels as the metrics' targets; ``start``: rows before this batch."""
+    def encode(self, raw: np.ndarray, rows: np.ndarray, positive: str | None = None) -> Any:
+        """A batch's raw labels as the metrics' targets; ``rows``: each row's number in the
+        source (from 1), for the message about a label that cannot be read."""
         raise NotImplementedError
 
     def metrics(self) -> Accumulator:

@@ -88,7 +88,7 @@ class CategoricalHead(Head):
 
         return np.bincount(predictions, minlength=len(self.classes or ()))
 
-    def encode(self, raw: np.ndarray, start: int, positive: str | None = None) -> np.ndarray:
+    def encode(self, raw: np.ndarray, rows: np.ndarray, positive: str | None = None) -> np.ndarray:
         """Class indices (int64) for a batch of raw labels: names from the head's classes, or
         indices. ``positive`` (the embedded animals) makes a one-vs-rest head's labels 0/1."""
         import numpy as np
@@ -102,7 +102,7 @@ class CategoricalHead(Head):
             if not ok.all():
                 row = int(np.argmin(ok))
                 raise bad_label(
-                    f"{raw[row]} (row {start + row + 1}) is not a class index",
+                    f"{raw[row]} (row {rows[row]}) is not a class index",
                     f"0 to {len(classes) - 1}, or one of: {', '.join(classes)}",
                 )
             return values.astype(np.int64)
@@ -113,7 +113,7 @@ class CategoricalHead(Head):
         out = np.fromiter((lookup.get(n, -1) for n in names), dtype=np.int64, count=len(names))
         if (out < 0).any():
             row = int(np.argmax(out < 0))
-            what = f"'{names[row]}' (row {start + row + 1}) is not a class"
+            what = f"'{names[row]}' (row {rows[row]}) is not a class"
             raise bad_label(what, self.label_hint())
         return out
 

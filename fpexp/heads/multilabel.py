@@ -61,7 +61,7 @@ class MultilabelHead(Head):
                 RESERVED_COLUMNS
             )
             out.append(Problem("data.label", what, allowed))
-        return out
+        return out + _misplaced(task.classes, columns)
 
     @classmethod
     def flipped(cls, a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> np.ndarray | None:
@@ -119,7 +119,7 @@ class MultilabelHead(Head):
 
         return predictions.sum(axis=0, dtype=np.int64)
 
-    def encode(self, raw: np.ndarray, start: int, positive: str | None = None) -> np.ndarray:
+    def encode(self, raw: np.ndarray, rows: np.ndarray, positive: str | None = None) -> np.ndarray:
         """The labels as a 0/1 int64 array ``[n, k]``; anything else is an error naming the
         column and the row."""
         import numpy as np
@@ -142,7 +142,7 @@ class MultilabelHead(Head):
         shown = f"'{value}'" if isinstance(value, str) else str(value)
         what = "no label (empty or NaN)" if _missing(value) else f"{shown} is not 0 or 1"
         names = self.label_columns or tuple(self.output_names())
-        raise bad_label(f"column '{names[col]}', row {start + row + 1}: {what}", ALLOWED)
+        raise bad_label(f"column '{names[col]}', row {rows[row]}: {what}", ALLOWED)
 
     def metrics(self) -> Accumulator:
         return _MultilabelMetrics(self.output_names())
@@ -156,7 +156,9 @@ class MultilabelHead(Head):
         import numpy as np
 
         try:
-            return self._chosen(self.encode(np.asarray([raw]), 0)[0].tolist())
+            return self._chosen(
+                self.encode(np.asarray([raw]), np.ones(1, dtype=np.int64))[0].tolist()
+            )
         except Exception:
             return str(raw)
 
@@ -164,6 +166,23 @@ class MultilabelHead(Head):
         """The names of the classes whose bit is 1, or ``(none)``."""
         picked = [n for n, b in zip(self.output_names(), bits, strict=True) if int(b)]
         return ", ".join(picked) if picked else "(none)"
+
+
+def _misplaced(classes: Sequence[object] | None, columns: list[str]) -> list[Problem]:
+    """Output j is label column j: a class named after another label column would say the
+    opposite (``task.classes=[b,a]`` with ``data.label=[a,b]``), so which is meant is unclear."""
+    names = [str(c) for c in classes or ()]
+    allowed = "task.classes in data.label's order, or names that are not label columns"
+    return [
+        Problem(
+            "task.classes",
+            f"'{n}' names output {i} but is label column {columns.index(n)}"
+            f" of data.label=[{','.join(columns)}]",
+            allowed,
+        )
+        for i, n in enumerate(names)
+        if n in columns and columns.index(n) != i
+    ]
 
 
 def _missing(value: Any) -> bool:

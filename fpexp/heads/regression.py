@@ -45,12 +45,12 @@ class RegressionHead(Head):
         columns = {f"prediction_{j}": predictions[:, j] for j in range(predictions.shape[1])}
         return {"id": ids, **columns}
 
-    def encode(self, raw: np.ndarray, start: int, positive: str | None = None) -> np.ndarray:
+    def encode(self, raw: np.ndarray, rows: np.ndarray, positive: str | None = None) -> np.ndarray:
         """Target values (float64)."""
         import numpy as np
 
         if raw.dtype.kind not in "biuf":
-            what = f"'{raw[0]}' (row {start + 1}) is not a number"
+            what = f"'{raw[0]}' (row {rows[0]}) is not a number"
             raise bad_label(what, "numbers for regression")
         return np.asarray(raw, dtype=np.float64)
 
