@@ -115,7 +115,7 @@ def measure(model: Any, shape: ModelShape, head: Head) -> tuple[int, tuple[int, 
     cannot be built there (the real build reports why)."""
     import torch
 
-    from fpexp.config.sizes import layer_list_size
+    from fpexp.config.model_size import layer_list_size
 
     if model.layers is None:
         return None

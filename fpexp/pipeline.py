@@ -79,11 +79,13 @@ def execute(cfg: DictConfig, record: RunRecord, past: PastRun | None = None) -> 
 
 def _prefetch_input(cfg: DictConfig, cwd: Path) -> None:
     """Hash an input file on the other core while torch loads."""
-    if cfg.data.source == "file":
-        from fpexp.data.file import input_path
+    from fpexp.data.sources import source_of
+
+    entry = source_of(cfg.data)
+    if entry is not None and (path := entry.input_file(cfg.data, cwd)) is not None:
         from fpexp.hashing import prefetch
 
-        prefetch(input_path(cfg.data, cwd))
+        prefetch(path)
 
 
 @contextmanager

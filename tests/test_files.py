@@ -423,9 +423,8 @@ def test_an_input_format_is_one_reader_module_and_one_table_entry(
     assert [str(p) for p in check_config(bad)] == [
         "data.format: unknown format 'nope' (one of: csv, parquet, npy, feather)"
     ]
-    assert "data.format    csv, parquet, npy, feather; null: from the file's suffix " in (
-        "\n".join(choices_lines())
-    )
+    lines = {line.split()[0]: " ".join(line.split()[1:]) for line in choices_lines()[1:]}
+    assert lines["data.format"].startswith("csv, parquet, npy, feather; null: from the file's ")
     with open(tmp_path / "x.feather", "wb") as fh:  # an .npy under the new suffix: sniffed
         np.save(fh, data["x"])
     with pytest.raises(UsageError) as err:

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from fpexp.cli import main
-from fpexp.config import sizes
+from fpexp.config import model_size, sizes
 from fpexp.layer_types import last_hidden_index
 from fpexp.replay import config_problems, foreign_targets
 
@@ -368,7 +368,7 @@ def test_sizes_estimate_known_layers_and_never_crash_on_others(compose_cfg):
         {"_target_": ["not", "a", "name"]},
         {"_target_": "torch.nn.Linear", "_args_": "oops"},
     ]
-    assert sizes.layer_list_size(layers, 1000) == (2_002_000 + 4000 + 6000, (2000, 2000))
+    assert model_size.layer_list_size(layers, 1000) == (2_002_000 + 4000 + 6000, (2000, 2000))
     cfg = compose_cfg("model=layers", "data=synthetic", "batch_size=100000000")
     (problem,) = sizes.size_problems(cfg, 1000, 6, 100_000_000)
     assert problem.key == "batch_size"

@@ -11,12 +11,10 @@ with one line naming both. No torch here: only the config.
 
 from __future__ import annotations
 
-import itertools
 import os
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fpexp.config.schema import DEFAULT_DEPTH, DEFAULT_WIDTH
+from fpexp.config.model_size import model_size
 from fpexp.errors import Problem
 
 DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
@@ -114,87 +112,26 @@ def _beyond(need: int, available: int) -> str:
     )
 
 
+def _made_in_memory(data: Any) -> tuple[int, int] | None:
+    """``(rows, features)`` of a table the data source makes in memory (others stream)."""
+    from fpexp.data.sources import source_of
+
+    entry = source_of(data)
+    return entry.made_in_memory(data) if entry is not None else None
+
+
 def data_bytes(data: Any) -> int:
-    """The synthetic table: float32 values and an int64 id per row (other sources stream)."""
-    if data.get("source") != "synthetic":
+    """A table made in memory: float32 values and an int64 id per row (other sources stream)."""
+    shape = _made_in_memory(data)
+    if shape is None:
         return 0
-    return max(int(data.n_rows), 0) * (4 * max(int(data.n_features), 0) + 8)
+    rows, features = shape
+    return max(rows, 0) * (4 * max(features, 0) + 8)
 
 
 def _table(data: Any) -> str:
-    return f"{int(data.n_rows):,} rows x {int(data.n_features):,} features of synthetic data"
-
-
-def _layers(cfg: Any, in_features: int) -> tuple[int, tuple[int, int]]:
-    """The parameter count and the widest pair of neighbouring widths, without listing
-    ``model.depth`` widths one by one (a depth of 10**9 is refused, not materialised)."""
-    if cfg.model.get("layers") is not None:
-        return layer_list_size(cfg.model.layers, in_features)
-    bias, out = int(bool(cfg.model.bias)), int(cfg.task.out_features)
-    if cfg.model.hidden is not None:
-        widths = [in_features, *(int(w) for w in cfg.model.hidden), out]
-        layers = [(x, y, 1) for x, y in itertools.pairwise(widths)]
-    else:
-        width = int(DEFAULT_WIDTH if cfg.model.width is None else cfg.model.width)
-        depth = int(DEFAULT_DEPTH if cfg.model.depth is None else cfg.model.depth)
-        inner = [(width, width, depth - 1)] if depth > 1 else []
-        layers = [(in_features, width, 1), *inner, (width, out, 1)]
-        layers = layers if depth > 0 else [(in_features, out, 1)]
-    params = sum((x * y + y * bias) * n for x, y, n in layers)
-    if str(cfg.model.get("norm", "none")) != "none":  # weight and bias per hidden unit
-        params += sum(2 * y * n for _, y, n in layers[:-1])
-    a, b, _ = max(layers, key=lambda layer: layer[0] + layer[1])
-    return params, (a, b)
-
-
-def _arg(spec: Any, name: str, position: int) -> int:
-    """An integer argument of a layer config, by name or position in ``_args_`` (0 if not
-    an integer: the estimate stays a lower bound)."""
-    args = spec.get("_args_")
-    args = args if _is_list(args) else []
-    value = spec.get(name, args[position] if len(args) > position else 0)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, str)
-
-
-def _linear(spec: Any) -> tuple[int, tuple[int, int]]:
-    a, b = _arg(spec, "in_features", 0), _arg(spec, "out_features", 1)
-    bias = spec.get("bias", True) is not False
-    return a * b + b * bias, (a, b)
-
-
-def _norm(name: str) -> Any:
-    def size(spec: Any) -> tuple[int, tuple[int, int]]:
-        n = _arg(spec, name, 0)
-        return 2 * n, (n, n)
-
-    return size
-
-
-# Module types whose size the config says: _target_ -> (parameters, (in width, out width)).
-_KNOWN_SIZES = {
-    "torch.nn.Linear": _linear,
-    "torch.nn.LayerNorm": _norm("normalized_shape"),
-    "torch.nn.BatchNorm1d": _norm("num_features"),
-}
-
-
-def layer_list_size(layers: Any, in_features: int) -> tuple[int, tuple[int, int]]:
-    """Parameters and widest pair of a layer list, from the module types known here; others
-    count as nothing (they are measured once built, before the forward pass)."""
-    params, widest = 0, (in_features, in_features)
-    for spec in layers if _is_list(layers) else []:
-        target = spec.get("_target_") if isinstance(spec, Mapping) else None
-        size = _KNOWN_SIZES.get(target) if isinstance(target, str) else None
-        if size is None:
-            continue
-        n, pair = size(spec)
-        params += n
-        widest = max(widest, pair, key=sum)
-    return params, widest
+    rows, features = _made_in_memory(data) or (0, 0)
+    return f"{rows:,} rows x {features:,} features of {data.get('source')} data"
 
 
 def _model_key(model: Any) -> str:
@@ -219,15 +156,18 @@ def size_problems(
     a CSV not yet read: 1 row, so the estimate stays a lower bound). ``measured``: the
     built model's parameter count and widest pair, instead of the estimate from the config.
     """
-    synthetic = cfg.data.get("source") == "synthetic"
-    if available is None or (in_features is None and not synthetic):
-        return []  # only synthetic data is made in memory; other data is checked once open
+    planned = _made_in_memory(cfg.data)
+    synthetic = planned is not None
+    if available is None:
+        return []
     if in_features is None:
-        in_features = int(cfg.model.in_features or cfg.data.n_features)
+        if planned is None:
+            return []  # only synthetic data is made in memory; other data is checked once open
+        in_features = int(cfg.model.in_features or planned[1])
     if rows is None:
-        rows = int(cfg.data.n_rows) if synthetic else 1
+        rows = planned[0] if planned is not None else 1
     size = DTYPE_BYTES.get(str(cfg.dtype), 4)
-    params, (a, b) = measured if measured is not None else _layers(cfg, in_features)
+    params, (a, b) = measured if measured is not None else model_size(cfg, in_features)
     batch = max(min(int(cfg.batch_size), rows), 0)
     parts = {
         _model_key(cfg.model): (max(params, 0) * max(size, 4), f"a model of {params:,} parameters"),

@@ -33,6 +33,17 @@ class DataSource:
         source: Source = import_module(self.module).load(cfg, cwd)
         return source
 
+    def input_file(self, cfg: Any, cwd: Path) -> Path | None:
+        """The file this source will read (hashed ahead, on the other core), if any."""
+        reader = getattr(import_module(self.module), "input_path", None)
+        return reader(cfg, cwd) if reader is not None else None
+
+    def made_in_memory(self, cfg: Any) -> tuple[int, int] | None:
+        """``(rows, features)`` of a table the source makes in memory from its config alone
+        (sized before it is made); None for a source that reads or streams its data."""
+        planned = getattr(import_module(self.module), "planned_shape", None)
+        return planned(cfg) if planned is not None else None
+
     def check(self, data: Any) -> list[Problem]:
         """What is wrong with the ``data`` node's values (every problem, none read from data)."""
         problems: list[Problem] = import_module(self.module).check_config(data)
@@ -44,6 +55,11 @@ SOURCES: dict[str, DataSource] = {
     "synthetic": DataSource(SyntheticDataConfig, "fpexp.data.synthetic"),
     "file": DataSource(FileDataConfig, "fpexp.data.file"),
 }
+
+
+def source_of(data: Any) -> DataSource | None:
+    """The entry for ``data.source`` (None for an unknown one, reported by validation)."""
+    return SOURCES.get(str(data.get("source")))
 
 
 def source_problems(data: Any) -> list[Problem]:

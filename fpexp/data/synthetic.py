@@ -21,6 +21,11 @@ def check_config(data: Any) -> list[Problem]:
     return out
 
 
+def planned_shape(cfg: Any) -> tuple[int, int]:
+    """The table ``load`` will make, known from the config: ``(n_rows, n_features)``."""
+    return int(cfg.n_rows), int(cfg.n_features)
+
+
 def load(cfg: Any, cwd: Any = None) -> InMemorySource:
     """``n_rows x n_features`` float32 draws; ids are row indices; no labels."""
     import numpy as np
