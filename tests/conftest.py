@@ -36,13 +36,6 @@ _FRESH_WARNING_FILTERS = list(warnings.filters)
 _CURRENT = {"slow": False}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """With ``-n``, tests marked ``xdist_group`` share a worker (and so their module's
-    expensive fixture); the others are spread as by default."""
-    if getattr(config.option, "dist", None) == "load":
-        config.option.dist = "loadgroup"
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _CURRENT["slow"] = item.get_closest_marker("slow") is not None
 

@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import call_fpexp
 
-# One worker builds this module's shared runs (pytest -n: --dist loadgroup, see conftest).
-pytestmark = pytest.mark.xdist_group("commands")
-
 RUN_FILES = ("model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv")
 
 

@@ -23,9 +23,6 @@ from fpexp.heads import Head
 from fpexp.heads.multilabel import MultilabelHead
 from fpexp.tables import read_table
 
-# One worker builds this module's shared runs (pytest -n: --dist loadgroup, see conftest).
-pytestmark = pytest.mark.xdist_group("multilabel")
-
 CLASSES = ["has_hair", "lays_eggs", "flies"]
 N = 13
 

@@ -20,9 +20,6 @@ from omegaconf import OmegaConf
 from fpexp.config import hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 
-# One worker builds this module's shared runs (pytest -n: --dist loadgroup, see conftest).
-pytestmark = pytest.mark.xdist_group("speedups")
-
 CORE = "hydra._internal.core_plugins"
 # name -> the command line after `python -m fpexp` (every one runs into its own directory)
 SWEEPS = {
