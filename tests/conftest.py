@@ -1,11 +1,20 @@
-"""Shared fixtures: in-process config composition and a subprocess runner for the CLI."""
+"""Shared fixtures: in-process config composition and a runner for the CLI.
+
+``run_fpexp`` / ``run_into`` / ``fpexp_cli`` call ``fpexp.cli.main`` in this process (stdout,
+stderr, exit code and cwd as a process would have them), except in tests marked ``slow``:
+there the process is the point, and they start a real ``python -m fpexp``."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
+import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +30,89 @@ from fpexp.config.store import CONFIG_NAME, config_dir, register
 REPO = Path(__file__).resolve().parent.parent
 # The CLI as a user runs it: without HYDRA_FULL_ERROR, whatever the test environment has.
 ENV = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+# The warning filters a fresh interpreter has (pytest installs its own per test).
+_FRESH_WARNING_FILTERS = list(warnings.filters)
+# Whether the running test is marked slow (set before its fixtures): its CLI calls are processes.
+_CURRENT = {"slow": False}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _CURRENT["slow"] = item.get_closest_marker("slow") is not None
+
+
+def _exit_code(exit: SystemExit) -> int:
+    """The status a process leaving through ``exit`` would have (its message on stderr)."""
+    if exit.code is None or isinstance(exit.code, int):
+        return exit.code or 0
+    print(exit.code, file=sys.stderr)
+    return 1
+
+
+@contextlib.contextmanager
+def _as_a_fresh_process(cwd: Path):
+    """``cwd``, the environment, logging and warnings as ``python -m fpexp`` would find them;
+    everything put back afterwards (Hydra's handlers closed, so its log file is complete)."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    saved = [
+        (lg, lg.handlers[:], lg.level, lg.disabled, lg.propagate)
+        for lg in loggers
+        if isinstance(lg, logging.Logger)
+    ]
+    from fpexp import environment
+
+    environment._environment.cache_clear()  # captured once per process (git's dirty flag)
+    old_cwd, old_env = os.getcwd(), os.environ.get("HYDRA_FULL_ERROR")
+    os.environ.pop("HYDRA_FULL_ERROR", None)
+    logging.getLogger().handlers[:] = []
+    os.chdir(cwd)
+    try:
+        with warnings.catch_warnings():
+            warnings.filters[:] = _FRESH_WARNING_FILTERS
+            warnings.showwarning = warnings._showwarning_orig  # type: ignore[attr-defined]
+            yield
+    finally:
+        os.chdir(old_cwd)
+        if old_env is not None:
+            os.environ["HYDRA_FULL_ERROR"] = old_env
+        for lg, handlers, level, disabled, propagate in saved:
+            for h in lg.handlers:
+                if h not in handlers:
+                    h.close()
+            lg.handlers[:], lg.level = handlers, level
+            lg.disabled, lg.propagate = disabled, propagate
+
+
+def call_fpexp(
+    args: Sequence[str], cwd: Path, timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """``fpexp ARGS`` from ``cwd``: ``fpexp.cli.main`` in this process, with the exit code,
+    stdout and stderr a process would have had (an unexpected exception: its traceback, 1).
+    A real ``python -m fpexp`` in tests marked slow."""
+    if _CURRENT["slow"]:
+        return subprocess.run(
+            [sys.executable, "-m", "fpexp", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=ENV,
+        )
+    from fpexp.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        _as_a_fresh_process(cwd),
+    ):
+        try:
+            code = main(list(args))
+        except SystemExit as exit:
+            code = _exit_code(exit)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
@@ -62,12 +154,10 @@ def run_fpexp(
     args: Sequence[str], run_dir: Path | None, cwd: Path | None = None, timeout: float = 120
 ) -> CliResult:
     """``python -m fpexp ARGS hydra.run.dir=RUN_DIR`` as a user would type it."""
-    cmd = [sys.executable, "-m", "fpexp", *args]
+    cmd = [*args]
     if run_dir is not None:
         cmd.append(f"hydra.run.dir={run_dir}")
-    done = subprocess.run(
-        cmd, cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, env=ENV
-    )
+    done = call_fpexp(cmd, cwd or REPO, timeout)
     return CliResult(done.returncode, done.stdout, done.stderr, Path(run_dir or "."))
 
 
@@ -80,14 +170,7 @@ def run_into(
     while out.exists():
         n += 1
         out = tmp_path / f"{name}{n}"
-    done = subprocess.run(
-        [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={out}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
-    return done, out
+    return call_fpexp([*args, f"hydra.run.dir={out}"], tmp_path), out
 
 
 @pytest.fixture

@@ -6,19 +6,16 @@ import itertools
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ENV
+from conftest import call_fpexp
 
 RUN_FILES = ("model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv")
 
 
 def fpexp(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "fpexp", *args], cwd=cwd, capture_output=True, text=True, env=ENV
-    )
+    return call_fpexp(args, cwd)
 
 
 def record(run_dir: Path) -> dict:

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import ENV, run_into, start_fpexp
+from conftest import ENV, call_fpexp, run_into, start_fpexp
 from torch import nn
 
 from fpexp.errors import Problem, UsageError
@@ -295,24 +295,12 @@ def test_every_output_format_works_with_diff_and_rerun_check(tmp_path):
             name=fmt,
         )
         assert done.returncode == 0, done.stderr
-        check = subprocess.run(
-            [sys.executable, "-m", "fpexp", "rerun", str(runs[fmt]), "--check"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=ENV,
-        )
+        check = call_fpexp(["rerun", str(runs[fmt]), "--check"], tmp_path)
         assert check.returncode == 0 and "reproduced: identical" in check.stdout, (
             check.stdout + check.stderr
         )
     for other in ("parquet", "npy"):
-        diff = subprocess.run(
-            [sys.executable, "-m", "fpexp", "diff", str(runs["csv"]), str(runs[other]), "--json"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=ENV,
-        )
+        diff = call_fpexp(["diff", str(runs["csv"]), str(runs[other]), "--json"], tmp_path)
         data = json.loads(diff.stdout)
         assert all(c["identical"] for c in data["outputs"]["columns"].values()), data["outputs"]
         assert data["outputs"]["flipped"] == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from conftest import call_fpexp
 from safetensors.torch import load_file
 from test_builder import LESSON, MULTICLASS, REGRESSION
 from torch import nn
@@ -245,12 +246,8 @@ def test_git_commit_and_dirty_flag_are_recorded(tmp_path, fpexp_cli):
 
 
 def test_help_and_cfg_job_work_as_in_any_hydra_app(tmp_path):
-    import sys
-
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "fpexp", *args], cwd=tmp_path, capture_output=True, text=True
-        )
+        return call_fpexp(args, tmp_path)
 
     helped = run("--help")
     assert helped.returncode == 0

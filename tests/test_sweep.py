@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ENV
+from conftest import ENV, call_fpexp
 
 REPO = Path(__file__).resolve().parent.parent
 JOB_FILES = {"model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv"}
@@ -41,14 +41,7 @@ class Sweep:
 
 def sweep(tmp_path: Path, *args: str, name: str = "sweep") -> Sweep:
     root = tmp_path / name
-    done = subprocess.run(
-        [sys.executable, "-m", "fpexp", "-m", *args, f"hydra.sweep.dir={root}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=ENV,
-    )
+    done = call_fpexp(["-m", *args, f"hydra.sweep.dir={root}"], tmp_path, timeout=300)
     return Sweep(done.returncode, done.stdout, done.stderr, root)
 
 

@@ -7,13 +7,11 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import ENV, run_into
+from conftest import call_fpexp, run_into
 from safetensors.torch import save_file
 from test_checkpoints import fpexp as cli
 from test_run import FEATURES
@@ -119,26 +117,14 @@ def test_rerun_after_the_weights_file_is_deleted(tmp_path):
     done, first = run(tmp_path, f"model.weights={path}", name="first")
     assert done.returncode == 0, done.stderr
     path.unlink()
-    check = subprocess.run(
-        [sys.executable, "-m", "fpexp", "rerun", str(first), "--check"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
+    check = call_fpexp(["rerun", str(first), "--check"], tmp_path)
     assert check.returncode == 0, check.stderr
     assert check.stdout.rstrip().endswith("reproduced: identical")
     # the same rerun from another working directory
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.copytree(first, elsewhere / "copy")
-    again = subprocess.run(
-        [sys.executable, "-m", "fpexp", "rerun", "copy", "--check"],
-        cwd=elsewhere,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
+    again = call_fpexp(["rerun", "copy", "--check"], elsewhere)
     assert again.returncode == 0, again.stderr
 
 
