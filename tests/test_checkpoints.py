@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 from test_run import FEATURES
+from test_trust_model import NON_DENSE, _non_strided
 from torch import nn
 
 from fpexp.cli import main
@@ -325,14 +326,7 @@ def test_a_torchscript_archive_is_never_loaded_by_the_inert_reader(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("kind", "what"),
-    [
-        ("sparse_coo", "a sparse_coo tensor"),
-        ("sparse_csr", "a sparse_csr tensor"),
-        ("quantized", "a quantized tensor (qint8)"),
-        ("meta", "a meta tensor (no values)"),
-        ("int64", "int64, not a real floating-point tensor"),
-    ],
+    ("kind", "what"), [*NON_DENSE, ("int64", "int64, not a real floating-point tensor")]
 )
 def test_the_inert_reader_refuses_what_weights_only_refuses_with_the_same_line(
     tmp_path, kind, what
@@ -345,13 +339,7 @@ def test_the_inert_reader_refuses_what_weights_only_refuses_with_the_same_line(
 
     state = mlp().state_dict()
     dense = state["0.weight"]
-    state["0.weight"] = {
-        "sparse_coo": lambda: dense.to_sparse(),
-        "sparse_csr": lambda: dense.to_sparse_csr(),
-        "quantized": lambda: torch.quantize_per_tensor(dense, 0.1, 0, torch.qint8),
-        "meta": lambda: dense.to("meta"),
-        "int64": lambda: dense.long(),
-    }[kind]()
+    state["0.weight"] = dense.long() if kind == "int64" else _non_strided(kind, dense)
     torch.save({"state_dict": state, "hyper_parameters": System()}, tmp_path / "w.ckpt")
     with pytest.raises(UsageError) as info:
         load_state(tmp_path / "w.ckpt")

@@ -134,16 +134,17 @@ def _non_strided(kind: str, dense: torch.Tensor) -> torch.Tensor:
     return torch.empty(dense.shape, device="meta")
 
 
+# Tensors that are not dense, and how the refusal names each (also the inert reader's test).
+NON_DENSE = [
+    ("sparse_coo", "a sparse_coo tensor"),
+    ("sparse_csr", "a sparse_csr tensor"),
+    ("quantized", "a quantized tensor (qint8)"),
+    ("meta", "a meta tensor (no values)"),
+]
+
+
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize(
-    ("kind", "what"),
-    [
-        ("sparse_coo", "a sparse_coo tensor"),
-        ("sparse_csr", "a sparse_csr tensor"),
-        ("quantized", "a quantized tensor (qint8)"),
-        ("meta", "a meta tensor (no values)"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "what"), NON_DENSE)
 def test_non_dense_tensors_in_a_pt_are_one_line(compose_cfg, tmp_path, kind, what):
     state = lesson_state()
     state["0.weight"] = _non_strided(kind, state["0.weight"])
