@@ -77,7 +77,7 @@ def _caller_state() -> Iterator[_Tee]:
     """The working directory, argv and stderr as they were, whatever the run did."""
     cwd, argv, stderr = os.getcwd(), list(sys.argv), sys.stderr
     tee = _Tee(stderr)  # type: ignore[arg-type]
-    sys.stderr = tee  # type: ignore[assignment]
+    sys.stderr = tee
     try:
         yield tee
     finally:

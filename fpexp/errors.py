@@ -24,7 +24,7 @@ class Problem:
 class UsageError(ValueError):
     """Bad input from the user. Carries every problem found, so all are reported at once.
 
-    A ``ValueError``, so Python callers of the API can catch it as one::
+    A ``ValueError``, so Python callers of the API can catch it as one. Example::
 
         try:
             fpexp.run("seed=abc")
