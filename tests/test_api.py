@@ -194,3 +194,34 @@ def test_a_python_run_is_listed_and_reproduced_by_the_cli(made, tmp_path):
         ["rerun", str(made.dir), "--check", f"hydra.run.dir={tmp_path / 're'}"], tmp_path
     )
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("dtype", "numpy_dtype"), [("float64", "float64"), ("bfloat16", "float32")]
+)
+def test_outputs_are_in_the_runs_dtype_bfloat16_as_float32(dtype, numpy_dtype, tmp_path):
+    run = fpexp.run(f"dtype={dtype}", root=tmp_path)
+    assert run.outputs().dtype == np.dtype(numpy_dtype)
+    assert next(run.model().parameters()).dtype == getattr(__import__("torch"), dtype)
+
+
+def test_model_of_a_record_naming_another_module_is_refused_unimported(made, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(made.dir, copy)
+    record = json.loads((copy / "run.json").read_text())
+    record["model"]["layers"][0]["target"] = "evil_module_xyz.Layer"
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError, match="would import 'evil_module_xyz'"):
+        fpexp.load(copy).model()
+    assert "evil_module_xyz" not in sys.modules
+
+
+def test_runs_in_the_same_second_get_their_own_directories(tmp_path):
+    from fpexp.api import _run_dir
+
+    first = _run_dir(tmp_path)
+    first.mkdir(parents=True)
+    second = _run_dir(tmp_path)
+    assert second != first and second.parent == first.parent
