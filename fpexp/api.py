@@ -13,7 +13,6 @@ import io
 import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 from fpexp.api_run import Run
@@ -61,15 +60,11 @@ def _problems(lines: list[str]) -> list[Problem]:
 
 
 def _run_dir(root: Path) -> Path:
-    """``root/<date>/<time>`` as Hydra's default names it; ``-1``, ``-2``... appended when a
-    run of the same second already has that name (fpexp never mixes runs in one directory)."""
-    now = datetime.now()
-    base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
-    path, n = base, 0
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    """``root/<date>/<time>.<ms>-<random>``: the name the CLI gives a run (``fpexp.stamp``),
+    so runs made from Python sort with the CLI's and never share a directory."""
+    from fpexp.config.store import run_stamp
+
+    return root / run_stamp()
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -70,7 +71,11 @@ def test_import_is_cheap_and_exports_exactly_the_api():
 def test_run_gives_the_run_as_python_objects(made):
     assert made.status == "completed" and made.dir.is_dir() and made.dir.is_absolute()
     date, stamp = made.dir.parent.name, made.dir.name
-    assert len(date) == 10 and len(stamp) == 8 and made.dir.parent.parent.name == "outputs"
+    assert (
+        len(date) == 10
+        and len(stamp) == len("HH-MM-SS.mmm-xxxxxx")
+        and made.dir.parent.parent.name == "outputs"
+    )
     assert made.record == json.loads((made.dir / "run.json").read_text())
     assert made.config == made.record["config"] and made.config["task"]["kind"] == "binary"
     assert made.metrics == made.record["metrics"] and made.metrics["n"] == 5
@@ -218,10 +223,11 @@ def test_model_of_a_record_naming_another_module_is_refused_unimported(made, tmp
     assert "evil_module_xyz" not in sys.modules
 
 
-def test_runs_in_the_same_second_get_their_own_directories(tmp_path):
+def test_runs_are_named_as_the_cli_names_them_and_never_share_a_directory(tmp_path):
     from fpexp.api import _run_dir
 
-    first = _run_dir(tmp_path)
-    first.mkdir(parents=True)
-    second = _run_dir(tmp_path)
+    first, second = _run_dir(tmp_path), _run_dir(tmp_path)
     assert second != first and second.parent == first.parent
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d\.\d{3}-[0-9a-f]{6}", str(first.relative_to(tmp_path))
+    )
