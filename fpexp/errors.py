@@ -21,8 +21,16 @@ class Problem:
         return f"{self.key}: {self.what}" + (f" ({self.allowed})" if self.allowed else "")
 
 
-class UsageError(Exception):
-    """Bad input from the user. Carries every problem found, so all are reported at once."""
+class UsageError(ValueError):
+    """Bad input from the user. Carries every problem found, so all are reported at once.
+
+    A ``ValueError``, so Python callers of the API can catch it as one. Example::
+
+        try:
+            fpexp.run("seed=abc")
+        except fpexp.UsageError as err:
+            print(err.problems)  # the one-line messages the CLI prints
+    """
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)

@@ -1,0 +1,153 @@
+"""The Python API: ``fpexp.run``, ``fpexp.load``, ``fpexp.runs`` (see ``fpexp.Run``).
+
+``run`` goes through the CLI's own Hydra path (``fpexp.cli.run_hydra``), so a run made from
+Python has the same files as one made by ``python -m fpexp`` and is listed and reproduced by
+``fpexp runs`` and ``fpexp rerun``. Nothing here exits the process or prints a traceback;
+the caller's working directory, ``sys.argv`` and root logging handlers are restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from fpexp.api_run import Run
+from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
+
+_PREFIX = "fpexp: error: "
+
+
+class RunFailed(RuntimeError):
+    """A run that did not complete for another reason than bad input; ``.run`` is its
+    ``fpexp.Run`` (its record says ``failed``), or None if it never got a directory.
+
+    Example::
+
+        try:
+            fpexp.run("data=csv", "data.path=broken.csv")
+        except fpexp.RunFailed as err:
+            print(err, err.run.status if err.run else None)
+    """
+
+    def __init__(self, message: str, run: Run | None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class _Tee(io.TextIOBase):
+    """Stderr as it was, and a copy of what was written (the CLI's one-line errors)."""
+
+    def __init__(self, target: io.TextIOBase) -> None:
+        self.target, self.seen = target, io.StringIO()
+
+    def write(self, s: str) -> int:
+        self.seen.write(s)
+        return self.target.write(s)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _problems(lines: list[str]) -> list[Problem]:
+    """``key: what (allowed)`` lines back as problems whose ``str`` is the same line."""
+    return [
+        Problem(*line.split(": ", 1)) if ": " in line else Problem("fpexp", line) for line in lines
+    ]
+
+
+def _run_dir(root: Path) -> Path:
+    """``root/<date>/<time>.<ms>-<random>``: the name the CLI gives a run (``fpexp.stamp``),
+    so runs made from Python sort with the CLI's and never share a directory."""
+    from fpexp.config.store import run_stamp
+
+    return root / run_stamp()
+
+
+@contextlib.contextmanager
+def _caller_state() -> Iterator[_Tee]:
+    """The working directory, argv and stderr as they were, whatever the run did."""
+    cwd, argv, stderr = os.getcwd(), list(sys.argv), sys.stderr
+    tee = _Tee(stderr)  # type: ignore[arg-type]
+    sys.stderr = tee
+    try:
+        yield tee
+    finally:
+        sys.stderr = stderr
+        os.chdir(cwd)
+        sys.argv[:] = argv
+
+
+def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
+    """Run fpexp with the CLI's overrides into a new directory under ``root``; the ``Run``.
+
+    Raises ``fpexp.UsageError`` (a ``ValueError``; ``.problems`` are the CLI's one-line
+    messages) for bad overrides or values, ``fpexp.RunFailed`` (``.run``) for a run that
+    failed otherwise, and ``KeyboardInterrupt`` once the record says ``interrupted``.
+
+    Example::
+
+        run = fpexp.run("task=multiclass", "model.hidden=[8]", root="outputs")
+        run.status, run.metrics, run.outputs()
+    """
+    from fpexp.cli import run_hydra
+    from fpexp.commands import command_line_problem
+
+    args = [str(o) for o in overrides]
+    if (problem := command_line_problem(args)) is not None:
+        raise UsageError([problem])
+    if flags := [a for a in args if a.startswith("-")]:
+        raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
+    target = _run_dir(Path(root).absolute())
+    with _caller_state() as tee:
+        try:
+            done = run_hydra([*args, f"hydra.run.dir={target}"])
+        except SystemExit as err:  # nothing may exit the caller's process
+            raise RunFailed(f"fpexp stopped (exit {err.code})", _found(target)) from None
+        except (KeyboardInterrupt, UsageError):
+            raise
+        except Exception as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise RunFailed(f"{type(err).__name__}: {first}", _found(target)) from None
+    return _outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+
+
+def _found(path: Path) -> Run | None:
+    from fpexp.catalog import load_run
+
+    return Run(load_run(path)) if (path / "run.json").exists() else None
+
+
+def _outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:
+    """The run, or the exception its exit code stands for."""
+    if code == EXIT_INTERRUPTED:
+        raise KeyboardInterrupt
+    if code == EXIT_USAGE:
+        lines = failures or [
+            s[len(_PREFIX) :] for s in stderr.splitlines() if s.startswith(_PREFIX)
+        ]
+        raise UsageError(_problems(lines or ["the run was refused"]))
+    found = _found(target)
+    if code != 0 or found is None or found.status != "completed":
+        why = "; ".join(failures) or f"the run ended with exit code {code}"
+        raise RunFailed(why, found)
+    return found
+
+
+def load(ref: str | os.PathLike[str], root: str | os.PathLike[str] = "outputs") -> Run:
+    """The run a CLI run reference names: a path, ``@latest``, ``@-N`` or ``SWEEP_DIR:JOB``
+    (``UsageError`` if none). Example: ``fpexp.load("@-2", root="outputs").metrics``."""
+    from fpexp.catalog import resolve
+
+    return Run(resolve(str(ref), Path(root)))
+
+
+def runs(root: str | os.PathLike[str] = "outputs") -> list[Run]:
+    """Every run under ``root`` (sweep jobs too, unreadable ones with that status), newest
+    first. Example: ``[r.status for r in fpexp.runs()]``."""
+    from fpexp.catalog import find_runs
+
+    return [Run(r) for r in find_runs(Path(root))]

@@ -1,0 +1,60 @@
+"""Rebuilding a recorded run's model (``fpexp.Run.model``) from untrusted run files.
+
+The record's layer list is checked as ``fpexp.replay`` checks a rerun's (plain values, torch
+modules only: nothing a record names outside torch is imported), then built with the
+builder's ``build_model`` and the task head's activation, and given the run's saved weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fpexp.errors import Problem, UsageError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+_DTYPES = ("float32", "float64", "float16", "bfloat16")
+
+
+def _specs(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The record's ``model.layers`` as builder specs, refused unless plain and torch-only."""
+    from fpexp.replay import layer_problem, refuse_foreign_targets
+
+    layers = (record.get("model") or {}).get("layers")
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise UsageError([Problem("model.layers", "not a list of layers", where)])
+    specs = [{"_target_": x.get("target"), **(x.get("args") or {})} for x in layers]
+    if (why := layer_problem(specs, [])) is not None:
+        raise UsageError([Problem("model.layers", why, where)])
+    refuse_foreign_targets({"model": {"layers": specs}}, where)
+    return specs
+
+
+def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
+    """The run's model with its saved weights loaded, in eval mode (``UsageError`` if the
+    record or the weights cannot be used)."""
+    import torch
+
+    from fpexp.builder import build_model
+    from fpexp.heads import Head
+    from fpexp.weights import load_state
+
+    where = f"{run_dir / 'run.json'}"
+    task = (record.get("config") or {}).get("task") or {}
+    dtype = record.get("dtype")
+    if dtype not in _DTYPES:
+        raise UsageError([Problem("dtype", f"unknown dtype {dtype!r}", ", ".join(_DTYPES))])
+    head = Head.of(str(task.get("kind")), int(task.get("out_features") or 0))
+    net = build_model(_specs(record, where), head)
+    state = load_state(run_dir / "weights.safetensors")
+    net = net.to(getattr(torch, dtype))
+    try:
+        net.load_state_dict(dict(state.tensors), strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise UsageError(
+            [Problem("weights.safetensors", f"does not fit the model ({first})")]
+        ) from None
+    return net.eval()

@@ -1,0 +1,115 @@
+"""``fpexp.Run``: one run directory as Python objects (record, config, arrays, tables, model).
+
+Everything is read from the run's files, which are untrusted: the model is rebuilt only from
+a record whose layers pass ``fpexp.replay``'s checks (torch modules only, plain values), and
+its weights are read with ``fpexp.weights.load_state`` (tensors only, nothing unpickled).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fpexp.errors import Problem, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    from torch import nn
+
+    from fpexp.catalog import Run as CatalogRun
+
+_ROLES = ("outputs", "predictions")
+
+
+class Run:
+    """A recorded run, as ``fpexp.run``, ``fpexp.load`` and ``fpexp.runs`` return it.
+
+    Example::
+
+        run = fpexp.load("@latest")
+        run.dir, run.status, run.metrics
+        run.outputs()  # numpy [rows, outputs]
+    """
+
+    def __init__(self, entry: CatalogRun) -> None:
+        self._entry = entry
+
+    def __repr__(self) -> str:
+        return f"fpexp.Run({str(self.dir)!r}, status={self.status!r})"
+
+    @property
+    def dir(self) -> Path:
+        """The run directory (absolute). Example: ``fpexp.load("@latest").dir``."""
+        return self._entry.path
+
+    @property
+    def status(self) -> str:
+        """``completed``, ``failed``, ``interrupted``, ``running``, ``stale`` or ``unreadable``.
+
+        Example: ``fpexp.load("@latest").status == "completed"``."""
+        return self._entry.status
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """run.json as a dict (``UsageError`` if unreadable). Example: ``run.record["seed"]``."""
+        return self._entry.usable(damaged=True).record
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved config the run used, a plain dict (from run.json).
+
+        Example: ``run.config["task"]["kind"]``."""
+        return dict(self.record.get("config") or {})
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The metrics of a run with labels, else ``{}``. Example: ``run.metrics["accuracy"]``."""
+        return dict(self.record.get("metrics") or {})
+
+    def table(self, role: str = "outputs") -> pa.Table:
+        """``"outputs"`` or ``"predictions"`` as a ``pyarrow.Table`` with its ``id`` column,
+        whatever ``output.format`` the run wrote. Example: ``run.table("predictions")``."""
+        import pyarrow as pa
+
+        return pa.table(self._columns(role))
+
+    def outputs(self) -> np.ndarray:
+        """The head's outputs, ``[rows, outputs]``, in the run's dtype; a ``bfloat16`` run's
+        as ``float32`` (numpy has no bfloat16; float32 holds every value exactly).
+
+        Example: ``run.outputs().shape == (5, 1)``."""
+        import numpy as np
+
+        values = [v for k, v in self._columns("outputs").items() if k != "id"]
+        dtype = "float32" if self.record.get("dtype") == "bfloat16" else self.record.get("dtype")
+        return np.stack(values, axis=1).astype(dtype or "float32")
+
+    def predictions(self) -> np.ndarray:
+        """The predictions: class indices, regression values, or a multilabel run's 0/1
+        columns (``[rows]`` for one column). Example: ``run.predictions()[:3]``."""
+        import numpy as np
+
+        values = [v for k, v in self._columns("predictions").items() if k not in ("id", "label")]
+        return values[0] if len(values) == 1 else np.stack(values, axis=1)
+
+    def _columns(self, role: str) -> dict[str, np.ndarray]:
+        from fpexp.tables import TableError, read_table
+
+        if role not in _ROLES:
+            raise UsageError([Problem("role", f"unknown table {role!r}", " or ".join(_ROLES))])
+        for name, meta in (self._entry.usable().record.get("outputs") or {}).items():
+            if isinstance(meta, dict) and meta.get("role") == role:
+                try:
+                    return read_table(self.dir / Path(name).name, meta.get("columns"))
+                except TableError as err:
+                    raise UsageError([Problem(str(self.dir), str(err))]) from None
+        raise UsageError([Problem(str(self.dir), f"the run wrote no {role} table")])
+
+    def model(self) -> nn.Module:
+        """The model rebuilt from the record with the run's saved ``weights.safetensors``
+        loaded, in eval mode. Only torch modules are built (a record naming another module
+        is refused with ``UsageError``). Example: ``run.model()(torch.zeros(1, 6))``."""
+        from fpexp.api_model import rebuild
+
+        return rebuild(self.dir, self._entry.usable().record)
