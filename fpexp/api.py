@@ -8,14 +8,11 @@ the caller's working directory, ``sys.argv`` and root logging handlers are resto
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from fpexp.api_run import Run
+from fpexp.api_state import caller_state
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
 
 _PREFIX = "fpexp: error: "
@@ -38,20 +35,6 @@ class RunFailed(RuntimeError):
         self.run = run
 
 
-class _Tee(io.TextIOBase):
-    """Stderr as it was, and a copy of what was written (the CLI's one-line errors)."""
-
-    def __init__(self, target: io.TextIOBase) -> None:
-        self.target, self.seen = target, io.StringIO()
-
-    def write(self, s: str) -> int:
-        self.seen.write(s)
-        return self.target.write(s)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-
 def _problems(lines: list[str]) -> list[Problem]:
     """``key: what (allowed)`` lines back as problems whose ``str`` is the same line."""
     return [
@@ -65,20 +48,6 @@ def _run_dir(root: Path) -> Path:
     from fpexp.config.store import run_stamp
 
     return root / run_stamp()
-
-
-@contextlib.contextmanager
-def _caller_state() -> Iterator[_Tee]:
-    """The working directory, argv and stderr as they were, whatever the run did."""
-    cwd, argv, stderr = os.getcwd(), list(sys.argv), sys.stderr
-    tee = _Tee(stderr)  # type: ignore[arg-type]
-    sys.stderr = tee
-    try:
-        yield tee
-    finally:
-        sys.stderr = stderr
-        os.chdir(cwd)
-        sys.argv[:] = argv
 
 
 def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
@@ -102,7 +71,7 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
     if flags := [a for a in args if a.startswith("-")]:
         raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
     target = _run_dir(Path(root).absolute())
-    with _caller_state() as tee:
+    with caller_state() as tee:
         try:
             done = run_hydra([*args, f"hydra.run.dir={target}"])
         except SystemExit as err:  # nothing may exit the caller's process

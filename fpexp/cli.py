@@ -20,7 +20,7 @@ import hydra
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from fpexp import sweep
+from fpexp import sweep_tracking as sweep
 from fpexp.catalog import shown
 from fpexp.commands import COMMANDS, command_line_problem, version_line
 from fpexp.config import hydra_speedups

@@ -138,7 +138,7 @@ def _context(hc: Any) -> dict[str, Any]:
 def _job_failed(err: BaseException) -> None:
     """Hydra lets a SystemExit out of a sweep job and so abandons the rest of the sweep; and an
     unexpected exception is one job's failure, recorded in its run.json like any other."""
-    from fpexp.sweep import JobFailed, job_failure
+    from fpexp.sweep_tracking import JobFailed, job_failure
 
     failure = job_failure(err)
     log.error("job failed: %s", failure)

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from fpexp.job_mark import mark_killed
 from fpexp.job_record import read_job
 from fpexp.liveness import is_alive
-from fpexp.sweep import JobFailed
+from fpexp.sweep_tracking import JobFailed
 
 log = logging.getLogger(__name__)
 KEYS = ("hydra.sweep.dir", "hydra.sweep.subdir")

@@ -2,7 +2,7 @@
 
 Hydra's ``run_job`` creates the run directory and writes ``.hydra/*.yaml`` there before any
 job callback runs, and its sweeper writes ``multirun.yaml`` at the sweep root. So the checks run
-in ``on_run_start``/``on_multirun_start`` (``sweep.SweepTracker``), which come before both.
+in ``on_run_start``/``on_multirun_start`` (``sweep_tracking.SweepTracker``), which come before both.
 A directory that already holds anything (another run, another sweep, anything else) is refused:
 fpexp never mixes, overwrites, deletes or summarises files it did not write in this run.
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import fpexp.app
-from fpexp import sweep
+from fpexp import sweep_tracking as sweep
 from fpexp.cli import main, run_hydra
 from fpexp.hydra_run import HydraCall, HydraRun, RunOutcome
 from fpexp.initial_weights import PastRun

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import fpexp.app
-import fpexp.sweep
+import fpexp.sweep_tracking
 from fpexp.cli import main
 from fpexp.summary import write_summary
 
