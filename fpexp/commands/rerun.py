@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fpexp import initial_weights
 from fpexp.catalog import DEFAULT_ROOT, Run, resolve, shown
@@ -23,6 +25,9 @@ from fpexp.errors import Problem, UsageError
 from fpexp.hashing import sha256_file
 from fpexp.integrity import changed_input, changed_outputs, changed_weights, edited_config
 from fpexp.overrides import pin_overrides
+
+if TYPE_CHECKING:
+    from fpexp.hydra_run import HydraRun
 
 
 def parser() -> argparse.ArgumentParser:
@@ -89,47 +94,121 @@ def _past_run(original: Run, changed: list[str]) -> initial_weights.PastRun:
     return initial_weights.PastRun(original.path, original.record, distrust, original.status)
 
 
-def main(argv: list[str]) -> int:
-    from fpexp import cli
+@dataclass(frozen=True)
+class Plan:
+    """A rerun about to start: the original, the Hydra command line that recomposes it, and
+    what changed since it ran. ``tampered``: its own files (with ``check`` only); ``causes``:
+    what the rerun reads (input, model.weights, ``edited``: .hydra/config.yaml)."""
 
-    args = parser().parse_intermixed_args(argv)  # rerun RUN --check seed=7 too
-    if any(o in ("-m", "--multirun") or o.startswith("-") for o in args.overrides):
+    original: Run
+    overrides: list[str]
+    check: bool
+    tampered: list[str]
+    edited: list[str]
+    causes: list[str]
+
+    def notes(self) -> list[str]:
+        """The lines printed before the run starts."""
+        lines = []
+        if self.original.status != "completed":
+            lines.append(f"original: {shown(self.original.path)} is {self.original.status_note()}")
+        if not self.check:
+            lines += [f"note: {line}" for line in self.causes]
+        return lines
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """What a rerun did: ``done`` (``cli.run_hydra``'s result: exit code, the new run),
+    and with ``check`` the files that ``differ`` and the ``verdict`` (``identical``, ...)."""
+
+    plan: Plan
+    done: HydraRun
+    differ: list[str] = field(default_factory=list)
+    verdict: str | None = None  # None: not checked (no check, or the rerun did not complete)
+
+    @property
+    def reproduced(self) -> bool:
+        return self.verdict == IDENTICAL
+
+    @property
+    def code(self) -> int:
+        """The exit code of ``fpexp rerun``: the run's, else 1 if checked and not identical."""
+        if self.done.code != 0 or self.verdict is None:
+            return self.done.code
+        return 0 if self.reproduced else 1
+
+    def report(self) -> list[str]:
+        """The lines printed after a checked rerun (none for an unchecked one)."""
+        if self.verdict is None or self.done.run_dir is None:
+            return []
+        plan = self.plan
+        lines = [f"original: {shown(plan.original.path)}"]
+        lines += [f"  {line}" for line in plan.tampered + plan.causes]
+        lines += [f"rerun:    {shown(self.done.run_dir)}", f"reproduced: {self.verdict}"]
+        return lines + [f"  {line}" for line in self.differ]
+
+
+IDENTICAL = "identical"
+
+
+def refuse_flags(extra: Sequence[str]) -> None:
+    """A rerun is one run: ``-m`` or any other flag among its overrides is refused."""
+    if any(o in ("-m", "--multirun") or o.startswith("-") for o in extra):
         raise UsageError(
             [Problem("rerun", "takes Hydra overrides only", "key=value ...; a rerun is one run")]
         )
-    original = resolve(args.run, Path(args.root)).usable(damaged=True)
-    # refuses a crafted record first
-    overrides = rerun_overrides(original, args.overrides, args.allow_module)
-    if original.status != "completed":
-        print(f"original: {shown(original.path)} is {original.status_note()}")
+
+
+def prepare(original: Run, extra: list[str], check: bool, modules: Sequence[str] = ()) -> Plan:
+    """The rerun of ``original`` with ``extra`` overrides; ``UsageError`` for a record that
+    cannot be replayed (checked before anything of it is imported or run)."""
+    refuse_flags(extra)
+    overrides = rerun_overrides(original, extra, modules)  # refuses a crafted record first
     # The run's own files changed since: --check fails. What the rerun reads that changed
     # (input, model.weights, .hydra/config.yaml): named as the cause of any difference.
-    tampered = changed_outputs(original) if args.check else []
+    tampered = changed_outputs(original) if check else []
     edited = edited_config(original)  # the rerun ran another config: never "identical"
     causes = changed_input(original) + changed_weights(original) + edited
-    if not args.check:
-        for line in causes:
-            print(f"note: {line}")
-    done = cli.run_hydra(overrides, past=_past_run(original, tampered))
-    if not args.check or done.code != 0 or done.run_dir is None:
-        return done.code
-    print(f"original: {shown(original.path)}")
-    for line in tampered + causes:
-        print(f"  {line}")
-    differ = compare(original, done.run_dir)
-    print(f"rerun:    {shown(done.run_dir)}")
-    if original.record["status"] != "completed":
-        print(f"reproduced: not comparable: the original run is {original.status} (no result)")
-        return 1
-    if not differ and not tampered and not edited:
-        print("reproduced: identical")
-        return 0
+    return Plan(original, overrides, check, tampered, edited, causes)
+
+
+def _verdict(plan: Plan, differ: list[str]) -> str:
+    if not differ and not plan.tampered and not plan.edited:
+        return IDENTICAL
     if differ:
-        print("reproduced: differs")
-    elif tampered:
-        print("reproduced: identical to the changed files")
-    else:
-        print("reproduced: same files, but from a config edited since the run")
-    for line in differ:
-        print(f"  {line}")
-    return 1
+        return "differs"
+    if plan.tampered:
+        return "identical to the changed files"
+    return "same files, but from a config edited since the run"
+
+
+def execute(plan: Plan, extra_overrides: Sequence[str] = ()) -> Rerun:
+    """Run ``plan`` (``extra_overrides`` last: where the new run goes) and, with ``check``,
+    compare the new run's files with the original's."""
+    from fpexp import cli
+
+    past = _past_run(plan.original, plan.tampered)
+    done = cli.run_hydra([*plan.overrides, *extra_overrides], past=past)
+    if not plan.check or done.code != 0 or done.run_dir is None:
+        return Rerun(plan, done)
+    original = plan.original
+    if original.record["status"] != "completed":  # nothing to compare with
+        return Rerun(
+            plan, done, [], f"not comparable: the original run is {original.status} (no result)"
+        )
+    differ = compare(original, done.run_dir)
+    return Rerun(plan, done, differ, _verdict(plan, differ))
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_intermixed_args(argv)  # rerun RUN --check seed=7 too
+    refuse_flags(args.overrides)
+    original = resolve(args.run, Path(args.root)).usable(damaged=True)
+    prepared = prepare(original, args.overrides, args.check, args.allow_module)
+    for line in prepared.notes():
+        print(line)
+    done = execute(prepared)
+    for line in done.report():
+        print(line)
+    return done.code
