@@ -8,6 +8,9 @@ From Python::
     import fpexp
     run = fpexp.run("task=multiclass", root="outputs")
     run.outputs(), run.metrics, fpexp.load("@latest").dir
+    sweep = fpexp.sweep("model.hidden=[2],[4]", "seed=1,2", root="outputs")
+    sweep.runs, sweep.summary, fpexp.diff(sweep.runs[0], sweep.runs[1])
+    fpexp.rerun(run, check=True)  # NotReproduced unless identical
 """
 
 from __future__ import annotations
@@ -15,15 +18,34 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Run", "RunFailed", "UsageError", "load", "run", "runs"]
+__all__ = [
+    "NotReproduced",
+    "Run",
+    "RunFailed",
+    "Sweep",
+    "UsageError",
+    "diff",
+    "load",
+    "rerun",
+    "run",
+    "runs",
+    "sweep",
+]
 
 if TYPE_CHECKING:
     from fpexp.api import RunFailed, load, run, runs
+    from fpexp.api_records import NotReproduced, diff, rerun
     from fpexp.api_run import Run
+    from fpexp.api_sweep import Sweep, sweep
     from fpexp.errors import UsageError
 
 _WHERE = {
+    "NotReproduced": "fpexp.api_records",
     "Run": "fpexp.api_run",
+    "Sweep": "fpexp.api_sweep",
+    "diff": "fpexp.api_records",
+    "rerun": "fpexp.api_records",
+    "sweep": "fpexp.api_sweep",
     "RunFailed": "fpexp.api",
     "UsageError": "fpexp.errors",
     "load": "fpexp.api",

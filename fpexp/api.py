@@ -9,13 +9,16 @@ the caller's working directory, ``sys.argv`` and root logging handlers are resto
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
 
 _PREFIX = "fpexp: error: "
+T = TypeVar("T")
 
 
 class RunFailed(RuntimeError):
@@ -35,7 +38,7 @@ class RunFailed(RuntimeError):
         self.run = run
 
 
-def _problems(lines: list[str]) -> list[Problem]:
+def cli_problems(lines: list[str]) -> list[Problem]:
     """``key: what (allowed)`` lines back as problems whose ``str`` is the same line."""
     return [
         Problem(*line.split(": ", 1)) if ": " in line else Problem("fpexp", line) for line in lines
@@ -72,16 +75,27 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
         raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
     target = _run_dir(Path(root).absolute())
     with caller_state() as tee:
-        try:
-            done = run_hydra([*args, f"hydra.run.dir={target}"])
-        except SystemExit as err:  # nothing may exit the caller's process
-            raise RunFailed(f"fpexp stopped (exit {err.code})", _found(target)) from None
-        except (KeyboardInterrupt, UsageError):
-            raise
-        except Exception as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            raise RunFailed(f"{type(err).__name__}: {first}", _found(target)) from None
-    return _outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+        done = guarded(lambda: run_hydra([*args, f"hydra.run.dir={target}"]), target)
+    return outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+
+
+def guarded(call: Callable[[], T], target: Path) -> T:
+    """``call()``, with whatever else than bad input or Ctrl-C escapes it as ``RunFailed``
+    (the run in ``target``, if it got a record): nothing exits the caller's process."""
+    try:
+        return call()
+    except SystemExit as err:
+        raise RunFailed(f"fpexp stopped (exit {err.code})", _found(target)) from None
+    except (KeyboardInterrupt, UsageError):
+        raise
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise RunFailed(f"{type(err).__name__}: {first}", _found(target)) from None
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The CLI's ``fpexp: error: ...`` lines in ``stderr``, without that prefix."""
+    return [s[len(_PREFIX) :] for s in stderr.splitlines() if s.startswith(_PREFIX)]
 
 
 def _found(path: Path) -> Run | None:
@@ -90,15 +104,13 @@ def _found(path: Path) -> Run | None:
     return Run(load_run(path)) if (path / "run.json").exists() else None
 
 
-def _outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:
-    """The run, or the exception its exit code stands for."""
+def outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:
+    """The run in ``target``, or the exception its exit code stands for (``stderr``: what the
+    call printed, where the CLI's one-line errors are)."""
     if code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
     if code == EXIT_USAGE:
-        lines = failures or [
-            s[len(_PREFIX) :] for s in stderr.splitlines() if s.startswith(_PREFIX)
-        ]
-        raise UsageError(_problems(lines or ["the run was refused"]))
+        raise UsageError(cli_problems(failures or error_lines(stderr) or ["the run was refused"]))
     found = _found(target)
     if code != 0 or found is None or found.status != "completed":
         why = "; ".join(failures) or f"the run ended with exit code {code}"

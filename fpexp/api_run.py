@@ -32,8 +32,8 @@ class Run:
         run.outputs()  # numpy [rows, outputs]
     """
 
-    def __init__(self, entry: CatalogRun) -> None:
-        self._entry = entry
+    def __init__(self, entry: CatalogRun, status: str | None = None) -> None:
+        self._entry, self._status = entry, status  # status: a sweep job's, as its summary says
 
     def __repr__(self) -> str:
         return f"fpexp.Run({str(self.dir)!r}, status={self.status!r})"
@@ -45,10 +45,11 @@ class Run:
 
     @property
     def status(self) -> str:
-        """``completed``, ``failed``, ``interrupted``, ``running``, ``stale`` or ``unreadable``.
+        """``completed``, ``failed``, ``interrupted``, ``running``, ``stale`` or ``unreadable``
+        (a sweep's job that never started: ``not run``).
 
         Example: ``fpexp.load("@latest").status == "completed"``."""
-        return self._entry.status
+        return self._status or self._entry.status
 
     @property
     def record(self) -> dict[str, Any]:

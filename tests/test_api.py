@@ -17,29 +17,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import call_fpexp
 
 import fpexp
-from fpexp.cli import main
 
 ANIMALS = Path(fpexp.__file__).parent / "data" / "animals.csv"
-API = ["Run", "RunFailed", "UsageError", "load", "run", "runs"]
+API = [
+    "NotReproduced",
+    "Run",
+    "RunFailed",
+    "Sweep",
+    "UsageError",
+    "diff",
+    "load",
+    "rerun",
+    "run",
+    "runs",
+    "sweep",
+]
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> fpexp.Run:
     root = tmp_path_factory.mktemp("api") / "outputs"
     return fpexp.run(root=root)
-
-
-def _cli(args: list[str], cwd: Path) -> tuple[int, str]:
-    err, cwd0 = io.StringIO(), os.getcwd()
-    os.chdir(cwd)
-    try:
-        with redirect_stdout(io.StringIO()), redirect_stderr(err):
-            code = main(args)
-    finally:
-        os.chdir(cwd0)
-    return code, err.getvalue()
 
 
 def _hashes(run_dir: Path) -> dict[str, str]:
@@ -131,12 +132,12 @@ BAD = [["seed=abc", "task=nope"], ["+model.nonsense=1"], ["model.hidden=[0]"], [
 
 @pytest.mark.parametrize("args", BAD)
 def test_usage_error_lines_equal_the_clis(args, tmp_path):
-    code, err = _cli([*args, f"hydra.run.dir={tmp_path / 'cli'}"], tmp_path)
-    assert code == 2
+    done = call_fpexp([*args, f"hydra.run.dir={tmp_path / 'cli'}"], tmp_path)
+    assert done.returncode == 2
     with redirect_stderr(io.StringIO()), pytest.raises(fpexp.UsageError) as caught:
         fpexp.run(*args, root=tmp_path / "py")
     assert isinstance(caught.value, ValueError)
-    assert [f"fpexp: error: {p}" for p in caught.value.problems] == err.splitlines()
+    assert [f"fpexp: error: {p}" for p in caught.value.problems] == done.stderr.splitlines()
 
 
 @pytest.mark.parametrize(
@@ -183,22 +184,20 @@ def test_caller_state_is_restored_after_good_and_failing_runs(tmp_path):
 
 def test_same_files_as_the_cli(made, tmp_path):
     cli_dir = tmp_path / "cli"
-    code, _ = _cli([f"hydra.run.dir={cli_dir}"], tmp_path)
-    assert code == 0
+    assert call_fpexp([f"hydra.run.dir={cli_dir}"], tmp_path).returncode == 0
     assert _hashes(cli_dir) == _hashes(made.dir)
     assert {".hydra/config.yaml", "outputs.csv", "weights.safetensors"} <= set(_hashes(made.dir))
 
 
 def test_a_python_run_is_listed_and_reproduced_by_the_cli(made, tmp_path):
     root = made.dir.parent.parent
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert main(["runs", str(root)]) == 0
-    assert made.dir.name in out.getvalue()
-    code, err = _cli(
+    listed = call_fpexp(["runs", str(root)], tmp_path)
+    assert listed.returncode == 0 and made.dir.name in listed.stdout
+    done = call_fpexp(
         ["rerun", str(made.dir), "--check", f"hydra.run.dir={tmp_path / 're'}"], tmp_path
     )
-    assert code == 0, err
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "reproduced: identical"
 
 
 @pytest.mark.parametrize(
@@ -231,3 +230,262 @@ def test_runs_are_named_as_the_cli_names_them_and_never_share_a_directory(tmp_pa
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d\.\d{3}-[0-9a-f]{6}", str(first.relative_to(tmp_path))
     )
+
+
+# --- fpexp.sweep, fpexp.Sweep -------------------------------------------------------------
+
+SWEEP = ["model.hidden=[2],[4]", "data=file", "data.id=name"]  # + data.path=ANIMALS,missing
+SKIP_IN_SUMMARY = {"duration_s"}  # per run, like the files in _hashes' skip list
+
+
+def _sweep_args(base: Path) -> list[str]:
+    return [*SWEEP, f"data.path={ANIMALS},{base / 'missing.csv'}"]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> fpexp.Sweep:
+    """Four jobs: hidden [2] and [4], each on animals.csv (completes) and on a file that
+    does not exist (fails inside the run, with a record)."""
+    base = tmp_path_factory.mktemp("sweep")
+    with redirect_stderr(io.StringIO()):
+        return fpexp.sweep(*_sweep_args(base), root=base / "outputs")
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text())))
+
+
+def test_sweep_runs_every_job_in_order_failed_ones_included(swept):
+    assert swept.dir.is_absolute() and swept.dir.parent.parent.name == "multirun"
+    assert re.fullmatch(r"\d\d-\d\d-\d\d\.\d{3}-[0-9a-f]{6}", swept.dir.name)
+    assert "fpexp.Sweep(" in repr(swept)
+    runs = swept.runs
+    assert [r.dir for r in runs] == [swept.dir / str(n) for n in range(4)]
+    assert [r.status for r in runs] == ["completed", "failed", "completed", "failed"]
+    assert [r.record["status"] for r in runs] == [r.status for r in runs]
+    assert [r.config["model"]["hidden"] for r in runs] == [[2], [2], [4], [4]]
+    assert "missing.csv: no such file" in runs[1].record["error"]
+    assert runs[2].outputs().shape == (5, 1) and runs[2].metrics == {}
+    with pytest.raises(fpexp.UsageError, match="wrote no outputs table"):
+        runs[1].outputs()
+
+
+def test_summary_is_summary_csv_with_typed_values(swept):
+    from fpexp.summary import to_csv
+
+    summary = swept.summary
+    columns = list(summary[0])
+    assert all(list(row) == columns for row in summary)
+    assert columns == _csv_rows(swept.dir / "summary.csv")[0]
+    assert to_csv(columns, summary) == (swept.dir / "summary.csv").read_text()
+    assert [row["job"] for row in summary] == [0, 1, 2, 3]
+    assert [row["status"] for row in summary] == [r.status for r in swept.runs]
+    assert [row["model.hidden"] for row in summary] == [[2], [2], [4], [4]]
+    assert summary[0]["params"] == 17 and summary[1]["params"] is None
+    assert isinstance(summary[0]["mean[1]"], float) and summary[1]["mean[1]"] is None
+    assert summary[0]["run_dir"] == "0" and "no such file" in summary[1]["error"]
+
+
+def test_a_sweep_from_python_is_the_clis_sweep(swept, tmp_path):
+    """Same summary.csv (but durations) and the same files in every job as
+    ``python -m fpexp -m`` with the same overrides."""
+    base = swept.dir.parents[3]
+    cli_dir = tmp_path / "cli"
+    done = call_fpexp(["-m", *_sweep_args(base), f"hydra.sweep.dir={cli_dir}"], tmp_path)
+    assert done.returncode == 2  # a job refused its value: exit 2, the sweep went on
+    ours, theirs = _csv_rows(swept.dir / "summary.csv"), _csv_rows(cli_dir / "summary.csv")
+    assert ours[0] == theirs[0]
+    keep = [i for i, c in enumerate(ours[0]) if c not in SKIP_IN_SUMMARY]
+    assert [[r[i] for i in keep] for r in ours] == [[r[i] for i in keep] for r in theirs]
+    for job in range(4):
+        assert _hashes(swept.dir / str(job)) == _hashes(cli_dir / str(job))
+    assert "outputs.csv" in _hashes(swept.dir / "0")
+    assert fpexp.Sweep(cli_dir).summary[2]["params"] == swept.summary[2]["params"]
+
+
+def test_sweep_jobs_are_run_references(swept):
+    root = swept.dir.parents[2]
+    assert fpexp.load(f"{swept.dir}:2").dir == swept.dir / "2"
+    relative = swept.dir.relative_to(root)
+    assert fpexp.load(f"{relative}:3", root=root).status == "failed"
+    assert {r.dir for r in fpexp.runs(root)} == {r.dir for r in swept.runs}
+
+
+def test_sweep_of_a_directory_that_is_not_one_is_refused(tmp_path):
+    with pytest.raises(fpexp.UsageError, match="is not a sweep directory"):
+        fpexp.Sweep(tmp_path)
+
+
+BAD_SWEEPS = [["task=binary,nope"], ["seed=abc,1"], ["+model.nonsense=1,2"]]
+
+
+@pytest.mark.parametrize("args", BAD_SWEEPS)
+def test_bad_sweep_overrides_raise_the_clis_lines(args, tmp_path):
+    done = call_fpexp(["-m", *args, f"hydra.sweep.dir={tmp_path / 'cli'}"], tmp_path)
+    assert done.returncode == 2
+    with redirect_stderr(io.StringIO()), pytest.raises(fpexp.UsageError) as caught:
+        fpexp.sweep(*args, root=tmp_path / "py")
+    assert [f"fpexp: error: {p}" for p in caught.value.problems] == done.stderr.splitlines()
+
+
+def test_launchers_are_hydras_options_and_an_unknown_one_is_refused(tmp_path):
+    from fpexp.api_sweep import launchers
+    from fpexp.errors import Problem
+
+    available = launchers()
+    assert {"basic", "joblib"} <= set(available)
+    with pytest.raises(fpexp.UsageError) as caught:
+        fpexp.sweep("seed=1,2", launcher="nope", root=tmp_path)
+    allowed = "one of: " + ", ".join(available)
+    assert caught.value.problems == [Problem("launcher", "unknown launcher 'nope'", allowed)]
+    with pytest.raises(fpexp.UsageError, match="launcher: given twice"):
+        fpexp.sweep("seed=1,2", "hydra/launcher=basic", launcher="joblib", root=tmp_path)
+    with pytest.raises(fpexp.UsageError, match="-m: not an override"):
+        fpexp.sweep("-m", "seed=1,2", root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_joblib_launcher_gives_the_basic_launchers_results(tmp_path):
+    base = fpexp.sweep("seed=1,2", root=tmp_path / "basic")
+    par = fpexp.sweep("seed=1,2", launcher="joblib", root=tmp_path / "joblib")
+    assert [r.status for r in par.runs] == ["completed", "completed"]
+    assert "joblib" in (par.dir / "multirun.yaml").read_text().lower()
+    for a, b in zip(base.runs, par.runs, strict=True):
+        np.testing.assert_array_equal(a.outputs(), b.outputs())
+
+
+def test_ctrl_c_in_a_sweep_raises_after_the_records_say_interrupted(tmp_path, monkeypatch):
+    import fpexp.builder
+
+    build, calls = fpexp.builder.build, []
+
+    def second_is_stopped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(fpexp.builder, "build", second_is_stopped)
+    with redirect_stderr(io.StringIO()), pytest.raises(KeyboardInterrupt):
+        fpexp.sweep("seed=1,2,3", root=tmp_path)
+    (sweep_dir,) = (tmp_path / "multirun").glob("*/*")
+    statuses = [row["status"] for row in fpexp.Sweep(sweep_dir).summary]
+    assert statuses == ["completed", "interrupted", "not run"]
+    assert [r[3] for r in _csv_rows(sweep_dir / "summary.csv")[1:]] == statuses
+    assert json.loads((sweep_dir / "1" / "run.json").read_text())["status"] == "interrupted"
+    assert fpexp.Sweep(sweep_dir).runs[2].status == "not run"
+
+
+# --- fpexp.diff ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["run", "path", "reference"])
+def test_diff_is_what_diff_json_prints(form, swept, made, monkeypatch):
+    cwd = swept.dir.parents[3]
+    a, b = swept.runs[0], swept.runs[2]
+    done = call_fpexp(["diff", str(a.dir), str(b.dir), "--json"], cwd)
+    assert done.returncode == 0, done.stderr
+    monkeypatch.chdir(cwd)
+    refs = {
+        "run": (a, b),
+        "path": (a.dir, str(b.dir)),
+        "reference": (f"{swept.dir}:0", f"{swept.dir.relative_to(cwd / 'outputs')}:2"),
+    }[form]
+    got = fpexp.diff(*refs, root=cwd / "outputs")
+    assert got == json.loads(done.stdout)
+    assert got["config"]["changed"] and got["empty"] is False
+    assert fpexp.diff(made, made)["empty"] is True
+
+
+def test_diff_of_a_run_that_cannot_be_found_is_a_usage_error(made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match="no such run"):
+        fpexp.diff(made, tmp_path / "nothing")
+
+
+# --- fpexp.rerun, fpexp.NotReproduced -----------------------------------------------------
+
+
+def test_a_cli_run_is_reproduced_by_rerun_check(tmp_path):
+    cli_dir = tmp_path / "cli"
+    assert call_fpexp(["task=multiclass", f"hydra.run.dir={cli_dir}"], tmp_path).returncode == 0
+    new = fpexp.rerun(cli_dir, check=True, root=tmp_path / "outputs")
+    assert new.status == "completed" and new.dir.parent.parent == tmp_path / "outputs"
+    assert new.record["command"]["rerun_of"] == str(cli_dir)
+    assert _hashes(new.dir) == _hashes(cli_dir)
+
+
+def test_rerun_applies_overrides_and_takes_any_reference(made, tmp_path):
+    new = fpexp.rerun(made, "seed=7", root=tmp_path)
+    assert new.config["seed"] == 7 and new.config["task"] == made.config["task"]
+    assert new.record["command"]["rerun_of"] == str(made.dir)
+    again = fpexp.rerun("@latest", root=tmp_path)  # the seed=7 run
+    assert again.record["command"]["rerun_of"] == str(new.dir) and again.config["seed"] == 7
+
+
+def test_not_reproduced_when_an_output_changed(made, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(made.dir, copy)
+    outputs = copy / "outputs.csv"
+    outputs.write_text(outputs.read_text().replace("0.", "1.", 1))
+    with pytest.raises(fpexp.NotReproduced) as caught:
+        fpexp.rerun(copy, check=True, root=tmp_path / "py")
+    err = caught.value
+    assert isinstance(err, RuntimeError) and not isinstance(err, fpexp.RunFailed)
+    assert err.original.dir == copy and err.run.status == "completed"
+    assert err.run.dir.parent.parent == tmp_path / "py"
+    assert str(err) == f"{copy} not reproduced: differs"
+    done = call_fpexp(["rerun", str(copy), "--check", f"hydra.run.dir={tmp_path / 'cli'}"], copy)
+    assert done.returncode == 1
+    printed = done.stdout.splitlines()[-len(err.differences) :]
+    shown_new = [line for line in printed if line.startswith("rerun:")]
+    assert [line for line in printed if not line.startswith("rerun:")] == [
+        line.replace(str(copy), ".") if line.startswith("original:") else line
+        for line in err.differences
+        if not line.startswith("rerun:")
+    ]
+    assert shown_new and "reproduced: differs" in err.differences
+    assert any("outputs.csv: changed since the run" in d for d in err.differences)
+
+
+def test_rerun_of_a_run_recorded_before_fpexp_sweep_was_renamed(made, tmp_path):
+    """Runs made before ``fpexp/sweep.py`` became ``fpexp/sweep_tracking.py`` name
+    ``fpexp.sweep.SweepTracker`` in ``.hydra/hydra.yaml``; they still rerun and reproduce."""
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(made.dir, old)
+    hydra_yaml = old / ".hydra" / "hydra.yaml"
+    text = hydra_yaml.read_text()
+    assert "_target_: fpexp.sweep_tracking.SweepTracker" in text
+    hydra_yaml.write_text(text.replace("fpexp.sweep_tracking.", "fpexp.sweep."))
+    new = fpexp.rerun(old, check=True, root=tmp_path / "py")
+    assert "fpexp.sweep_tracking.SweepTracker" in (new.dir / ".hydra/hydra.yaml").read_text()
+    done = call_fpexp(["rerun", str(old), "--check", f"hydra.run.dir={tmp_path / 'c'}"], tmp_path)
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == "reproduced: identical"
+
+
+def test_rerun_errors_are_the_clis(swept, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match="rerun: takes Hydra overrides only"):
+        fpexp.rerun(made, "-m")
+    with pytest.raises(fpexp.UsageError, match="@-9: there are only"):
+        fpexp.rerun("@-9", root=made.dir.parent.parent)
+    failed = swept.runs[1]
+    done = call_fpexp(
+        ["rerun", str(failed.dir), "--check", f"hydra.run.dir={tmp_path / 'c'}"], tmp_path
+    )
+    assert done.returncode == 2
+    out = io.StringIO()
+    with (
+        redirect_stdout(out),
+        redirect_stderr(io.StringIO()),
+        pytest.raises(fpexp.UsageError) as caught,
+    ):
+        fpexp.rerun(failed, check=True, root=tmp_path / "py")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("fpexp: error: ")]
+    assert [f"fpexp: error: {p}" for p in caught.value.problems] == errors
+    assert (
+        out.getvalue().splitlines()[0] == done.stdout.splitlines()[0]
+    )  # "original: ... is failed"

@@ -66,6 +66,12 @@ def diff_runs(a: Run, b: Run) -> dict[str, Any]:
     }
 
 
+def as_json(d: dict[str, Any]) -> dict[str, Any]:
+    """What ``fpexp diff --json`` prints (and ``fpexp.diff`` returns): ``diff_runs``'s
+    result with ``empty`` (no difference at all)."""
+    return {**d, "empty": is_empty(d)}
+
+
 def overrides_between(a: Run, b: Run) -> list[str]:
     """Overrides that, applied to A's config by ``rerun``, give exactly B's config."""
     from omegaconf import OmegaConf
@@ -203,7 +209,7 @@ def main(argv: list[str]) -> int:
         return 0
     d = diff_runs(a, b)
     if args.format == "json":
-        print(json.dumps({**d, "empty": is_empty(d)}, indent=2))
+        print(json.dumps(as_json(d), indent=2))
     elif args.format == "md":
         print(_shown(to_markdown(d)), end="")
     else:

@@ -1,0 +1,177 @@
+"""``fpexp.sweep`` and ``fpexp.Sweep``: a Hydra multirun from Python, and its jobs and summary.
+
+``sweep`` goes through the CLI's own path (``fpexp.cli.run_hydra`` with ``-m``), into the
+directory the CLI would name (``ROOT/multirun/<date>/<time>.<ms>-<random>``), so the sweep has
+the CLI's files (``sweep.json``, each job's run directory, ``summary.csv``/``.md``/``.png``).
+A ``Sweep`` reads everything from that directory (untrusted, like any record).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fpexp.api import RunFailed, cli_problems, error_lines, guarded
+from fpexp.api_run import Run
+from fpexp.api_state import caller_state
+from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
+
+_LAUNCHER = "hydra/launcher"
+
+
+class Sweep:
+    """A sweep directory (``fpexp.sweep``'s result, or any made by ``python -m fpexp -m``).
+
+    Example::
+
+        sweep = fpexp.sweep("model.hidden=[2],[4]", "task=binary,multiclass", root="outputs")
+        sweep.dir                                # outputs/multirun/<date>/<time>...
+        [r.status for r in sweep.runs]           # job order; failed jobs included
+        [row["accuracy"] for row in sweep.summary]
+        fpexp.Sweep("outputs/multirun/2026-01-31/12-00-00.000-abcdef")  # an existing one
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._dir = Path(path).absolute()
+        if not (self._dir / "multirun.yaml").is_file():
+            why = "is not a sweep directory (no multirun.yaml)"
+            raise UsageError([Problem(str(path), why, "a directory made by fpexp -m or sweep")])
+
+    def __repr__(self) -> str:
+        return f"fpexp.Sweep({str(self.dir)!r})"
+
+    @property
+    def dir(self) -> Path:
+        """The sweep directory (absolute). Example: ``sweep.dir / "summary.csv"``."""
+        return self._dir
+
+    @property
+    def runs(self) -> list[Run]:
+        """Every job as a ``Run``, in job order, with the status its summary row gives
+        (``completed``, ``failed``, ``interrupted``, ``not run``, ...). A job without a
+        record raises ``UsageError`` on ``.record``. Example: ``sweep.runs[3].metrics``."""
+        from fpexp.catalog import Run as Entry
+        from fpexp.catalog import load_run
+        from fpexp.summary import jobs_of
+
+        found = []
+        for job in jobs_of(self.dir, _plan(self.dir)):
+            recorded = os.path.lexists(job.path / "run.json")
+            entry = load_run(job.path) if recorded else Entry(job.path, {}, job.error)
+            found.append(Run(entry, status=job.status))
+        return found
+
+    @property
+    def summary(self) -> list[dict[str, Any]]:
+        """The rows of ``summary.csv``, one dict per job, every column in the CSV's order.
+
+        Values are typed, as the job records hold them (``int``, ``float`` at full
+        precision, ``list``, ``str``; ``None`` for an empty cell); the CSV writes each as
+        text (floats to 6 significant digits). Recomputed from the job records, so a sweep
+        stopped before its summary was written has one too.
+
+        Example: ``max(sweep.summary, key=lambda row: row["accuracy"])["job"]``."""
+        from fpexp.summary import summary_rows
+
+        columns, rows = summary_rows(self.dir, _plan(self.dir))
+        return [{c: row.get(c) for c in columns} for row in rows]
+
+
+def _plan(sweep_dir: Path) -> list[list[str]] | None:
+    """Each job's overrides from ``sweep.json``; None if it is missing or not a plan (the
+    summary then goes by the job directories, as the CLI's does without a plan)."""
+    from fpexp.sweep_plan import PLAN
+    from fpexp.user_files import file_problem
+
+    path = sweep_dir / PLAN
+    if file_problem(path, PLAN, "") is not None:
+        return None
+    try:
+        jobs = json.loads(path.read_text(encoding="utf-8")).get("jobs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    ok = isinstance(jobs, list) and all(
+        isinstance(j, dict)
+        and isinstance(j.get("overrides"), list)
+        and all(isinstance(o, str) for o in j["overrides"])
+        for j in jobs
+    )
+    return [list(j["overrides"]) for j in jobs] if ok else None
+
+
+def launchers() -> list[str]:
+    """The ``hydra/launcher`` options installed here (``basic``, ``joblib``, ...), asked of
+    Hydra's config search path. Example: ``"joblib" in fpexp.api_sweep.launchers()``."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+
+    from fpexp.config.store import config_dir, register, register_launcher
+
+    register()
+    register_launcher()
+    search_path = create_config_search_path(config_dir())
+    return list(ConfigLoaderImpl(config_search_path=search_path).get_group_options(_LAUNCHER))
+
+
+def _launcher_override(name: str | None, args: list[str]) -> list[str]:
+    """``hydra/launcher=NAME``; ``UsageError`` for a launcher that is not installed or one
+    also chosen among the overrides."""
+    if name is None:
+        return []
+    if any(a.lstrip("+~").startswith(f"{_LAUNCHER}=") for a in args):
+        why = f"given twice (also as {_LAUNCHER}=... among the overrides)"
+        raise UsageError([Problem("launcher", why, "one of the two")])
+    available = launchers()
+    if name not in available:
+        allowed = "one of: " + ", ".join(available)
+        raise UsageError([Problem("launcher", f"unknown launcher {name!r}", allowed)])
+    return [f"{_LAUNCHER}={name}"]
+
+
+def sweep(
+    *overrides: str, root: str | os.PathLike[str] = "outputs", launcher: str | None = None
+) -> Sweep:
+    """Run a Hydra multirun (``python -m fpexp -m OVERRIDES``) into a new sweep directory
+    under ``ROOT/multirun``; the ``Sweep``. ``launcher="joblib"`` is ``hydra/launcher=joblib``
+    (default: Hydra's basic launcher, the jobs one after the other in this process).
+
+    A job that fails does not raise: it is in ``.runs`` and ``.summary`` with its status
+    (also one refused for a bad value, which makes the CLI exit 2). Overrides refused before
+    any job started raise ``fpexp.UsageError`` (``.problems``: the CLI's lines); Ctrl-C raises
+    ``KeyboardInterrupt`` once the records and the summary say ``interrupted``.
+
+    Example::
+
+        sweep = fpexp.sweep("model.hidden=[2],[4],[8]", "task=binary,multiclass")
+        for run, row in zip(sweep.runs, sweep.summary):
+            print(run.dir, row["status"], row.get("accuracy"))
+    """
+    from fpexp.api import _run_dir
+    from fpexp.cli import run_hydra
+    from fpexp.commands import command_line_problem
+
+    args = [str(o) for o in overrides]
+    if (problem := command_line_problem(args)) is not None:
+        raise UsageError([problem])
+    if flags := [a for a in args if a.startswith("-")]:
+        raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
+    args += _launcher_override(launcher, args)
+    target = _run_dir(Path(root).absolute() / "multirun")
+    with caller_state() as tee:
+        done = guarded(lambda: run_hydra(["-m", *args, f"hydra.sweep.dir={target}"]), target)
+    if done.code == EXIT_INTERRUPTED:
+        raise KeyboardInterrupt
+    made = Sweep(target) if (target / "multirun.yaml").is_file() else None
+    if made is not None and (done.code == 0 or _explained(made)):
+        return made
+    lines = error_lines(tee.seen.getvalue())
+    if done.code == EXIT_USAGE:
+        raise UsageError(cli_problems(lines or ["the sweep was refused"]))
+    raise RunFailed("; ".join(lines) or f"the sweep ended with exit code {done.code}", None)
+
+
+def _explained(made: Sweep) -> bool:
+    """Whether a job that failed is what made the sweep's exit code non-zero."""
+    return any(row["status"] in ("failed", "unreadable") for row in made.summary)
