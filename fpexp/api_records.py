@@ -51,7 +51,11 @@ def _entry(ref: RunRef, root: str | os.PathLike[str]) -> Entry:
     return resolve(os.fspath(ref), Path(root))
 
 
-def diff(a: RunRef, b: RunRef, root: str | os.PathLike[str] = "outputs") -> dict[str, Any]:
+def diff(
+    a: Run | str | os.PathLike[str],
+    b: Run | str | os.PathLike[str],
+    root: str | os.PathLike[str] = "outputs",
+) -> dict[str, Any]:
     """What differs between runs ``a`` and ``b`` (each a ``Run``, a path or a CLI reference:
     ``@latest``, ``@-N``, ``SWEEP_DIR:JOB``): exactly what ``fpexp diff --json A B`` prints,
     as a dict (config, groups, inputs, metrics, outputs, environment, ``empty``). Paths in
@@ -70,7 +74,7 @@ def diff(a: RunRef, b: RunRef, root: str | os.PathLike[str] = "outputs") -> dict
 
 
 def rerun(
-    run: RunRef,
+    run: Run | str | os.PathLike[str],
     *overrides: str,
     check: bool = False,
     root: str | os.PathLike[str] = "outputs",

@@ -33,7 +33,7 @@ class Run:
     """
 
     def __init__(self, entry: CatalogRun, status: str | None = None) -> None:
-        self._entry, self._status = entry, status  # status: a sweep job's, as its summary says
+        self._entry, self._status = entry, status  # a sweep job's without a record
 
     def __repr__(self) -> str:
         return f"fpexp.Run({str(self.dir)!r}, status={self.status!r})"

@@ -49,18 +49,22 @@ class Sweep:
 
     @property
     def runs(self) -> list[Run]:
-        """Every job as a ``Run``, in job order, with the status its summary row gives
-        (``completed``, ``failed``, ``interrupted``, ``not run``, ...). A job without a
-        record raises ``UsageError`` on ``.record``. Example: ``sweep.runs[3].metrics``."""
+        """Every job as a ``Run``, in job order, failed ones included. A job with a record
+        has the status ``fpexp runs`` gives it (``completed``, ``failed``, ``interrupted``,
+        or ``unreadable`` if damaged since); one without has its summary row's (``not run``,
+        ``failed``) and raises ``UsageError`` on ``.record``.
+
+        Example: ``[r.metrics for r in sweep.runs if r.status == "completed"]``."""
         from fpexp.catalog import Run as Entry
         from fpexp.catalog import load_run
         from fpexp.summary import jobs_of
 
         found = []
         for job in jobs_of(self.dir, _plan(self.dir)):
-            recorded = os.path.lexists(job.path / "run.json")
-            entry = load_run(job.path) if recorded else Entry(job.path, {}, job.error)
-            found.append(Run(entry, status=job.status))
+            if os.path.lexists(job.path / "run.json"):
+                found.append(Run(load_run(job.path)))
+            else:
+                found.append(Run(Entry(job.path, {}, job.error), status=job.status))
         return found
 
     @property
@@ -133,9 +137,10 @@ def _launcher_override(name: str | None, args: list[str]) -> list[str]:
 def sweep(
     *overrides: str, root: str | os.PathLike[str] = "outputs", launcher: str | None = None
 ) -> Sweep:
-    """Run a Hydra multirun (``python -m fpexp -m OVERRIDES``) into a new sweep directory
-    under ``ROOT/multirun``; the ``Sweep``. ``launcher="joblib"`` is ``hydra/launcher=joblib``
-    (default: Hydra's basic launcher, the jobs one after the other in this process).
+    """Run a Hydra multirun (``python -m fpexp -m OVERRIDES``) into a new sweep directory,
+    ``ROOT/multirun/<date>/<time>.<ms>-<random>`` as the CLI names it; the ``Sweep``.
+    ``launcher="joblib"`` is ``hydra/launcher=joblib`` (default: Hydra's basic launcher,
+    the jobs one after the other in this process).
 
     A job that fails does not raise: it is in ``.runs`` and ``.summary`` with its status
     (also one refused for a bad value, which makes the CLI exit 2). Overrides refused before

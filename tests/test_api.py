@@ -375,6 +375,8 @@ def test_ctrl_c_in_a_sweep_raises_after_the_records_say_interrupted(tmp_path, mo
     assert [r[3] for r in _csv_rows(sweep_dir / "summary.csv")[1:]] == statuses
     assert json.loads((sweep_dir / "1" / "run.json").read_text())["status"] == "interrupted"
     assert fpexp.Sweep(sweep_dir).runs[2].status == "not run"
+    (sweep_dir / "0" / "outputs.csv").write_text("damaged")  # a record's word is not taken
+    assert fpexp.Sweep(sweep_dir).runs[0].status == "unreadable"
 
 
 # --- fpexp.diff ---------------------------------------------------------------------------
