@@ -418,7 +418,10 @@ def test_a_cli_run_is_reproduced_by_rerun_check(tmp_path):
 
 
 def test_rerun_applies_overrides_and_takes_any_reference(made, tmp_path):
-    new = fpexp.rerun(made, "seed=7", root=tmp_path)
+    with pytest.raises(fpexp.NotReproduced) as caught:  # the line: new weights
+        fpexp.rerun(made, "seed=7", check=True, root=tmp_path)
+    new = caught.value.run
+    assert "  weights.safetensors: differs" in caught.value.differences
     assert new.config["seed"] == 7 and new.config["task"] == made.config["task"]
     assert new.record["command"]["rerun_of"] == str(made.dir)
     again = fpexp.rerun("@latest", root=tmp_path)  # the seed=7 run
