@@ -68,7 +68,8 @@ def diff(
     """
     from fpexp.commands.diff import as_json, diff_runs
 
-    found = as_json(diff_runs(_entry(a, root).usable(), _entry(b, root).usable()))
+    with caller_state():
+        found = as_json(diff_runs(_entry(a, root).usable(), _entry(b, root).usable()))
     result: dict[str, Any] = json.loads(json.dumps(found))  # plain JSON values, as printed
     return result
 
