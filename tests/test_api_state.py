@@ -340,3 +340,17 @@ def test_many_calls_in_one_process_equal_separate_processes(tmp_path):
             cwd=tmp_path,
         )
         assert hashes(Path(dirs[str(i)])) == hashes(alone), args
+
+
+def test_a_sweep_under_caller_state_leaves_the_state_too(notebook, tmp_path):
+    """What ``fpexp.sweep`` wraps: a multirun (sweep callbacks, the launcher fpexp stores)."""
+    from hydra.core.config_store import ConfigStore
+
+    from fpexp.cli import run_hydra
+
+    before, launchers = snapshot(), dict(ConfigStore.instance().repo["hydra"]["launcher"])
+    with redirect_stderr(io.StringIO()), caller_state():
+        done = run_hydra(["-m", *FAST, "seed=1,2", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert done.code == 0 and [r.status for r in done.runs] == ["completed"] * 2
+    assert_same(before, snapshot())
+    assert ConfigStore.instance().repo["hydra"]["launcher"] == launchers
