@@ -4,8 +4,9 @@ Hydra keeps its state in singletons: ``GlobalHydra`` (the initialised Hydra and 
 loader), ``HydraConfig`` (what ``HydraConfig.get()`` returns), ``JobRuntime`` (the job name),
 ``VersionBase`` (``version_base`` of the last ``hydra.main``) and the ``ConfigStore``. A run
 replaces or fills all of them, and ``hydra.main`` refuses to start while ``GlobalHydra`` is
-initialised. ``save_hydra`` keeps them, clears ``GlobalHydra`` for the run (so fpexp works
-inside a running Hydra app) and afterwards puts every one back: the app's ``HydraConfig.get()``
+initialised. ``save_hydra`` keeps them, clears ``GlobalHydra`` and hides the caller's
+ConfigStore nodes for the run (so fpexp works, with its own configs, inside a running Hydra
+app) and afterwards puts every one back: the app's ``HydraConfig.get()``
 and config loader are its own again, the ConfigStore holds what it held (fpexp's schema nodes
 and its joblib launcher are stored by each run, ``cli.run_hydra``, and removed after) and
 OmegaConf's resolvers are the same functions (Hydra re-registers ``now``, ``hydra``...).
@@ -20,6 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 Restore = Callable[[], None]
+# What a run sees of the ConfigStore: Hydra's own nodes and its plugins' (then fpexp stores its
+# own). A caller's nodes (an app's ``config``, ``task/...``) would be merged into fpexp's files
+# of the same name as their schema, so they are hidden for the length of the call.
+_OWN = ("hydra", "_dummy_empty_config_.yaml")
 
 
 def _tree(repo: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +66,8 @@ def save_hydra() -> Restore:
         else:
             kept[cls] = None
     store = ConfigStore.instance()
-    repo, resolvers = _tree(store.repo), dict(BaseContainer._resolvers)
+    repo, resolvers = store.repo, dict(BaseContainer._resolvers)
+    store.repo = _tree({k: v for k, v in repo.items() if k in _OWN})  # the run's, a copy
     GlobalHydra.instance().clear()
 
     def restore() -> None:
@@ -71,7 +77,7 @@ def save_hydra() -> Restore:
             else:
                 instances[cls] = saved[0]
                 setattr(saved[0], attr, saved[1])
-        store.repo = repo
+        store.repo = repo  # the very dict, untouched: the run stored into its copy
         BaseContainer._resolvers.clear()
         BaseContainer._resolvers.update(resolvers)
 

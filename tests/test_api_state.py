@@ -231,11 +231,15 @@ def test_the_run_sees_a_new_process_torch_default_dtype(warm, notebook, tmp_path
 
 def test_inside_a_hydra_app(warm, tmp_path, monkeypatch):
     import hydra
+    from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
     (tmp_path / "app.yaml").write_text("greeting: hi\n")
     seen: dict[str, Any] = {}
+    store = ConfigStore.instance()  # an app's structured configs, named like fpexp's
+    store.store(name="config", node={"seed": 1, "extra": "app"})
+    store.store(group="task", name="binary", node={"kind": "app"})
 
     def task(cfg: Any) -> None:
         hc, loader = HydraConfig.get(), GlobalHydra.instance().config_loader()
@@ -248,8 +252,12 @@ def test_inside_a_hydra_app(warm, tmp_path, monkeypatch):
     app_dir = tmp_path / "apprun"
     argv = ["app", f"hydra.run.dir={app_dir}", "hydra/job_logging=none", "hydra/hydra_logging=none"]
     monkeypatch.setattr(sys, "argv", argv)
-    with caller_state():  # the app's own changes to this process, undone for the other tests
-        hydra.main(version_base=None, config_path=str(tmp_path), config_name="app")(task)()
+    try:
+        with caller_state():  # the app's own changes to this process, undone for the others
+            hydra.main(version_base=None, config_path=str(tmp_path), config_name="app")(task)()
+    finally:
+        store.repo.pop("config.yaml")
+        store.repo.pop("task")
     assert_same(seen["before"], seen["after"])
     assert seen["same"] and seen["app"] == "hi"
     assert hashes(seen["run"].dir) == hashes(warm.dir)
