@@ -362,3 +362,18 @@ def test_a_sweep_under_caller_state_leaves_the_state_too(notebook, tmp_path):
     assert done.code == 0 and [r.status for r in done.runs] == ["completed"] * 2
     assert_same(before, snapshot())
     assert ConfigStore.instance().repo["hydra"]["launcher"] == launchers
+
+
+API_CALLS = {
+    "sweep": lambda warm, root: fpexp.sweep(*FAST, "seed=1,2", root=root),
+    "rerun": lambda warm, root: fpexp.rerun(warm, check=True, root=root),
+}
+
+
+@pytest.mark.parametrize("call", API_CALLS)
+def test_the_other_api_calls_leave_the_state_too(call, warm, notebook, tmp_path):
+    """``fpexp.sweep`` and ``fpexp.rerun`` (i11-api) go through ``caller_state`` as well."""
+    before = snapshot()
+    with redirect_stderr(io.StringIO()):
+        API_CALLS[call](warm, tmp_path / "out")
+    assert_same(before, snapshot())
