@@ -366,13 +366,17 @@ def test_a_sweep_under_caller_state_leaves_the_state_too(notebook, tmp_path):
 
 API_CALLS = {
     "sweep": lambda warm, root: fpexp.sweep(*FAST, "seed=1,2", root=root),
+    "sweep joblib": lambda warm, root: fpexp.sweep(*FAST, "seed=1,2", root=root, launcher="joblib"),
     "rerun": lambda warm, root: fpexp.rerun(warm, check=True, root=root),
 }
 
 
-@pytest.mark.parametrize("call", API_CALLS)
+@pytest.mark.parametrize(
+    "call", [pytest.param(c, marks=pytest.mark.slow) if "joblib" in c else c for c in API_CALLS]
+)
 def test_the_other_api_calls_leave_the_state_too(call, warm, notebook, tmp_path):
-    """``fpexp.sweep`` and ``fpexp.rerun`` (i11-api) go through ``caller_state`` as well."""
+    """``fpexp.sweep`` (joblib: worker processes, slow) and ``fpexp.rerun`` (i11-api) go
+    through ``caller_state`` as well, and change nothing outside it."""
     before = snapshot()
     with redirect_stderr(io.StringIO()):
         API_CALLS[call](warm, tmp_path / "out")
