@@ -263,6 +263,13 @@ def test_inside_a_hydra_app(warm, tmp_path, monkeypatch):
     assert hashes(seen["run"].dir) == hashes(warm.dir)
 
 
+def test_reading_a_run_leaves_the_state_too(warm):
+    """``run.model()`` builds layers (their initial draws are overwritten by the weights)."""
+    before = snapshot()
+    warm.model(), warm.outputs(), warm.table("predictions"), fpexp.load(warm.dir).metrics
+    assert_same(before, snapshot())
+
+
 def _in_thread(*overrides: str, root: Path) -> fpexp.Run:
     done: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: done.update(run=fpexp.run(*overrides, root=root)))
