@@ -6,10 +6,10 @@ loader), ``HydraConfig`` (what ``HydraConfig.get()`` returns), ``JobRuntime`` (t
 replaces or fills all of them, and ``hydra.main`` refuses to start while ``GlobalHydra`` is
 initialised. ``save_hydra`` keeps them, clears ``GlobalHydra`` and hides the caller's
 ConfigStore nodes for the run (so fpexp works, with its own configs, inside a running Hydra
-app) and afterwards puts every one back: the app's ``HydraConfig.get()``
-and config loader are its own again, the ConfigStore holds what it held (fpexp's schema nodes
-and its joblib launcher are stored by each run, ``cli.run_hydra``, and removed after) and
-OmegaConf's resolvers are the same functions (Hydra re-registers ``now``, ``hydra``...).
+app) and afterwards puts every one back: the app's ``HydraConfig.get()`` and config loader
+are its own again, the ConfigStore holds what it held (fpexp's schema nodes and its joblib
+launcher are stored by each run, ``cli.run_hydra``, into the run's copy) and OmegaConf's
+resolvers are the same functions (Hydra re-registers ``now``, ``hydra``...).
 Singletons first made during the call are dropped, so a later Hydra app starts fresh, except
 the plugin scan (``Plugins``, ``SourcesRegistry``), done before the snapshot, once a process.
 """
