@@ -3,7 +3,7 @@
 ``run`` goes through the CLI's own Hydra path (``fpexp.cli.run_hydra``), so a run made from
 Python has the same files as one made by ``python -m fpexp`` and is listed and reproduced by
 ``fpexp runs`` and ``fpexp rerun``. Nothing here exits the process or prints a traceback;
-the caller's working directory, ``sys.argv`` and root logging handlers are restored.
+what a call changes in the caller's process is put back (``fpexp.api_state``).
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
     Raises ``fpexp.UsageError`` (a ``ValueError``; ``.problems`` are the CLI's one-line
     messages) for bad overrides or values, ``fpexp.RunFailed`` (``.run``) for a run that
     failed otherwise, and ``KeyboardInterrupt`` once the record says ``interrupted``.
+
+    Notebook-safe: the process is left as it was found (working directory, ``sys.argv``,
+    logging, signal handlers, torch's dtype and RNG, Hydra's global state: see
+    ``fpexp.api_state``), also inside a running Hydra app. Calls from several threads run one
+    at a time; outside the main thread Ctrl-C and SIGTERM are not handled (a note says so).
 
     Example::
 

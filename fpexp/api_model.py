@@ -47,7 +47,8 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     if dtype not in _DTYPES:
         raise UsageError([Problem("dtype", f"unknown dtype {dtype!r}", ", ".join(_DTYPES))])
     head = Head.of(str(task.get("kind")), int(task.get("out_features") or 0))
-    net = build_model(_specs(record, where), head)
+    with torch.random.fork_rng(devices=[]):  # the layers' throw-away initial draws: not
+        net = build_model(_specs(record, where), head)  # from the caller's RNG stream
     state = load_state(run_dir / "weights.safetensors")
     net = net.to(getattr(torch, dtype))
     try:

@@ -1,17 +1,59 @@
 """What a call of the Python API must leave as it found it in the caller's process.
 
-``caller_state()`` wraps every ``fpexp.run``/``sweep``/``rerun`` call: the caller's working
-directory, ``sys.argv`` and ``sys.stderr`` are put back however the call ends, and stderr is
-copied on the way (the CLI's one-line errors become ``UsageError.problems``).
+``caller_state()`` wraps every ``fpexp.run``/``sweep``/``rerun`` call. However the call ends
+(a result, ``UsageError``, ``RunFailed``, ``KeyboardInterrupt``), afterwards these are as they
+were: the working directory, ``sys.argv``, ``sys.path``, the standard streams, ``os.environ``,
+every signal handler, the warnings filters, ``logging`` (every existing logger's handlers,
+level, ``disabled``, ``propagate`` and filters; the caller's handlers are never closed), the
+``random``/numpy/torch global RNGs, torch's default dtype and threads (numpy and torch only if
+the caller had imported them), and Hydra's ``GlobalHydra``, ``HydraConfig``, ``ConfigStore``
+and OmegaConf resolvers (so it also works from inside a running ``@hydra.main`` app).
+stderr is copied on the way (the CLI's one-line errors become ``UsageError.problems``).
+
+Hydra's state is one per process, so calls are serialised: a call from a second thread waits
+for the first to finish. Only the main thread can handle signals: a call from another thread
+says so once on stderr and runs without fpexp's Ctrl-C/SIGTERM handling (Ctrl-C goes to the
+main thread, not to the run; SIGTERM ends the process as the caller's handler says, and the
+run's record then stays ``running`` with a process that is gone).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+
+from fpexp.hydra_state import save_hydra
+from fpexp.logging_state import save_logging
+from fpexp.process_state import (
+    save_environ,
+    save_numpy,
+    save_random,
+    save_signals,
+    save_sys,
+    save_torch,
+    save_warnings,
+)
+
+# Saved in this order, restored in the reverse one. Hydra's last: it clears GlobalHydra.
+SAVERS: tuple[Callable[[], Callable[[], None]], ...] = (
+    save_sys,
+    save_environ,
+    save_signals,
+    save_warnings,
+    save_random,
+    save_numpy,
+    save_torch,
+    save_logging,
+    save_hydra,
+)
+NOT_MAIN_THREAD = (
+    "fpexp: note: running outside the main thread: Ctrl-C and SIGTERM are not handled "
+    "during this run"
+)
+_ONE_AT_A_TIME = threading.RLock()  # Hydra's global state is per process
 
 
 class Tee(io.TextIOBase):
@@ -30,13 +72,28 @@ class Tee(io.TextIOBase):
 
 @contextlib.contextmanager
 def caller_state() -> Iterator[Tee]:
-    """The working directory, argv and stderr as they were, whatever the run did."""
-    cwd, argv, stderr = os.getcwd(), list(sys.argv), sys.stderr
-    tee = Tee(stderr)  # type: ignore[arg-type]
-    sys.stderr = tee
-    try:
-        yield tee
-    finally:
-        sys.stderr = stderr
-        os.chdir(cwd)
-        sys.argv[:] = argv
+    """Everything listed above as it was, whatever the call did; one call at a time."""
+    with _ONE_AT_A_TIME:
+        if threading.current_thread() is not threading.main_thread():
+            print(NOT_MAIN_THREAD, file=sys.stderr)
+        restorers: list[Callable[[], None]] = []
+        try:
+            for save in SAVERS:
+                restorers.append(save())
+            tee = Tee(sys.stderr)  # type: ignore[arg-type]
+            sys.stderr = tee
+            yield tee
+        finally:
+            _restore(restorers)
+
+
+def _restore(restorers: list[Callable[[], None]]) -> None:
+    """Run every restorer, newest first, even when one fails; then raise the first failure."""
+    failures: list[BaseException] = []
+    for restore in reversed(restorers):
+        try:
+            restore()
+        except Exception as err:  # the others must still run
+            failures.append(err)
+    if failures:
+        raise failures[0]

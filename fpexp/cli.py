@@ -34,7 +34,6 @@ from fpexp.interrupts import during_run
 from fpexp.run_dirs import DirectoryRefused
 
 log = logging.getLogger("fpexp")
-register()
 
 
 def _print(problems: list[Problem]) -> None:
@@ -178,6 +177,7 @@ def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = [saved_argv[0] if saved_argv else "fpexp", *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us instead of Hydra's printer
+    register()  # each call: the Python API puts back the ConfigStore and resolvers it found
     register_launcher()
     code, sweep_code, sweep_dir = 0, 0, None
     with _root_logging_restored(), sweep.tracking() as state:
