@@ -162,9 +162,9 @@ def sweep(
         raise UsageError([problem])
     if flags := [a for a in args if a.startswith("-")]:
         raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
-    args += _launcher_override(launcher, args)
     target = _run_dir(Path(root).absolute() / "multirun")
-    with caller_state() as tee:
+    with caller_state() as tee:  # asking Hydra for its launchers registers config: inside
+        args += _launcher_override(launcher, args)
         done = guarded(lambda: run_hydra(["-m", *args, f"hydra.sweep.dir={target}"]), target)
     if done.code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
