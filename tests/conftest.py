@@ -7,6 +7,7 @@ there the process is the point, and they start a real ``python -m fpexp``."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import logging
@@ -115,15 +116,52 @@ def call_fpexp(
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
-@pytest.fixture
-def compose_cfg() -> Callable[..., DictConfig]:
-    """Compose the shipped config with overrides, in-process (no run directory)."""
-    register()
-
-    def _compose(*overrides: str) -> DictConfig:
-        GlobalHydra.instance().clear()
+def _hydra_compose(overrides: Sequence[str]) -> DictConfig:
+    GlobalHydra.instance().clear()
+    try:
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
             return compose(CONFIG_NAME, overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="session")
+def _composed_choices() -> dict[tuple[str, ...], DictConfig]:
+    """The shipped config composed per list of group choices (read only: handed out as copies)."""
+    return {}
+
+
+@pytest.fixture
+def compose_cfg(_composed_choices) -> Callable[..., DictConfig]:
+    """Compose the shipped config with overrides, in-process (no run directory).
+
+    As Hydra composes: the group choices pick the defaults (composed once per list of choices in
+    the session), then the other overrides are applied in order by Hydra's own
+    ``_apply_overrides_to_config`` to a copy, as Hydra applies them after every composition (the
+    same code, so the same values and errors); a composition costs ~50 times an application.
+    Overrides that are not plain (sweeps, ``/`` or ``@`` keys, ``hydra``): composed whole."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from fpexp.config.store import group_names
+
+    register()
+    groups, parser = group_names(), OverridesParser.create()
+
+    def _compose(*overrides: str) -> DictConfig:
+        parsed = parser.parse_overrides(list(overrides))
+        if any(
+            o.is_sweep_override() or o.package is not None or "/" in o.key_or_group for o in parsed
+        ) or any(o.key_or_group.split(".")[0] == "hydra" for o in parsed):
+            return _hydra_compose(overrides)
+        choices = tuple(o.input_line for o in parsed if o.key_or_group in groups)
+        if choices not in _composed_choices:
+            _composed_choices[choices] = _hydra_compose(choices)
+        cfg = copy.deepcopy(_composed_choices[choices])
+        ConfigLoaderImpl._apply_overrides_to_config(
+            [o for o in parsed if o.key_or_group not in groups], cfg
+        )
+        return cfg
 
     yield _compose
     GlobalHydra.instance().clear()
