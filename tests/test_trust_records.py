@@ -25,6 +25,12 @@ from fpexp.commands import COMMANDS, command_line_problem
 BASE = ("data=synthetic", "data.n_rows=40", "data.seed=3")
 
 
+@pytest.fixture(scope="module")
+def cwd(tmp_path_factory) -> Path:
+    """The working directory of the commands: one that holds no run (paths print in full)."""
+    return tmp_path_factory.mktemp("cwd")
+
+
 def record(run: Path) -> dict:
     return json.loads((run / "run.json").read_text())
 
@@ -195,13 +201,13 @@ CRAFTED = {
 
 
 @pytest.mark.parametrize("case", list(CRAFTED))
-def test_rerun_refuses_a_crafted_record_and_calls_nothing(case, run, tmp_path, monkeypatch):
+def test_rerun_refuses_a_crafted_record_and_calls_nothing(case, run, cwd, monkeypatch):
     craft, key, file = CRAFTED[case]
     (run.parent / "secret.txt").write_text("secret\n")
     craft(run)
     monkeypatch.delenv("FPEXP_CRAFTED", raising=False)
     new = run.parent / "new"
-    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], cwd)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and all(
         line.startswith("fpexp: error: ") for line in done.stderr.splitlines()
@@ -213,19 +219,19 @@ def test_rerun_refuses_a_crafted_record_and_calls_nothing(case, run, tmp_path, m
 
 
 @pytest.mark.parametrize("case", [c for c in CRAFTED if "config.yaml" in c or "run.json" in c])
-def test_diff_overrides_refuses_a_crafted_config(case, run, made, tmp_path):
+def test_diff_overrides_refuses_a_crafted_config(case, run, made, cwd):
     craft, key, _ = CRAFTED[case]
     (run.parent / "secret.txt").write_text("secret\n")
     craft(run)
-    done = call_fpexp(["diff", str(run), str(made("base", *BASE)), "--overrides"], tmp_path)
+    done = call_fpexp(["diff", str(run), str(made("base", *BASE)), "--overrides"], cwd)
     assert done.returncode == 2 and done.stdout == "" and key.split(": ")[-1] in done.stderr
     assert not (run.parent / "stolen.txt").exists()
 
 
-def test_rerun_keeps_allowed_hydra_settings_and_drops_where_it_ran(run, tmp_path):
+def test_rerun_keeps_allowed_hydra_settings_and_drops_where_it_ran(run, cwd):
     add_hydra_overrides("hydra.verbose=[fpexp]", "hydra/launcher=basic")(run)
     new = run.parent / "new"
-    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], cwd)
     assert done.returncode == 0, done.stderr
     carried = yaml.safe_load((new / ".hydra" / "hydra.yaml").read_text())["hydra"]["overrides"]
     assert "hydra.verbose=[fpexp]" in carried["hydra"]
@@ -336,18 +342,18 @@ FILE_DAMAGE = [c for c in MALFORMED if c.startswith(("outputs.", "predictions.")
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_runs_lists_a_malformed_run_as_unreadable(case, run, made, tmp_path):
+def test_runs_lists_a_malformed_run_as_unreadable(case, run, made, cwd):
     craft, reason = MALFORMED[case]
     craft(run)
-    done = call_fpexp(["runs", str(run.parent), "--json"], tmp_path)
+    done = call_fpexp(["runs", str(run.parent), "--json"], cwd)
     (row,) = json.loads(done.stdout)
     assert done.returncode == 0 and row["status"] == "unreadable" and reason in row["summary"], row
-    done = call_fpexp(["runs", str(run.parent), "--status", "unreadable"], tmp_path)
+    done = call_fpexp(["runs", str(run.parent), "--status", "unreadable"], cwd)
     assert done.returncode == 0 and "unreadable" in done.stdout.splitlines()[1]
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_references_skip_and_diff_names_a_malformed_run(case, run, made, tmp_path):
+def test_references_skip_and_diff_names_a_malformed_run(case, run, made, cwd):
     craft, reason = MALFORMED[case]
     craft(run)
     healthy = run.parent / "healthy"
@@ -355,9 +361,9 @@ def test_references_skip_and_diff_names_a_malformed_run(case, run, made, tmp_pat
     data = record(healthy)
     data["started_at"] = "2000-01-01T00:00:00.000+00:00"  # older than the malformed one
     (healthy / "run.json").write_text(json.dumps(data))
-    done = call_fpexp(["diff", "@latest", str(healthy), "--root", str(run.parent)], tmp_path)
+    done = call_fpexp(["diff", "@latest", str(healthy), "--root", str(run.parent)], cwd)
     assert done.returncode == 0 and done.stdout.startswith("no differences"), done.stderr
-    done = call_fpexp(["diff", str(run), str(healthy)], tmp_path)
+    done = call_fpexp(["diff", str(run), str(healthy)], cwd)
     assert done.returncode == 2 and done.stdout == ""
     assert (
         one_error(done.stderr).startswith(f"fpexp: error: {run}: unreadable run: ")
@@ -366,9 +372,9 @@ def test_references_skip_and_diff_names_a_malformed_run(case, run, made, tmp_pat
 
 
 @pytest.mark.parametrize("case", [c for c in MALFORMED if c not in FILE_DAMAGE])
-def test_rerun_refuses_a_malformed_record(case, run, tmp_path):
+def test_rerun_refuses_a_malformed_record(case, run, cwd):
     MALFORMED[case][0](run)
-    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'new'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'new'}"], cwd)
     assert done.returncode == 2 and "unreadable run" in one_error(done.stderr)
     assert not (run.parent / "new").exists()
 
@@ -376,7 +382,7 @@ def test_rerun_refuses_a_malformed_record(case, run, tmp_path):
 WRONG_VALUES = (None, True, "x", [1], {"a": 1})
 
 
-def test_no_wrong_typed_field_crashes_runs_or_diff(run, tmp_path):
+def test_no_wrong_typed_field_crashes_runs_or_diff(run, cwd):
     """Property-style: every field and nested field of a real record, set to each wrong-typed
     value, gives exit 0 or 2 from runs and diff, never a traceback."""
     original = record(run)
@@ -393,7 +399,7 @@ def test_no_wrong_typed_field_crashes_runs_or_diff(run, tmp_path):
             node[path[-1]] = value
             (run / "run.json").write_text(json.dumps(data))
             for args in (("runs", str(run.parent), "--json"), ("diff", str(run), str(run))):
-                done = call_fpexp([*args], tmp_path)
+                done = call_fpexp([*args], cwd)
                 assert done.returncode in (0, 2) and "Traceback" not in done.stderr, (
                     path,
                     value,
@@ -423,7 +429,7 @@ DAMAGED_FORMATS = {
 
 
 @pytest.mark.parametrize("case", list(DAMAGED_FORMATS))
-def test_rerun_check_reports_a_damaged_file_as_changed(case, made, tmp_path):
+def test_rerun_check_reports_a_damaged_file_as_changed(case, made, tmp_path, cwd):
     fmt, craft = DAMAGED_FORMATS[case]
     run = Path(shutil.copytree(made(fmt, *BASE, f"output.format={fmt}"), tmp_path / "run"))
     craft(run)
@@ -432,14 +438,14 @@ def test_rerun_check_reports_a_damaged_file_as_changed(case, made, tmp_path):
         for n in record(run)["outputs"]
         if n.startswith(("outputs", "weights")) and ("weights" in case) == n.startswith("weights")
     )
-    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'new'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'new'}"], cwd)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert f"  {name}: changed since the run (sha256 " in done.stdout
     assert (
         "reproduced: identical to the changed files" in done.stdout
         or "reproduced: differs" in done.stdout
     )
-    done = call_fpexp(["diff", str(run), str(made(fmt, *BASE, f"output.format={fmt}"))], tmp_path)
+    done = call_fpexp(["diff", str(run), str(made(fmt, *BASE, f"output.format={fmt}"))], cwd)
     assert done.returncode in (0, 2) and "Traceback" not in done.stderr
     if done.returncode == 2:
         assert name in one_error(done.stderr)
@@ -491,24 +497,22 @@ def make_running(run: Path, process: dict | None, status: str = "running") -> No
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 @pytest.mark.parametrize("case", list(LIVENESS))
-def test_runs_and_diff_show_a_dead_running_run_as_stale(case, run, made, tmp_path):
+def test_runs_and_diff_show_a_dead_running_run_as_stale(case, run, made, cwd):
     process, status = LIVENESS[case]
     make_running(run, process())
-    done = call_fpexp(["runs", str(run.parent), "--json"], tmp_path)
+    done = call_fpexp(["runs", str(run.parent), "--json"], cwd)
     (row,) = json.loads(done.stdout)
     assert done.returncode == 0 and row["status"] == status
-    done = call_fpexp(["diff", str(run), str(made("base", *BASE))], tmp_path)
+    done = call_fpexp(["diff", str(run), str(made("base", *BASE))], cwd)
     assert done.returncode == 0 and f"status: a {status}" in done.stdout
 
 
 @pytest.mark.parametrize("status", ["failed", "interrupted", "stale", "running"])
-def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(
-    status, run, made, tmp_path
-):
+def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(status, run, made, cwd):
     process = {"pid": _dead_pid(), "start_ticks": 1} if status == "stale" else None
     make_running(run, process, "running" if status == "stale" else status)
     new = run.parent / "new"
-    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], cwd)
     assert done.returncode == 0, done.stderr
     weights = record(new)["weights"]
     assert weights["origin"] == "initialised"
@@ -523,18 +527,18 @@ def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(
     assert (new / "outputs.csv").read_bytes() == (base / "outputs.csv").read_bytes()
 
 
-def test_rerun_check_of_a_failed_run_is_not_reported_identical(run, tmp_path):
+def test_rerun_check_of_a_failed_run_is_not_reported_identical(run, cwd):
     make_running(run, None, "failed")
-    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
     assert done.returncode == 1 and "reproduced: identical" not in done.stdout
     assert done.stdout.rstrip().endswith(
         "reproduced: not comparable: the original run is failed (no result)"
     )
 
 
-def test_rerun_check_of_a_stale_run_says_stale(run, tmp_path):
+def test_rerun_check_of_a_stale_run_says_stale(run, cwd):
     make_running(run, {"pid": _dead_pid(), "start_ticks": 1})
-    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
     assert done.returncode == 1 and "running" not in done.stdout.replace("recorded as running", "")
     assert done.stdout.rstrip().endswith(
         "reproduced: not comparable: the original run is stale (no result)"
@@ -542,14 +546,14 @@ def test_rerun_check_of_a_stale_run_says_stale(run, tmp_path):
     assert "weights: the original run is stale: its weights were never saved" in done.stdout
 
 
-def test_a_hidden_corrupted_output_is_never_reproduced_identical(run, tmp_path):
+def test_a_hidden_corrupted_output_is_never_reproduced_identical(run, cwd):
     """Removing a file's entry from run.json no longer hides that the file was changed."""
     set_record(lambda d: d["outputs"].pop("outputs.csv"))(run)
     lines = (run / "outputs.csv").read_text().splitlines(keepends=True)
     (run / "outputs.csv").write_text(
         lines[0] + lines[1].replace("0.", "7.", 1) + "".join(lines[2:])
     )
-    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
     assert done.returncode == 2 and "reproduced" not in done.stdout
     assert one_error(done.stderr) == (
         f"fpexp: error: {run}: unreadable run: run.json: a completed run lists no outputs file"
@@ -558,25 +562,23 @@ def test_a_hidden_corrupted_output_is_never_reproduced_identical(run, tmp_path):
     assert not (run.parent / "n").exists()
 
 
-def test_a_run_with_choices_outside_the_packaged_options_is_listed(run, made, tmp_path):
+def test_a_run_with_choices_outside_the_packaged_options_is_listed(run, made, cwd):
     """A run made with --config-dir: listed, @latest finds it, diff reads it; rerun refuses."""
     set_record(lambda d: d["command"]["choices"].update(data="mine"))(run)
     older = run.parent / "older"
     shutil.copytree(made("base", *BASE), older)
     set_record(lambda d: d.update(started_at="2000-01-01T00:00:00.000+00:00"))(older)
-    done = call_fpexp(["runs", str(run.parent), "--json"], tmp_path)
+    done = call_fpexp(["runs", str(run.parent), "--json"], cwd)
     assert done.returncode == 0 and [r["status"] for r in json.loads(done.stdout)] == [
         "completed",
         "completed",
     ]
-    done = call_fpexp(["diff", "@latest", str(older), "--root", str(run.parent)], tmp_path)
+    done = call_fpexp(["diff", "@latest", str(older), "--root", str(run.parent)], cwd)
     assert done.returncode == 0 and "  data: mine → synthetic   (config group)" in done.stdout, (
         done.stdout + done.stderr
     )
     new = run.parent / "new"
-    done = call_fpexp(
-        ["rerun", "@latest", "--root", str(run.parent), f"hydra.run.dir={new}"], tmp_path
-    )
+    done = call_fpexp(["rerun", "@latest", "--root", str(run.parent), f"hydra.run.dir={new}"], cwd)
     assert done.returncode == 2 and not new.exists()
     assert one_error(done.stderr).startswith(
         "fpexp: error: data: 'mine' is not an option of this group ("
@@ -587,7 +589,7 @@ def test_rerun_reuses_saved_weights_when_a_relative_model_weights_is_gone(made, 
     shutil.copy(made("base", *BASE) / "weights.safetensors", tmp_path / "w.safetensors")
     run = tmp_path / "a"
     args = [*BASE, "model.weights=w.safetensors", f"hydra.run.dir={run}"]
-    assert call_fpexp(args, tmp_path).returncode == 0
+    assert call_fpexp(args, tmp_path).returncode == 0  # model.weights relative to tmp_path
     (tmp_path / "w.safetensors").unlink()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()  # the rerun's own cwd does not matter either
@@ -602,9 +604,9 @@ def test_rerun_reuses_saved_weights_when_a_relative_model_weights_is_gone(made, 
     assert (tmp_path / "n" / "outputs.csv").read_bytes() == (run / "outputs.csv").read_bytes()
 
 
-def test_check_of_an_edited_config_with_the_same_files_is_not_identical(run, tmp_path):
+def test_check_of_an_edited_config_with_the_same_files_is_not_identical(run, cwd):
     set_config("progress", False)(run)
-    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
     assert done.returncode == 1 and "reproduced: identical\n" not in done.stdout
     assert (
         "  .hydra/config.yaml: edited since the run (progress: true in run.json, false now)"
@@ -615,8 +617,8 @@ def test_check_of_an_edited_config_with_the_same_files_is_not_identical(run, tmp
     )
 
 
-def test_rerun_of_a_completed_run_still_loads_its_saved_weights(run, tmp_path):
-    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'new'}"], tmp_path)
+def test_rerun_of_a_completed_run_still_loads_its_saved_weights(run, cwd):
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'new'}"], cwd)
     assert done.returncode == 0, done.stderr
     assert record(run.parent / "new")["weights"]["origin"] == "rerun"
 
@@ -624,68 +626,65 @@ def test_rerun_of_a_completed_run_still_loads_its_saved_weights(run, tmp_path):
 # ---- 5. rerun --check and diff name the cause
 
 
-def test_check_and_diff_name_an_input_changed_since_the_run(made, tmp_path):
+def test_check_and_diff_name_an_input_changed_since_the_run(made, tmp_path, cwd):
     data = tmp_path / "x.csv"
     data.write_text("a,b\n1,2\n3,4\n")
     run = tmp_path / "run"
     assert (
-        call_fpexp(["data=file", f"data.path={data}", f"hydra.run.dir={run}"], tmp_path).returncode
-        == 0
+        call_fpexp(["data=file", f"data.path={data}", f"hydra.run.dir={run}"], cwd).returncode == 0
     )
     data.write_text("a,b\n1,2\n3,5\n")
-    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'n'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'n'}"], cwd)
     assert done.returncode == 1 and f"  input {data}: changed since the run (sha256 " in done.stdout
-    done = call_fpexp(["diff", str(run), str(tmp_path / "n")], tmp_path)
+    done = call_fpexp(["diff", str(run), str(tmp_path / "n")], cwd)
     assert "a changed since its run:" in done.stdout and f"input {data}: changed" in done.stdout
     assert "input.sha256:" in done.stdout
-    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={tmp_path / 'm'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={tmp_path / 'm'}"], cwd)
     assert (
         done.returncode == 0
         and f"note: input {data}: changed since the run (sha256 " in done.stdout
     )
 
 
-def test_check_names_an_edited_hydra_config(run, tmp_path):
+def test_check_names_an_edited_hydra_config(run, cwd):
     set_config("seed", 7)(run)
-    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
     assert done.returncode == 1
     assert "  .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in done.stdout
-    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'm'}"], tmp_path)
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'm'}"], cwd)
     assert done.returncode == 0
     assert (
         "note: .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in done.stdout
     )
 
 
-def test_diff_compares_the_weights_behind_the_same_path(made, tmp_path):
+def test_diff_compares_the_weights_behind_the_same_path(made, tmp_path, cwd):
     weights = tmp_path / "w.safetensors"
     shutil.copy(made("base", *BASE) / "weights.safetensors", weights)
     a, b = tmp_path / "a", tmp_path / "b"
     assert (
-        call_fpexp([*BASE, f"model.weights={weights}", f"hydra.run.dir={a}"], tmp_path).returncode
-        == 0
+        call_fpexp([*BASE, f"model.weights={weights}", f"hydra.run.dir={a}"], cwd).returncode == 0
     )
     shutil.copy(made("seed7", *BASE, "seed=7", "data.seed=3") / "weights.safetensors", weights)
     assert (
-        call_fpexp([*BASE, f"model.weights={weights}", f"hydra.run.dir={b}"], tmp_path).returncode
-        == 0
+        call_fpexp([*BASE, f"model.weights={weights}", f"hydra.run.dir={b}"], cwd).returncode == 0
     )
-    done = call_fpexp(["diff", str(a), str(b)], tmp_path)
+    done = call_fpexp(["diff", str(a), str(b)], cwd)
     assert (
         done.returncode == 0 and "config: same" in done.stdout and "weights.sha256: " in done.stdout
     )
     assert f"model.weights {weights}: changed since the run" in done.stdout.split("b:")[1]
-    data = json.loads(call_fpexp(["diff", str(a), str(b), "--json"], tmp_path).stdout)
+    data = json.loads(call_fpexp(["diff", str(a), str(b), "--json"], cwd).stdout)
     assert data["empty"] is False and [c["key"] for c in data["inputs"]] == [
         "weights.sha256",
         "weights.safetensors.sha256",
     ]
 
 
-def test_diff_says_which_columns_differ_when_shapes_agree(made, tmp_path):
+def test_diff_says_which_columns_differ_when_shapes_agree(made, cwd):
     a = made("base", *BASE)
     b = made("classes", *BASE, "task.classes=[no,yes]")
-    done = call_fpexp(["diff", str(a), str(b)], tmp_path)
+    done = call_fpexp(["diff", str(a), str(b)], cwd)
     assert done.returncode == 0
     assert (
         "outputs: not compared: columns differ: ['1'] vs ['yes'] (same shape [40, 1])"
@@ -693,15 +692,15 @@ def test_diff_says_which_columns_differ_when_shapes_agree(made, tmp_path):
     )
 
 
-def test_diff_caps_the_flipped_ids_with_a_count(made, tmp_path):
+def test_diff_caps_the_flipped_ids_with_a_count(made, cwd):
     a = made("wide1", "data=synthetic", "data.n_rows=400", "data.seed=3", "seed=1")
     b = made("wide2", "data=synthetic", "data.n_rows=400", "data.seed=3", "seed=2")
-    data = json.loads(call_fpexp(["diff", str(a), str(b), "--json"], tmp_path).stdout)
+    data = json.loads(call_fpexp(["diff", str(a), str(b), "--json"], cwd).stdout)
     count = data["outputs"]["flipped_count"]
     assert count > 20 and len(data["outputs"]["flipped"]) == 20
-    text = call_fpexp(["diff", str(a), str(b)], tmp_path).stdout
+    text = call_fpexp(["diff", str(a), str(b)], cwd).stdout
     assert f"predictions flipped: {count} (" in text and f"... and {count - 20} more)" in text
-    md = call_fpexp(["diff", str(a), str(b), "--md"], tmp_path).stdout
+    md = call_fpexp(["diff", str(a), str(b), "--md"], cwd).stdout
     assert f"Predictions flipped: {count} (" in md and f"... and {count - 20} more)" in md
 
 
@@ -724,11 +723,11 @@ REFERENCES = {
 
 
 @pytest.mark.parametrize("ref", list(REFERENCES))
-def test_a_malformed_reference_is_one_line(ref, run, tmp_path):
-    done = call_fpexp(["diff", ref, str(run), "--root", str(run.parent)], tmp_path)
+def test_a_malformed_reference_is_one_line(ref, run, cwd):
+    done = call_fpexp(["diff", ref, str(run), "--root", str(run.parent)], cwd)
     assert done.returncode == 2 and done.stdout == ""
     assert one_error(done.stderr).startswith(f"fpexp: error: {REFERENCES[ref]}")
-    done = call_fpexp(["rerun", ref, "--root", str(run.parent)], tmp_path)
+    done = call_fpexp(["rerun", ref, "--root", str(run.parent)], cwd)
     assert done.returncode == 2 and one_error(done.stderr).startswith(
         f"fpexp: error: {REFERENCES[ref]}"
     )
@@ -738,8 +737,8 @@ def test_a_malformed_reference_is_one_line(ref, run, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["runz"], ["rerunn", "@latest"], ["seed=1", "runz"]])
-def test_an_unknown_subcommand_lists_the_subcommands(args, tmp_path):
-    done = call_fpexp([*args], tmp_path)
+def test_an_unknown_subcommand_lists_the_subcommands(args, cwd):
+    done = call_fpexp([*args], cwd)
     line = one_error(done.stderr)
     assert (
         done.returncode == 2
@@ -749,8 +748,8 @@ def test_an_unknown_subcommand_lists_the_subcommands(args, tmp_path):
     assert ", ".join(COMMANDS) in line and "key=value" in line
 
 
-def test_did_you_mean(tmp_path):
-    assert "did you mean runs?" in call_fpexp(["runz"], tmp_path).stderr
+def test_did_you_mean(cwd):
+    assert "did you mean runs?" in call_fpexp(["runz"], cwd).stderr
 
 
 @pytest.mark.parametrize(
@@ -784,17 +783,17 @@ def test_hydra_flags_and_overrides_are_not_mistaken_for_subcommands(args):
         ["seed=1", "--experimental-rerun", "config.pickle"],
     ],
 )
-def test_experimental_rerun_is_refused(args, tmp_path):
-    done = call_fpexp([*args], tmp_path)
+def test_experimental_rerun_is_refused(args, cwd):
+    done = call_fpexp([*args], cwd)
     assert done.returncode == 2 and "unpickles" in one_error(done.stderr)
 
 
-def test_version(tmp_path):
+def test_version(cwd):
     from importlib.metadata import version
 
     from fpexp import __version__
 
-    done = call_fpexp(["--version"], tmp_path)
+    done = call_fpexp(["--version"], cwd)
     assert done.returncode == 0 and done.stderr == ""
     assert (
         done.stdout == f"fpexp {__version__} (hydra-core {version('hydra-core')}, "
@@ -802,6 +801,6 @@ def test_version(tmp_path):
     )
 
 
-def test_cfg_job_still_runs_in_process(tmp_path):
-    done = call_fpexp(["--cfg", "job", "seed=5"], tmp_path)
+def test_cfg_job_still_runs_in_process(cwd):
+    done = call_fpexp(["--cfg", "job", "seed=5"], cwd)
     assert done.returncode == 0 and "seed: 5" in done.stdout
