@@ -37,6 +37,20 @@ _FRESH_WARNING_FILTERS = list(warnings.filters)
 _CURRENT = {"slow": False}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """``tmp_path`` on a RAM disk where there is one and no place was chosen (``--basetemp``,
+    ``PYTEST_DEBUG_TEMPROOT``). fpexp fsyncs every file it writes, and run.json at every phase:
+    the same calls cost ~3.5 ms each on this machine's disk and ~0.06 ms on tmpfs, a fifth of
+    an in-process run. Nothing is skipped: the same work, on another filesystem."""
+    shm = Path("/dev/shm")
+    if config.option.basetemp or "PYTEST_DEBUG_TEMPROOT" in os.environ or not shm.is_dir():
+        return
+    with contextlib.suppress(OSError):
+        free = os.statvfs(shm)
+        if os.access(shm, os.W_OK) and free.f_bavail * free.f_frsize > 2**30:
+            os.environ["PYTEST_DEBUG_TEMPROOT"] = str(shm)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _CURRENT["slow"] = item.get_closest_marker("slow") is not None
 
