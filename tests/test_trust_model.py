@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import run_into
 from safetensors.torch import load_file, save_file
-from support import NON_DENSE, non_strided, record
+from support import NON_DENSE, RUN_BOOKKEEPING, non_strided, record
 from torch import nn
 
 from fpexp import cli
@@ -512,7 +512,7 @@ def test_an_impossible_model_is_one_line_from_the_real_cli(tmp_path):
         "fpexp: error: model.width: a model of 8,000,000,000,001 parameters needs at least 29.1 TiB"
     )
     assert len(done.stderr.splitlines()) == 1  # the largest part only: the model
-    assert {p.name for p in run_dir.iterdir()} == {".hydra", "run.json", "fpexp.log"}
+    assert {p.name for p in run_dir.iterdir()} == RUN_BOOKKEEPING
 
 
 # --------------------------------------------------------------------------- hostile review
