@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support import LESSON, MULTICLASS, REGRESSION
 from torch import nn
 
 from fpexp.builder import build
@@ -12,27 +13,6 @@ from fpexp.heads import Head
 from fpexp.layer_list import locate
 from fpexp.mlp import ACTIVATION_TARGETS
 from fpexp.model_shape import ModelShape
-
-LESSON = (
-    "Sequential(\n"
-    "  (0): Linear(in_features=6, out_features=4, bias=True)\n"
-    "  (1): Linear(in_features=4, out_features=1, bias=True)\n"
-    "  (2): Sigmoid()\n"
-    ")"
-)
-MULTICLASS = (
-    "Sequential(\n"
-    "  (0): Linear(in_features=6, out_features=4, bias=True)\n"
-    "  (1): Linear(in_features=4, out_features=3, bias=True)\n"
-    "  (2): Softmax(dim=-1)\n"
-    ")"
-)
-REGRESSION = (
-    "Sequential(\n"
-    "  (0): Linear(in_features=6, out_features=4, bias=True)\n"
-    "  (1): Linear(in_features=4, out_features=1, bias=True)\n"
-    ")"
-)
 
 
 def _build(cfg) -> nn.Sequential:

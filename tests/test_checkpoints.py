@@ -6,20 +6,16 @@ direct forward pass of the hand-built torch model in eval mode.
 
 from __future__ import annotations
 
-import csv
 import importlib
-import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
 import torch
-from test_run import FEATURES
-from test_trust_model import NON_DENSE, _non_strided
+from conftest import run_into
+from support import NON_DENSE, lesson_forward, mammal_outputs, non_strided, record
 from torch import nn
 
-from fpexp.cli import main
 from fpexp.errors import UsageError
 from fpexp.safe_pickle import read_inert
 
@@ -35,25 +31,6 @@ def mlp(seed: int = 7, bias: bool = True) -> nn.Sequential:
         nn.Linear(8, 1, bias=bias),
         nn.Sigmoid(),
     )
-
-
-def expected(model: nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(torch.tensor(FEATURES, dtype=torch.float32))[:, 0]
-
-
-def outputs(run_dir: Path) -> torch.Tensor:
-    with open(run_dir / "outputs.csv", newline="") as fh:
-        return torch.tensor([float(r["mammal"]) for r in csv.DictReader(fh)], dtype=torch.float32)
-
-
-def fpexp(tmp_path, monkeypatch, capsys, *args: str, name: str = "run"):
-    """``fpexp ARGS`` in-process from ``tmp_path``: (exit code, stdout, stderr, run dir)."""
-    monkeypatch.chdir(tmp_path)
-    run_dir = tmp_path / name
-    code = main([*args, f"hydra.run.dir={run_dir}"])
-    out, err = capsys.readouterr()
-    return code, out, err, run_dir
 
 
 def prefixed(state: dict, prefix: str) -> dict:
@@ -120,36 +97,34 @@ def layouts(sd: dict) -> dict[str, tuple]:
 
 @pytest.mark.parametrize("widths", ["from_weights", "given"])
 @pytest.mark.parametrize("layout", list(layouts({})))
-def test_checkpoint_layouts_load_the_models_weights(tmp_path, monkeypatch, capsys, layout, widths):
+def test_checkpoint_layouts_load_the_models_weights(tmp_path, layout, widths):
     model = mlp()
     name, content, args, key, prefix = layouts(model.state_dict())[layout]
     torch.save(content, tmp_path / name)
     given = ["model.hidden=[16,8]"] if widths == "given" else []
-    code, out, err, run_dir = fpexp(
+    done, run_dir = run_into(
         tmp_path,
-        monkeypatch,
-        capsys,
         f"model.weights={name}",
         "model.activation=relu",
         *args,
         *given,
     )
-    assert code == 0, err
-    assert torch.equal(outputs(run_dir), expected(model))
-    rec = json.loads((run_dir / "run.json").read_text())
+    assert done.returncode == 0, done.stderr
+    assert torch.equal(mammal_outputs(run_dir), lesson_forward(model))
+    rec = record(run_dir)
     picked = {k: v for k, v in {"key": key, "prefix": prefix}.items() if v is not None}
     assert {k: rec["weights"].get(k) for k in ("key", "prefix") if k in rec["weights"]} == picked
     said = [f"the state dict under '{key}'"] if key else []
     said += [f"key prefix '{prefix}' stripped"] if prefix else []
-    assert f"weights: {', '.join(said)} ({tmp_path / name})\n" in out
+    assert f"weights: {', '.join(said)} ({tmp_path / name})\n" in done.stdout
 
 
-def test_an_ambiguous_checkpoint_lists_its_keys(tmp_path, monkeypatch, capsys):
+def test_an_ambiguous_checkpoint_lists_its_keys(tmp_path):
     sd = mlp().state_dict()
     torch.save({"epoch": 1, "state_dict": sd, "model": sd}, tmp_path / "two.pt")
-    code, _, err, run_dir = fpexp(tmp_path, monkeypatch, capsys, "model.weights=two.pt")
-    assert code == 2
-    assert err == (
+    done, run_dir = run_into(tmp_path, "model.weights=two.pt")
+    assert done.returncode == 2
+    assert done.stderr == (
         f"fpexp: error: model.weights_key: {tmp_path}/two.pt: more than one state dict (under "
         "state_dict and model); keys found: epoch, state_dict, model "
         "(model.weights_key=state_dict or model.weights_key=model)\n"
@@ -181,36 +156,34 @@ def test_an_ambiguous_checkpoint_lists_its_keys(tmp_path, monkeypatch, capsys):
     ],
     ids=["no_state_dict", "nested_miss", "top_miss"],
 )
-def test_a_key_that_is_not_there_lists_the_keys_found(
-    tmp_path, monkeypatch, capsys, content, args, line
-):
+def test_a_key_that_is_not_there_lists_the_keys_found(tmp_path, content, args, line):
     torch.save(content, tmp_path / "c.pt")
-    code, _, err, _ = fpexp(tmp_path, monkeypatch, capsys, "model.weights=c.pt", *args)
-    assert code == 2
-    assert err == "fpexp: error: " + line.format(p=tmp_path / "c.pt") + "\n"
+    done, _ = run_into(tmp_path, "model.weights=c.pt", *args)
+    assert done.returncode == 2
+    assert done.stderr == "fpexp: error: " + line.format(p=tmp_path / "c.pt") + "\n"
 
 
-def test_an_explicit_prefix_must_start_every_key(tmp_path, monkeypatch, capsys):
+def test_an_explicit_prefix_must_start_every_key(tmp_path):
     torch.save(prefixed(mlp().state_dict(), "model."), tmp_path / "w.pt")
-    code, _, err, _ = fpexp(
-        tmp_path, monkeypatch, capsys, "model.weights=w.pt", "model.weights_prefix=net."
-    )
-    assert code == 2
-    assert err == (
+    done, _ = run_into(tmp_path, "model.weights=w.pt", "model.weights_prefix=net.")
+    assert done.returncode == 2
+    assert done.stderr == (
         f"fpexp: error: model.weights_prefix: 'net.' does not start every key of {tmp_path}/w.pt "
         "(not model.0.weight) (a prefix every key shares, e.g. model.)\n"
     )
 
 
-def test_a_prefix_whose_stripped_keys_do_not_fit_is_kept_and_named(tmp_path, monkeypatch, capsys):
+def test_a_prefix_whose_stripped_keys_do_not_fit_is_kept_and_named(tmp_path):
     state = prefixed(mlp().state_dict(), "net.")
     torch.save(state, tmp_path / "w.pt")
-    code, _, err, _ = fpexp(tmp_path, monkeypatch, capsys, "model.weights=w.pt", "model.hidden=[4]")
-    assert code == 2
-    assert err.startswith(f"fpexp: error: model.weights: {tmp_path}/w.pt does not fit the model: ")
-    assert "unexpected net.0.weight [16, 6]" in err
-    assert "every key starts with 'net.' (model.weights_prefix strips it)" in err
-    assert len(err.splitlines()) == 1
+    done, _ = run_into(tmp_path, "model.weights=w.pt", "model.hidden=[4]")
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        f"fpexp: error: model.weights: {tmp_path}/w.pt does not fit the model: "
+    )
+    assert "unexpected net.0.weight [16, 6]" in done.stderr
+    assert "every key starts with 'net.' (model.weights_prefix strips it)" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- reading safely
@@ -273,9 +246,7 @@ def _forget(module, marks):
         mark.unlink()
 
 
-def test_a_lightning_checkpoint_loads_without_constructing_its_extras(
-    tmp_path, monkeypatch, capsys, side_effects
-):
+def test_a_lightning_checkpoint_loads_without_constructing_its_extras(tmp_path, side_effects):
     objects, module, marks = side_effects
     model = mlp()
 
@@ -292,26 +263,22 @@ def test_a_lightning_checkpoint_loads_without_constructing_its_extras(
     )
     torch.save(content, tmp_path / "l.ckpt")
     _forget(module, marks)
-    code, _, err, run_dir = fpexp(
-        tmp_path, monkeypatch, capsys, "model.weights=l.ckpt", "model.activation=relu"
-    )
-    assert code == 0, err
-    assert torch.equal(outputs(run_dir), expected(model))
+    done, run_dir = run_into(tmp_path, "model.weights=l.ckpt", "model.activation=relu")
+    assert done.returncode == 0, done.stderr
+    assert torch.equal(mammal_outputs(run_dir), lesson_forward(model))
     assert list(marks.iterdir()) == [] and "fx_side_effects" not in sys.modules
-    assert json.loads((run_dir / "run.json").read_text())["weights"]["key"] == "state_dict"
+    assert record(run_dir)["weights"]["key"] == "state_dict"
 
 
 @pytest.mark.parametrize("bad", ["reduced", "stateful", "hp"])
-def test_a_state_dict_holding_objects_is_refused_and_none_is_built(
-    tmp_path, monkeypatch, capsys, side_effects, bad
-):
+def test_a_state_dict_holding_objects_is_refused_and_none_is_built(tmp_path, side_effects, bad):
     objects, module, marks = side_effects
     state = dict(prefixed(mlp().state_dict(), "model."), **{"model.extra": objects[bad]})
     torch.save(lightning(state, hyper_parameters=objects["hp"]), tmp_path / "l.ckpt")
     _forget(module, marks)
-    code, _, err, _ = fpexp(tmp_path, monkeypatch, capsys, "model.weights=l.ckpt")
-    assert code == 2
-    assert err == (
+    done, _ = run_into(tmp_path, "model.weights=l.ckpt")
+    assert done.returncode == 2
+    assert done.stderr == (
         f"fpexp: error: model.weights: {tmp_path}/l.ckpt: holds pickled objects, not only "
         "tensors; refused without loading them (a state dict of tensors, or .safetensors)\n"
     )
@@ -339,7 +306,7 @@ def test_the_inert_reader_refuses_what_weights_only_refuses_with_the_same_line(
 
     state = mlp().state_dict()
     dense = state["0.weight"]
-    state["0.weight"] = dense.long() if kind == "int64" else _non_strided(kind, dense)
+    state["0.weight"] = dense.long() if kind == "int64" else non_strided(kind, dense)
     torch.save({"state_dict": state, "hyper_parameters": System()}, tmp_path / "w.ckpt")
     with pytest.raises(UsageError) as info:
         load_state(tmp_path / "w.ckpt")

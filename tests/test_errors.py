@@ -6,6 +6,7 @@ import json
 
 import pytest
 from conftest import run_fpexp
+from support import RUN_BOOKKEEPING
 
 # (overrides, the exact stderr lines). Value problems are found inside the run: the run
 # directory exists and its record says failed. Composition problems stop before any run dir.
@@ -134,7 +135,7 @@ def test_value_errors_fail_the_run_cleanly(tmp_path, overrides, lines):
     assert rec["error"] == "; ".join(lines)
     assert rec["outputs"] == {}
     present = {p.name for p in run_dir.iterdir()}
-    assert present == {".hydra", "run.json", "fpexp.log"}
+    assert present == RUN_BOOKKEEPING
     assert lines[0] in (run_dir / "fpexp.log").read_text()
 
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import ENV, call_fpexp, run_into, start_fpexp
+from support import record
 from torch import nn
 
 from fpexp.errors import Problem, UsageError
@@ -43,10 +44,6 @@ def make_data(tmp_path: Path, n: int = N) -> dict:
 
 
 fpexp = run_into
-
-
-def record(run_dir: Path) -> dict:
-    return json.loads((run_dir / "run.json").read_text())
 
 
 def model_for(kind: str, out: int) -> nn.Sequential:

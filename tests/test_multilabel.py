@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from safetensors.torch import load_file
+from support import record
 from torch import nn
 
 from fpexp import cli
@@ -163,10 +164,6 @@ def run(where: Path, name: str, fmt: str, *overrides: str) -> Path:
     args = ["task=multilabel", *FILE_ARGS[fmt], f"output.format={fmt}", "batch_size=5"]
     assert cli.main([*args, *overrides, f"hydra.run.dir={where / name}"]) == 0
     return where / name
-
-
-def record(run_dir: Path) -> dict:
-    return json.loads((run_dir / "run.json").read_text())
 
 
 @pytest.fixture(scope="module")

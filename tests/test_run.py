@@ -12,18 +12,8 @@ import numpy as np
 import torch
 from conftest import call_fpexp
 from safetensors.torch import load_file
-from test_builder import LESSON, MULTICLASS, REGRESSION
+from support import ANIMALS, FEATURES, LESSON, MULTICLASS, REGRESSION, RUN_BOOKKEEPING, RUN_FILES
 from torch import nn
-
-ANIMALS = ["dog", "platypus", "eagle", "tortoise", "snake"]
-FEATURES = [
-    [1, 0, 0, 1, 4, 1],
-    [1, 0, 1, 1, 4, 1],
-    [0, 1, 1, 0, 2, 1],
-    [0, 0, 1, 0, 4, 1],
-    [0, 0, 1, 0, 0, 1],
-]
-RUN_FILES = {"model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv"}
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -62,7 +52,7 @@ def test_default_run_reproduces_the_lesson_bit_for_bit(default_run):
 
 def test_run_directory_holds_exactly_the_documented_files(default_run):
     names = {p.name for p in default_run.run_dir.iterdir()}
-    assert names == RUN_FILES | {".hydra", "run.json", "fpexp.log"}
+    assert names == RUN_FILES | RUN_BOOKKEEPING
     hydra_files = {p.name for p in (default_run.run_dir / ".hydra").iterdir()}
     assert hydra_files == {"config.yaml", "overrides.yaml", "hydra.yaml"}
     assert not list(default_run.run_dir.glob(".*.tmp"))

@@ -8,7 +8,6 @@ and the absence of a traceback are checked on a few of them in a subprocess.
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import lzma
 import os
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import run_into
+from support import record
 from torch import nn
 
 from fpexp.app import run_experiment
@@ -29,10 +29,6 @@ from fpexp.errors import UsageError
 from fpexp.tables import read_table
 
 BIG = 200_000  # rows: the CSV is well past pyarrow's first 1 MiB block
-
-
-def record(run_dir: Path) -> dict:
-    return json.loads((run_dir / "run.json").read_text())
 
 
 def _csv(text: str) -> Callable[[Path], None]:

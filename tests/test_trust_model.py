@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import json
 import logging
 import math
 import os
@@ -17,6 +16,7 @@ import pytest
 import torch
 from conftest import run_into
 from safetensors.torch import load_file, save_file
+from support import NON_DENSE, RUN_BOOKKEEPING, non_strided, record
 from torch import nn
 
 from fpexp import cli
@@ -28,10 +28,6 @@ from fpexp.layer_stats import LayerStats
 from fpexp.tables import read_table
 
 # --------------------------------------------------------------------------- helpers
-
-
-def record(run_dir: Path) -> dict:
-    return json.loads((run_dir / "run.json").read_text())
 
 
 def run_ok(compose_cfg, tmp_path: Path, *overrides: str, name: str = "run") -> Path:
@@ -124,30 +120,11 @@ def test_integer_bool_and_complex_weights_are_refused_not_cast(compose_cfg, tmp_
     )
 
 
-def _non_strided(kind: str, dense: torch.Tensor) -> torch.Tensor:
-    if kind == "sparse_coo":
-        return dense.to_sparse()
-    if kind == "sparse_csr":
-        return dense.to_sparse_csr()
-    if kind == "quantized":
-        return torch.quantize_per_tensor(dense, 0.1, 0, torch.qint8)
-    return torch.empty(dense.shape, device="meta")
-
-
-# Tensors that are not dense, and how the refusal names each (also the inert reader's test).
-NON_DENSE = [
-    ("sparse_coo", "a sparse_coo tensor"),
-    ("sparse_csr", "a sparse_csr tensor"),
-    ("quantized", "a quantized tensor (qint8)"),
-    ("meta", "a meta tensor (no values)"),
-]
-
-
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize(("kind", "what"), NON_DENSE)
 def test_non_dense_tensors_in_a_pt_are_one_line(compose_cfg, tmp_path, kind, what):
     state = lesson_state()
-    state["0.weight"] = _non_strided(kind, state["0.weight"])
+    state["0.weight"] = non_strided(kind, state["0.weight"])
     path = save_state(state, tmp_path / "w.pt")
     (line,) = refused(compose_cfg, tmp_path, f"model.weights={path}")
     assert line.startswith(f"fpexp: error: model.weights: {path}: 0.weight is {what} (dense ")
@@ -535,7 +512,7 @@ def test_an_impossible_model_is_one_line_from_the_real_cli(tmp_path):
         "fpexp: error: model.width: a model of 8,000,000,000,001 parameters needs at least 29.1 TiB"
     )
     assert len(done.stderr.splitlines()) == 1  # the largest part only: the model
-    assert {p.name for p in run_dir.iterdir()} == {".hydra", "run.json", "fpexp.log"}
+    assert {p.name for p in run_dir.iterdir()} == RUN_BOOKKEEPING
 
 
 # --------------------------------------------------------------------------- hostile review

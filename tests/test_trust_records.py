@@ -1,7 +1,8 @@
 """Records and references are untrusted input: crafted, malformed, stale and changed runs.
 
-Everything runs in-process through ``fpexp.cli.main`` (which returns the exit code): the
-point is what fpexp does with a run directory, not the process around it.
+Everything runs in-process through conftest's ``call_fpexp`` (``fpexp.cli.main`` with the exit
+code, stdout and stderr a process would have): the point is what fpexp does with a run
+directory, not the process around it.
 """
 
 from __future__ import annotations
@@ -17,19 +18,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import call_fpexp
 
-from fpexp import cli
 from fpexp.commands import COMMANDS, command_line_problem
 
 BASE = ("data=synthetic", "data.n_rows=40", "data.seed=3")
 
 
-def fpexp(capsys, *args: str) -> tuple[int, str, str]:
-    """``fpexp ARGS`` in-process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = cli.main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture(scope="module")
+def cwd(tmp_path_factory) -> Path:
+    """The working directory of the commands: one that holds no run (paths print in full)."""
+    return tmp_path_factory.mktemp("cwd")
 
 
 def record(run: Path) -> dict:
@@ -52,7 +51,8 @@ def made(tmp_path_factory) -> Callable[..., Path]:
     def _made(name: str, *overrides: str) -> Path:
         if name not in cache:
             out = root / name
-            assert cli.main([*overrides, f"hydra.run.dir={out}"]) == 0
+            done = call_fpexp([*overrides, f"hydra.run.dir={out}"], root)
+            assert done.returncode == 0, done.stderr
             cache[name] = out
         return cache[name]
 
@@ -201,38 +201,38 @@ CRAFTED = {
 
 
 @pytest.mark.parametrize("case", list(CRAFTED))
-def test_rerun_refuses_a_crafted_record_and_calls_nothing(case, run, capsys, monkeypatch):
+def test_rerun_refuses_a_crafted_record_and_calls_nothing(case, run, cwd, monkeypatch):
     craft, key, file = CRAFTED[case]
     (run.parent / "secret.txt").write_text("secret\n")
     craft(run)
     monkeypatch.delenv("FPEXP_CRAFTED", raising=False)
     new = run.parent / "new"
-    code, _, err = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={new}")
-    assert code == 2
-    assert "Traceback" not in err and all(
-        line.startswith("fpexp: error: ") for line in err.splitlines()
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], cwd)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and all(
+        line.startswith("fpexp: error: ") for line in done.stderr.splitlines()
     )
-    assert f"fpexp: error: {key}" in err or f": {key}" in err, err
-    assert file in err
+    assert f"fpexp: error: {key}" in done.stderr or f": {key}" in done.stderr, done.stderr
+    assert file in done.stderr
     assert not (run.parent / "stolen.txt").exists() and not (run.parent / "stolen").exists()
     assert not new.exists() and "FPEXP_CRAFTED" not in os.environ
 
 
 @pytest.mark.parametrize("case", [c for c in CRAFTED if "config.yaml" in c or "run.json" in c])
-def test_diff_overrides_refuses_a_crafted_config(case, run, made, capsys):
+def test_diff_overrides_refuses_a_crafted_config(case, run, made, cwd):
     craft, key, _ = CRAFTED[case]
     (run.parent / "secret.txt").write_text("secret\n")
     craft(run)
-    code, out, err = fpexp(capsys, "diff", str(run), str(made("base", *BASE)), "--overrides")
-    assert code == 2 and out == "" and key.split(": ")[-1] in err
+    done = call_fpexp(["diff", str(run), str(made("base", *BASE)), "--overrides"], cwd)
+    assert done.returncode == 2 and done.stdout == "" and key.split(": ")[-1] in done.stderr
     assert not (run.parent / "stolen.txt").exists()
 
 
-def test_rerun_keeps_allowed_hydra_settings_and_drops_where_it_ran(run, capsys):
+def test_rerun_keeps_allowed_hydra_settings_and_drops_where_it_ran(run, cwd):
     add_hydra_overrides("hydra.verbose=[fpexp]", "hydra/launcher=basic")(run)
     new = run.parent / "new"
-    code, _, err = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={new}")
-    assert code == 0, err
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], cwd)
+    assert done.returncode == 0, done.stderr
     carried = yaml.safe_load((new / ".hydra" / "hydra.yaml").read_text())["hydra"]["overrides"]
     assert "hydra.verbose=[fpexp]" in carried["hydra"]
     assert not any("launcher" in o for o in carried["hydra"])
@@ -342,18 +342,18 @@ FILE_DAMAGE = [c for c in MALFORMED if c.startswith(("outputs.", "predictions.")
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_runs_lists_a_malformed_run_as_unreadable(case, run, made, capsys):
+def test_runs_lists_a_malformed_run_as_unreadable(case, run, made, cwd):
     craft, reason = MALFORMED[case]
     craft(run)
-    code, out, _ = fpexp(capsys, "runs", str(run.parent), "--json")
-    (row,) = json.loads(out)
-    assert code == 0 and row["status"] == "unreadable" and reason in row["summary"], row
-    code, out, _ = fpexp(capsys, "runs", str(run.parent), "--status", "unreadable")
-    assert code == 0 and "unreadable" in out.splitlines()[1]
+    done = call_fpexp(["runs", str(run.parent), "--json"], cwd)
+    (row,) = json.loads(done.stdout)
+    assert done.returncode == 0 and row["status"] == "unreadable" and reason in row["summary"], row
+    done = call_fpexp(["runs", str(run.parent), "--status", "unreadable"], cwd)
+    assert done.returncode == 0 and "unreadable" in done.stdout.splitlines()[1]
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_references_skip_and_diff_names_a_malformed_run(case, run, made, capsys):
+def test_references_skip_and_diff_names_a_malformed_run(case, run, made, cwd):
     craft, reason = MALFORMED[case]
     craft(run)
     healthy = run.parent / "healthy"
@@ -361,25 +361,28 @@ def test_references_skip_and_diff_names_a_malformed_run(case, run, made, capsys)
     data = record(healthy)
     data["started_at"] = "2000-01-01T00:00:00.000+00:00"  # older than the malformed one
     (healthy / "run.json").write_text(json.dumps(data))
-    code, out, err = fpexp(capsys, "diff", "@latest", str(healthy), "--root", str(run.parent))
-    assert code == 0 and out.startswith("no differences"), err
-    code, out, err = fpexp(capsys, "diff", str(run), str(healthy))
-    assert code == 2 and out == ""
-    assert one_error(err).startswith(f"fpexp: error: {run}: unreadable run: ") and reason in err
+    done = call_fpexp(["diff", "@latest", str(healthy), "--root", str(run.parent)], cwd)
+    assert done.returncode == 0 and done.stdout.startswith("no differences"), done.stderr
+    done = call_fpexp(["diff", str(run), str(healthy)], cwd)
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        one_error(done.stderr).startswith(f"fpexp: error: {run}: unreadable run: ")
+        and reason in done.stderr
+    )
 
 
 @pytest.mark.parametrize("case", [c for c in MALFORMED if c not in FILE_DAMAGE])
-def test_rerun_refuses_a_malformed_record(case, run, capsys):
+def test_rerun_refuses_a_malformed_record(case, run, cwd):
     MALFORMED[case][0](run)
-    code, _, err = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={run.parent / 'new'}")
-    assert code == 2 and "unreadable run" in one_error(err)
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'new'}"], cwd)
+    assert done.returncode == 2 and "unreadable run" in one_error(done.stderr)
     assert not (run.parent / "new").exists()
 
 
 WRONG_VALUES = (None, True, "x", [1], {"a": 1})
 
 
-def test_no_wrong_typed_field_crashes_runs_or_diff(run, capsys):
+def test_no_wrong_typed_field_crashes_runs_or_diff(run, cwd):
     """Property-style: every field and nested field of a real record, set to each wrong-typed
     value, gives exit 0 or 2 from runs and diff, never a traceback."""
     original = record(run)
@@ -396,10 +399,15 @@ def test_no_wrong_typed_field_crashes_runs_or_diff(run, capsys):
             node[path[-1]] = value
             (run / "run.json").write_text(json.dumps(data))
             for args in (("runs", str(run.parent), "--json"), ("diff", str(run), str(run))):
-                code, _, err = fpexp(capsys, *args)
-                assert code in (0, 2) and "Traceback" not in err, (path, value, args, err)
-                if code == 2:
-                    assert one_error(err)
+                done = call_fpexp([*args], cwd)
+                assert done.returncode in (0, 2) and "Traceback" not in done.stderr, (
+                    path,
+                    value,
+                    args,
+                    done.stderr,
+                )
+                if done.returncode == 2:
+                    assert one_error(done.stderr)
             tried += 1
     assert tried == len(paths) * len(WRONG_VALUES) > 100
 
@@ -421,7 +429,7 @@ DAMAGED_FORMATS = {
 
 
 @pytest.mark.parametrize("case", list(DAMAGED_FORMATS))
-def test_rerun_check_reports_a_damaged_file_as_changed(case, made, tmp_path, capsys):
+def test_rerun_check_reports_a_damaged_file_as_changed(case, made, tmp_path, cwd):
     fmt, craft = DAMAGED_FORMATS[case]
     run = Path(shutil.copytree(made(fmt, *BASE, f"output.format={fmt}"), tmp_path / "run"))
     craft(run)
@@ -430,16 +438,17 @@ def test_rerun_check_reports_a_damaged_file_as_changed(case, made, tmp_path, cap
         for n in record(run)["outputs"]
         if n.startswith(("outputs", "weights")) and ("weights" in case) == n.startswith("weights")
     )
-    code, out, err = fpexp(
-        capsys, "rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'new'}"
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'new'}"], cwd)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"  {name}: changed since the run (sha256 " in done.stdout
+    assert (
+        "reproduced: identical to the changed files" in done.stdout
+        or "reproduced: differs" in done.stdout
     )
-    assert code == 1 and "Traceback" not in err, err
-    assert f"  {name}: changed since the run (sha256 " in out
-    assert "reproduced: identical to the changed files" in out or "reproduced: differs" in out
-    code, _, err = fpexp(capsys, "diff", str(run), str(made(fmt, *BASE, f"output.format={fmt}")))
-    assert code in (0, 2) and "Traceback" not in err
-    if code == 2:
-        assert name in one_error(err)
+    done = call_fpexp(["diff", str(run), str(made(fmt, *BASE, f"output.format={fmt}"))], cwd)
+    assert done.returncode in (0, 2) and "Traceback" not in done.stderr
+    if done.returncode == 2:
+        assert name in one_error(done.stderr)
     else:  # same size and readable as a table: diff says it changed since the run
         assert "weights" in name
 
@@ -488,189 +497,210 @@ def make_running(run: Path, process: dict | None, status: str = "running") -> No
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 @pytest.mark.parametrize("case", list(LIVENESS))
-def test_runs_and_diff_show_a_dead_running_run_as_stale(case, run, made, capsys):
+def test_runs_and_diff_show_a_dead_running_run_as_stale(case, run, made, cwd):
     process, status = LIVENESS[case]
     make_running(run, process())
-    code, out, _ = fpexp(capsys, "runs", str(run.parent), "--json")
-    (row,) = json.loads(out)
-    assert code == 0 and row["status"] == status
-    code, out, _ = fpexp(capsys, "diff", str(run), str(made("base", *BASE)))
-    assert code == 0 and f"status: a {status}" in out
+    done = call_fpexp(["runs", str(run.parent), "--json"], cwd)
+    (row,) = json.loads(done.stdout)
+    assert done.returncode == 0 and row["status"] == status
+    done = call_fpexp(["diff", str(run), str(made("base", *BASE))], cwd)
+    assert done.returncode == 0 and f"status: a {status}" in done.stdout
 
 
 @pytest.mark.parametrize("status", ["failed", "interrupted", "stale", "running"])
-def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(
-    status, run, made, capsys
-):
+def test_rerun_of_a_run_without_saved_weights_initialises_as_the_original(status, run, made, cwd):
     process = {"pid": _dead_pid(), "start_ticks": 1} if status == "stale" else None
     make_running(run, process, "running" if status == "stale" else status)
     new = run.parent / "new"
-    code, out, err = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={new}")
-    assert code == 0, err
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={new}"], cwd)
+    assert done.returncode == 0, done.stderr
     weights = record(new)["weights"]
     assert weights["origin"] == "initialised"
     assert (
         weights["note"].startswith("the original run is ")
         and "initialised from seed 42" in weights["note"]
     )
-    assert f"original: {run} is {status}" in out
-    assert f"weights: the original run is {status}: " in out  # stale, not "running"
-    assert "the original run is running" not in out or status == "running"
+    assert f"original: {run} is {status}" in done.stdout
+    assert f"weights: the original run is {status}: " in done.stdout  # stale, not "running"
+    assert "the original run is running" not in done.stdout or status == "running"
     base = made("base", *BASE)
     assert (new / "outputs.csv").read_bytes() == (base / "outputs.csv").read_bytes()
 
 
-def test_rerun_check_of_a_failed_run_is_not_reported_identical(run, capsys):
+def test_rerun_check_of_a_failed_run_is_not_reported_identical(run, cwd):
     make_running(run, None, "failed")
-    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
-    assert code == 1 and "reproduced: identical" not in out
-    assert out.rstrip().endswith(
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
+    assert done.returncode == 1 and "reproduced: identical" not in done.stdout
+    assert done.stdout.rstrip().endswith(
         "reproduced: not comparable: the original run is failed (no result)"
     )
 
 
-def test_rerun_check_of_a_stale_run_says_stale(run, capsys):
+def test_rerun_check_of_a_stale_run_says_stale(run, cwd):
     make_running(run, {"pid": _dead_pid(), "start_ticks": 1})
-    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
-    assert code == 1 and "running" not in out.replace("recorded as running", "")
-    assert out.rstrip().endswith(
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
+    assert done.returncode == 1 and "running" not in done.stdout.replace("recorded as running", "")
+    assert done.stdout.rstrip().endswith(
         "reproduced: not comparable: the original run is stale (no result)"
     )
-    assert "weights: the original run is stale: its weights were never saved" in out
+    assert "weights: the original run is stale: its weights were never saved" in done.stdout
 
 
-def test_a_hidden_corrupted_output_is_never_reproduced_identical(run, capsys):
+def test_a_hidden_corrupted_output_is_never_reproduced_identical(run, cwd):
     """Removing a file's entry from run.json no longer hides that the file was changed."""
     set_record(lambda d: d["outputs"].pop("outputs.csv"))(run)
     lines = (run / "outputs.csv").read_text().splitlines(keepends=True)
     (run / "outputs.csv").write_text(
         lines[0] + lines[1].replace("0.", "7.", 1) + "".join(lines[2:])
     )
-    code, out, err = fpexp(
-        capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"
-    )
-    assert code == 2 and "reproduced" not in out
-    assert one_error(err) == (
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
+    assert done.returncode == 2 and "reproduced" not in done.stdout
+    assert one_error(done.stderr) == (
         f"fpexp: error: {run}: unreadable run: run.json: a completed run lists no outputs file"
         " in outputs"
     )
     assert not (run.parent / "n").exists()
 
 
-def test_a_run_with_choices_outside_the_packaged_options_is_listed(run, made, capsys):
+def test_a_run_with_choices_outside_the_packaged_options_is_listed(run, made, cwd):
     """A run made with --config-dir: listed, @latest finds it, diff reads it; rerun refuses."""
     set_record(lambda d: d["command"]["choices"].update(data="mine"))(run)
     older = run.parent / "older"
     shutil.copytree(made("base", *BASE), older)
     set_record(lambda d: d.update(started_at="2000-01-01T00:00:00.000+00:00"))(older)
-    code, out, _ = fpexp(capsys, "runs", str(run.parent), "--json")
-    assert code == 0 and [r["status"] for r in json.loads(out)] == ["completed", "completed"]
-    code, out, err = fpexp(capsys, "diff", "@latest", str(older), "--root", str(run.parent))
-    assert code == 0 and "  data: mine → synthetic   (config group)" in out, out + err
-    new = run.parent / "new"
-    code, _, err = fpexp(
-        capsys, "rerun", "@latest", "--root", str(run.parent), f"hydra.run.dir={new}"
+    done = call_fpexp(["runs", str(run.parent), "--json"], cwd)
+    assert done.returncode == 0 and [r["status"] for r in json.loads(done.stdout)] == [
+        "completed",
+        "completed",
+    ]
+    done = call_fpexp(["diff", "@latest", str(older), "--root", str(run.parent)], cwd)
+    assert done.returncode == 0 and "  data: mine → synthetic   (config group)" in done.stdout, (
+        done.stdout + done.stderr
     )
-    assert code == 2 and not new.exists()
-    assert one_error(err).startswith("fpexp: error: data: 'mine' is not an option of this group (")
+    new = run.parent / "new"
+    done = call_fpexp(["rerun", "@latest", "--root", str(run.parent), f"hydra.run.dir={new}"], cwd)
+    assert done.returncode == 2 and not new.exists()
+    assert one_error(done.stderr).startswith(
+        "fpexp: error: data: 'mine' is not an option of this group ("
+    )
 
 
-def test_rerun_reuses_saved_weights_when_a_relative_model_weights_is_gone(
-    made, tmp_path, capsys, monkeypatch
-):
-    monkeypatch.chdir(tmp_path)
+def test_rerun_reuses_saved_weights_when_a_relative_model_weights_is_gone(made, tmp_path):
     shutil.copy(made("base", *BASE) / "weights.safetensors", tmp_path / "w.safetensors")
     run = tmp_path / "a"
-    assert cli.main([*BASE, "model.weights=w.safetensors", f"hydra.run.dir={run}"]) == 0
+    args = [*BASE, "model.weights=w.safetensors", f"hydra.run.dir={run}"]
+    assert call_fpexp(args, tmp_path).returncode == 0  # model.weights relative to tmp_path
     (tmp_path / "w.safetensors").unlink()
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)  # the rerun's own cwd does not matter either
-    code, out, err = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'n'}")
+    elsewhere.mkdir()  # the rerun's own cwd does not matter either
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'n'}"], elsewhere)
     gone = f"  model.weights {tmp_path / 'w.safetensors'}: missing since the run"
-    assert code == 0 and gone in out and out.rstrip().endswith("reproduced: identical"), err
+    assert (
+        done.returncode == 0
+        and gone in done.stdout
+        and done.stdout.rstrip().endswith("reproduced: identical")
+    ), done.stderr
     assert record(tmp_path / "n")["weights"]["origin"] == "rerun"
     assert (tmp_path / "n" / "outputs.csv").read_bytes() == (run / "outputs.csv").read_bytes()
 
 
-def test_check_of_an_edited_config_with_the_same_files_is_not_identical(run, capsys):
+def test_check_of_an_edited_config_with_the_same_files_is_not_identical(run, cwd):
     set_config("progress", False)(run)
-    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
-    assert code == 1 and "reproduced: identical\n" not in out
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
+    assert done.returncode == 1 and "reproduced: identical\n" not in done.stdout
     assert (
-        "  .hydra/config.yaml: edited since the run (progress: true in run.json, false now)" in out
+        "  .hydra/config.yaml: edited since the run (progress: true in run.json, false now)"
+        in done.stdout
     )
-    assert out.rstrip().endswith("reproduced: same files, but from a config edited since the run")
+    assert done.stdout.rstrip().endswith(
+        "reproduced: same files, but from a config edited since the run"
+    )
 
 
-def test_rerun_of_a_completed_run_still_loads_its_saved_weights(run, capsys):
-    code, _, err = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={run.parent / 'new'}")
-    assert code == 0, err
+def test_rerun_of_a_completed_run_still_loads_its_saved_weights(run, cwd):
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'new'}"], cwd)
+    assert done.returncode == 0, done.stderr
     assert record(run.parent / "new")["weights"]["origin"] == "rerun"
 
 
 # ---- 5. rerun --check and diff name the cause
 
 
-def test_check_and_diff_name_an_input_changed_since_the_run(made, tmp_path, capsys):
+def test_check_and_diff_name_an_input_changed_since_the_run(made, tmp_path, cwd):
     data = tmp_path / "x.csv"
     data.write_text("a,b\n1,2\n3,4\n")
     run = tmp_path / "run"
-    assert cli.main(["data=file", f"data.path={data}", f"hydra.run.dir={run}"]) == 0
+    assert (
+        call_fpexp(["data=file", f"data.path={data}", f"hydra.run.dir={run}"], cwd).returncode == 0
+    )
     data.write_text("a,b\n1,2\n3,5\n")
-    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'n'}")
-    assert code == 1 and f"  input {data}: changed since the run (sha256 " in out
-    code, out, _ = fpexp(capsys, "diff", str(run), str(tmp_path / "n"))
-    assert "a changed since its run:" in out and f"input {data}: changed" in out
-    assert "input.sha256:" in out
-    code, out, _ = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={tmp_path / 'm'}")
-    assert code == 0 and f"note: input {data}: changed since the run (sha256 " in out
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={tmp_path / 'n'}"], cwd)
+    assert done.returncode == 1 and f"  input {data}: changed since the run (sha256 " in done.stdout
+    done = call_fpexp(["diff", str(run), str(tmp_path / "n")], cwd)
+    assert "a changed since its run:" in done.stdout and f"input {data}: changed" in done.stdout
+    assert "input.sha256:" in done.stdout
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={tmp_path / 'm'}"], cwd)
+    assert (
+        done.returncode == 0
+        and f"note: input {data}: changed since the run (sha256 " in done.stdout
+    )
 
 
-def test_check_names_an_edited_hydra_config(run, capsys):
+def test_check_names_an_edited_hydra_config(run, cwd):
     set_config("seed", 7)(run)
-    code, out, _ = fpexp(capsys, "rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}")
-    assert code == 1
-    assert "  .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in out
-    code, out, _ = fpexp(capsys, "rerun", str(run), f"hydra.run.dir={run.parent / 'm'}")
-    assert code == 0
-    assert "note: .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in out
+    done = call_fpexp(["rerun", str(run), "--check", f"hydra.run.dir={run.parent / 'n'}"], cwd)
+    assert done.returncode == 1
+    assert "  .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in done.stdout
+    done = call_fpexp(["rerun", str(run), f"hydra.run.dir={run.parent / 'm'}"], cwd)
+    assert done.returncode == 0
+    assert (
+        "note: .hydra/config.yaml: edited since the run (seed: 42 in run.json, 7 now" in done.stdout
+    )
 
 
-def test_diff_compares_the_weights_behind_the_same_path(made, tmp_path, capsys):
+def test_diff_compares_the_weights_behind_the_same_path(made, tmp_path, cwd):
     weights = tmp_path / "w.safetensors"
     shutil.copy(made("base", *BASE) / "weights.safetensors", weights)
     a, b = tmp_path / "a", tmp_path / "b"
-    assert cli.main([*BASE, f"model.weights={weights}", f"hydra.run.dir={a}"]) == 0
+    assert (
+        call_fpexp([*BASE, f"model.weights={weights}", f"hydra.run.dir={a}"], cwd).returncode == 0
+    )
     shutil.copy(made("seed7", *BASE, "seed=7", "data.seed=3") / "weights.safetensors", weights)
-    assert cli.main([*BASE, f"model.weights={weights}", f"hydra.run.dir={b}"]) == 0
-    code, out, _ = fpexp(capsys, "diff", str(a), str(b))
-    assert code == 0 and "config: same" in out and "weights.sha256: " in out
-    assert f"model.weights {weights}: changed since the run" in out.split("b:")[1]
-    data = json.loads(fpexp(capsys, "diff", str(a), str(b), "--json")[1])
+    assert (
+        call_fpexp([*BASE, f"model.weights={weights}", f"hydra.run.dir={b}"], cwd).returncode == 0
+    )
+    done = call_fpexp(["diff", str(a), str(b)], cwd)
+    assert (
+        done.returncode == 0 and "config: same" in done.stdout and "weights.sha256: " in done.stdout
+    )
+    assert f"model.weights {weights}: changed since the run" in done.stdout.split("b:")[1]
+    data = json.loads(call_fpexp(["diff", str(a), str(b), "--json"], cwd).stdout)
     assert data["empty"] is False and [c["key"] for c in data["inputs"]] == [
         "weights.sha256",
         "weights.safetensors.sha256",
     ]
 
 
-def test_diff_says_which_columns_differ_when_shapes_agree(made, capsys):
+def test_diff_says_which_columns_differ_when_shapes_agree(made, cwd):
     a = made("base", *BASE)
     b = made("classes", *BASE, "task.classes=[no,yes]")
-    code, out, _ = fpexp(capsys, "diff", str(a), str(b))
-    assert code == 0
-    assert "outputs: not compared: columns differ: ['1'] vs ['yes'] (same shape [40, 1])" in out
+    done = call_fpexp(["diff", str(a), str(b)], cwd)
+    assert done.returncode == 0
+    assert (
+        "outputs: not compared: columns differ: ['1'] vs ['yes'] (same shape [40, 1])"
+        in done.stdout
+    )
 
 
-def test_diff_caps_the_flipped_ids_with_a_count(made, capsys):
+def test_diff_caps_the_flipped_ids_with_a_count(made, cwd):
     a = made("wide1", "data=synthetic", "data.n_rows=400", "data.seed=3", "seed=1")
     b = made("wide2", "data=synthetic", "data.n_rows=400", "data.seed=3", "seed=2")
-    data = json.loads(fpexp(capsys, "diff", str(a), str(b), "--json")[1])
+    data = json.loads(call_fpexp(["diff", str(a), str(b), "--json"], cwd).stdout)
     count = data["outputs"]["flipped_count"]
     assert count > 20 and len(data["outputs"]["flipped"]) == 20
-    text = fpexp(capsys, "diff", str(a), str(b))[1]
+    text = call_fpexp(["diff", str(a), str(b)], cwd).stdout
     assert f"predictions flipped: {count} (" in text and f"... and {count - 20} more)" in text
-    md = fpexp(capsys, "diff", str(a), str(b), "--md")[1]
+    md = call_fpexp(["diff", str(a), str(b), "--md"], cwd).stdout
     assert f"Predictions flipped: {count} (" in md and f"... and {count - 20} more)" in md
 
 
@@ -693,27 +723,33 @@ REFERENCES = {
 
 
 @pytest.mark.parametrize("ref", list(REFERENCES))
-def test_a_malformed_reference_is_one_line(ref, run, capsys):
-    code, out, err = fpexp(capsys, "diff", ref, str(run), "--root", str(run.parent))
-    assert code == 2 and out == ""
-    assert one_error(err).startswith(f"fpexp: error: {REFERENCES[ref]}")
-    code, _, err = fpexp(capsys, "rerun", ref, "--root", str(run.parent))
-    assert code == 2 and one_error(err).startswith(f"fpexp: error: {REFERENCES[ref]}")
+def test_a_malformed_reference_is_one_line(ref, run, cwd):
+    done = call_fpexp(["diff", ref, str(run), "--root", str(run.parent)], cwd)
+    assert done.returncode == 2 and done.stdout == ""
+    assert one_error(done.stderr).startswith(f"fpexp: error: {REFERENCES[ref]}")
+    done = call_fpexp(["rerun", ref, "--root", str(run.parent)], cwd)
+    assert done.returncode == 2 and one_error(done.stderr).startswith(
+        f"fpexp: error: {REFERENCES[ref]}"
+    )
 
 
 # ---- 7. the command line: unknown subcommands, --version, Hydra's own flags
 
 
 @pytest.mark.parametrize("args", [["runz"], ["rerunn", "@latest"], ["seed=1", "runz"]])
-def test_an_unknown_subcommand_lists_the_subcommands(args, capsys):
-    code, out, err = fpexp(capsys, *args)
-    line = one_error(err)
-    assert code == 2 and out == "" and f"{args[-1] if '=' in args[0] else args[0]}: not a" in line
+def test_an_unknown_subcommand_lists_the_subcommands(args, cwd):
+    done = call_fpexp([*args], cwd)
+    line = one_error(done.stderr)
+    assert (
+        done.returncode == 2
+        and done.stdout == ""
+        and f"{args[-1] if '=' in args[0] else args[0]}: not a" in line
+    )
     assert ", ".join(COMMANDS) in line and "key=value" in line
 
 
-def test_did_you_mean(capsys):
-    assert "did you mean runs?" in fpexp(capsys, "runz")[2]
+def test_did_you_mean(cwd):
+    assert "did you mean runs?" in call_fpexp(["runz"], cwd).stderr
 
 
 @pytest.mark.parametrize(
@@ -747,24 +783,24 @@ def test_hydra_flags_and_overrides_are_not_mistaken_for_subcommands(args):
         ["seed=1", "--experimental-rerun", "config.pickle"],
     ],
 )
-def test_experimental_rerun_is_refused(args, capsys):
-    code, _, err = fpexp(capsys, *args)
-    assert code == 2 and "unpickles" in one_error(err)
+def test_experimental_rerun_is_refused(args, cwd):
+    done = call_fpexp([*args], cwd)
+    assert done.returncode == 2 and "unpickles" in one_error(done.stderr)
 
 
-def test_version(capsys):
+def test_version(cwd):
     from importlib.metadata import version
 
     from fpexp import __version__
 
-    code, out, err = fpexp(capsys, "--version")
-    assert code == 0 and err == ""
+    done = call_fpexp(["--version"], cwd)
+    assert done.returncode == 0 and done.stderr == ""
     assert (
-        out == f"fpexp {__version__} (hydra-core {version('hydra-core')}, "
+        done.stdout == f"fpexp {__version__} (hydra-core {version('hydra-core')}, "
         f"omegaconf {version('omegaconf')}, torch {version('torch')})\n"
     )
 
 
-def test_cfg_job_still_runs_in_process(capsys):
-    code, out, _ = fpexp(capsys, "--cfg", "job", "seed=5")
-    assert code == 0 and "seed: 5" in out
+def test_cfg_job_still_runs_in_process(cwd):
+    done = call_fpexp(["--cfg", "job", "seed=5"], cwd)
+    assert done.returncode == 0 and "seed: 5" in done.stdout

@@ -3,7 +3,6 @@ the MLP's widths, bias and norm read from them."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -13,8 +12,7 @@ import pytest
 import torch
 from conftest import call_fpexp, run_into
 from safetensors.torch import save_file
-from test_checkpoints import fpexp as cli
-from test_run import FEATURES
+from support import FEATURES, lesson_forward, mammal_outputs, record
 from torch import nn
 
 
@@ -24,11 +22,6 @@ def lesson_model(seed: int) -> nn.Sequential:
 
 
 run = run_into
-
-
-def outputs(run_dir: Path) -> torch.Tensor:
-    with open(run_dir / "outputs.csv", newline="") as fh:
-        return torch.tensor([float(r["mammal"]) for r in csv.DictReader(fh)], dtype=torch.float32)
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
@@ -43,8 +36,7 @@ def test_trained_weights_are_loaded(tmp_path, suffix):
     assert done.returncode == 0, done.stderr
     with torch.no_grad():
         expected = trained(torch.tensor(FEATURES, dtype=torch.float32))[:, 0]
-    assert torch.equal(outputs(out), expected)
-    import json
+    assert torch.equal(mammal_outputs(out), expected)
 
     rec = json.loads((out / "run.json").read_text())
     assert rec["weights"]["origin"] == "model.weights"
@@ -144,22 +136,17 @@ def trained_mlp(bias: bool = True, act: type[nn.Module] | None = nn.Tanh, seed: 
     )
 
 
-def forward(model: nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(torch.tensor(FEATURES, dtype=torch.float32))[:, 0]
-
-
 @pytest.mark.parametrize("bias", [True, False])
-def test_widths_bias_and_in_features_are_read_from_the_weights(tmp_path, monkeypatch, capsys, bias):
+def test_widths_bias_and_in_features_are_read_from_the_weights(tmp_path, bias):
     model = trained_mlp(bias)
     save_file(model.state_dict(), str(tmp_path / "w.safetensors"))
     args = ("model.weights=w.safetensors", "model.activation=tanh")
-    code, out, err, run_dir = cli(tmp_path, monkeypatch, capsys, *args)
-    assert code == 0, err
+    done, run_dir = run_into(tmp_path, *args)
+    assert done.returncode == 0, done.stderr
     said = f"hidden [16, 8] from weights (in_features 6, bias {str(bias).lower()}, norm none)"
-    assert f"\n{said}\n" in out
-    assert torch.equal(outputs(run_dir), forward(model))
-    rec = json.loads((run_dir / "run.json").read_text())
+    assert f"\n{said}\n" in done.stdout
+    assert torch.equal(mammal_outputs(run_dir), lesson_forward(model))
+    rec = record(run_dir)
     assert rec["model"]["hidden"] == [16, 8] and rec["model"]["depth"] == 2
     assert rec["model"]["from_weights"] == {
         "in_features": 6,
@@ -170,41 +157,38 @@ def test_widths_bias_and_in_features_are_read_from_the_weights(tmp_path, monkeyp
     assert "notes" not in rec and "notes" not in rec["model"]
 
 
-def test_a_rerun_of_widths_from_weights_reproduces_identically(tmp_path, monkeypatch, capsys):
+def test_a_rerun_of_widths_from_weights_reproduces_identically(tmp_path):
     model = trained_mlp()
     torch.save(
         {"state_dict": {f"net.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "c.ckpt"
     )
-    code, _, err, first = cli(
-        tmp_path, monkeypatch, capsys, "model.weights=c.ckpt", "model.activation=tanh"
-    )
-    assert code == 0, err
+    done, first = run_into(tmp_path, "model.weights=c.ckpt", "model.activation=tanh")
+    assert done.returncode == 0, done.stderr
     (tmp_path / "c.ckpt").unlink()  # the rerun uses the run's own saved, flat weights
-    from fpexp.cli import main
-
-    assert main(["rerun", str(first), "--check"]) == 0
-    out = capsys.readouterr().out
+    rerun = call_fpexp(["rerun", str(first), "--check"], tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    out = rerun.stdout
     assert out.rstrip().endswith("reproduced: identical")
     again = Path(out.split("rerun:")[1].split()[0])
     again = again if again.is_absolute() else tmp_path / again
-    rec = json.loads((again / "run.json").read_text())
+    rec = record(again)
     assert rec["weights"]["origin"] == "rerun" and "key" not in rec["weights"]
     assert rec["model"]["from_weights"]["hidden"] == [16, 8]
 
 
-def test_activation_none_over_several_linears_is_said(tmp_path, monkeypatch, capsys):
+def test_activation_none_over_several_linears_is_said(tmp_path):
     model = trained_mlp(act=None)  # trained without activations: nothing numbered between
     torch.save(model.state_dict(), tmp_path / "w.pt")
-    code, out, err, run_dir = cli(tmp_path, monkeypatch, capsys, "model.weights=w.pt")
-    assert code == 0, err
+    done, run_dir = run_into(tmp_path, "model.weights=w.pt")
+    assert done.returncode == 0, done.stderr
     note = (
         "activations cannot be read from weights: model.activation is none, so nothing runs "
         f"between the 3 Linear layers from {tmp_path}/w.pt (set model.activation to the one "
         "the model was trained with)"
     )
-    assert f"\nnote: {note}\n" in out
-    assert json.loads((run_dir / "run.json").read_text())["model"]["notes"] == [note]
-    assert torch.equal(outputs(run_dir), forward(model))
+    assert f"\nnote: {note}\n" in done.stdout
+    assert record(run_dir)["model"]["notes"] == [note]
+    assert torch.equal(mammal_outputs(run_dir), lesson_forward(model))
 
 
 @pytest.mark.parametrize(
@@ -227,13 +211,11 @@ def test_activation_none_over_several_linears_is_said(tmp_path, monkeypatch, cap
     ],
     ids=["gap_without_activation", "activation_without_gap"],
 )
-def test_gaps_in_the_numbering_must_match_the_activation(
-    tmp_path, monkeypatch, capsys, act, args, line
-):
+def test_gaps_in_the_numbering_must_match_the_activation(tmp_path, act, args, line):
     torch.save(trained_mlp(act=act).state_dict(), tmp_path / "w.pt")
-    code, _, err, run_dir = cli(tmp_path, monkeypatch, capsys, "model.weights=w.pt", *args)
-    assert code == 2
-    assert err == "fpexp: error: " + line.format(p=tmp_path / "w.pt") + "\n"
+    done, run_dir = run_into(tmp_path, "model.weights=w.pt", *args)
+    assert done.returncode == 2
+    assert done.stderr == "fpexp: error: " + line.format(p=tmp_path / "w.pt") + "\n"
     assert not (run_dir / "outputs.csv").exists()
 
 
@@ -262,13 +244,11 @@ def test_gaps_in_the_numbering_must_match_the_activation(
     ],
     ids=["data_width", "task_width", "bias"],
 )
-def test_what_the_weights_say_must_agree_with_the_data_and_config(
-    tmp_path, monkeypatch, capsys, model, args, line
-):
+def test_what_the_weights_say_must_agree_with_the_data_and_config(tmp_path, model, args, line):
     torch.save(model.state_dict(), tmp_path / "w.pt")
-    code, _, err, _ = cli(tmp_path, monkeypatch, capsys, "model.weights=w.pt", *args)
-    assert code == 2
-    assert err == "fpexp: error: " + line.format(p=tmp_path / "w.pt") + "\n"
+    done, _ = run_into(tmp_path, "model.weights=w.pt", *args)
+    assert done.returncode == 2
+    assert done.stderr == "fpexp: error: " + line.format(p=tmp_path / "w.pt") + "\n"
 
 
 def _shapes(model: nn.Module) -> dict[str, list[int]]:

@@ -1,14 +1,17 @@
 """Explains a failed Hydra composition: every bad override, one ``Problem`` each.
 
 Hydra stops at the first unknown key, bad type or missing group option. On that (rare) path we
-re-compose with each override on its own to find all of them, then check the values of the
+re-compose with each group override on its own to find all of them, apply each other override on
+its own to the config of the good group choices (as Hydra applies them after composing: the same
+code, so the same errors, without recomposing per override), then check the values of the
 remaining good overrides too, so the user sees every problem at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -92,6 +95,31 @@ def _expand(override: Any) -> list[str]:
     return [override.input_line]
 
 
+def _applier(base: DictConfig) -> Callable[[list[Any]], DictConfig]:
+    """Applies config overrides (not group choices) to a copy of ``base``, as Hydra does."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    def apply(overrides: list[Any]) -> DictConfig:
+        cfg = copy.deepcopy(base)
+        ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+        return cfg
+
+    return apply
+
+
+def _memo(compose: Callable[[Sequence[str]], DictConfig]) -> Callable[[list[str]], DictConfig]:
+    """``compose``, once per list of overrides (within one diagnosis)."""
+    done: dict[tuple[str, ...], DictConfig] = {}
+
+    def composed(overrides: list[str]) -> DictConfig:
+        key = tuple(overrides)
+        if key not in done:
+            done[key] = compose(overrides)
+        return done[key]
+
+    return composed
+
+
 def diagnose(overrides: Sequence[str]) -> list[Problem]:
     """Every problem in ``overrides`` against the packaged config, in the order given."""
     parser = OverridesParser.create()
@@ -110,25 +138,44 @@ def diagnose(overrides: Sequence[str]) -> list[Problem]:
             )
     ours = [o for o in parsed if not o.get_key_element().lstrip("+~").startswith("hydra")]
     groups = group_names()
+    compose = _memo(_compose)
     chosen: list[str] = []
     for ov in (o for o in ours if o.key_or_group in groups):
         for line in _expand(ov):
             try:
-                _compose([*chosen, line])
+                compose([*chosen, line])
                 chosen.append(line)
             except Exception as err:
                 problems.append(
-                    _explain(ov.key_or_group, line.partition("=")[2], err, _compose(chosen))
+                    _explain(ov.key_or_group, line.partition("=")[2], err, compose(chosen))
                 )
-    base = _compose(chosen)
-    good = list(chosen)
+    base = compose(chosen)
+    apply = _applier(base)
+    good: list[Any] = []
     for ov in (o for o in ours if o.key_or_group not in groups):
         for line in _expand(ov):
             try:
-                _compose([*chosen, line])
-                good.append(line)
+                if "/" in ov.key_or_group or ov.package is not None:  # not a plain key: Hydra's
+                    compose([*chosen, line])  # defaults list decides what it is
+                    good.append(line)
+                else:
+                    (single,) = parser.parse_overrides([line])
+                    apply([single])
+                    good.append(single)
             except Exception as err:
                 problems.append(_explain(ov.key_or_group, line.partition("=")[2], err, base))
     with contextlib.suppress(Exception):
-        problems += check_config(_compose(good))
+        problems += check_config(_all_good(chosen, good, compose, apply))
     return problems
+
+
+def _all_good(
+    chosen: list[str],
+    good: list[Any],
+    compose: Callable[[list[str]], DictConfig],
+    apply: Callable[[list[Any]], DictConfig],
+) -> DictConfig:
+    """The config of every good override: composed where one is not a plain key."""
+    if any(isinstance(g, str) for g in good):
+        return compose([*chosen, *(g if isinstance(g, str) else g.input_line for g in good)])
+    return apply(good)

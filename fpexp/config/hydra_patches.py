@@ -26,6 +26,7 @@ class State:
         default_factory=dict
     )
     ahead: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict)
+    failed: dict[tuple[Any, ...], Exception] = dataclasses.field(default_factory=dict)
     reads: list | None = None  # (reader, content) of each file loaded, while recording
     validating: bool = False
 
@@ -126,13 +127,16 @@ def _mode_composed_ahead(state: State, get_mode: Callable[..., Any]) -> Callable
         from hydra.types import RunMode
 
         state.ahead.clear()
+        state.failed.clear()
         loader = self.config_loader
+        errors: dict[Any, Exception] = {}
         for run_mode in (RunMode.RUN, RunMode.MULTIRUN):
             try:
                 cfg = loader.load_configuration(
                     config_name=config_name, overrides=list(overrides), run_mode=run_mode
                 )
-            except Exception:
+            except Exception as err:
+                errors[run_mode] = err
                 continue
             mode, key = cfg.hydra.mode, tuple(overrides)
             if mode is None:  # Hydra's _run_app then appends hydra.mode=<run_mode>: apply it
@@ -142,9 +146,28 @@ def _mode_composed_ahead(state: State, get_mode: Callable[..., Any]) -> Callable
             if mode in (None, run_mode):
                 state.ahead[(id(loader), config_name, run_mode, key)] = cfg
             return mode
+        if not _sweeps_hydra(overrides):
+            # Hydra's get_mode composes for MULTIRUN as we did, only without validating sweeps,
+            # whose one MULTIRUN check (no sweep over hydra's settings) passed: it fails too, and
+            # says None. Hydra then composes for RUN with hydra.mode=RUN appended, which fails as
+            # our RUN composition did (the user's overrides are applied first): hand that over.
+            key = (*overrides, f"hydra.mode={RunMode.RUN.name}")
+            state.failed[(id(loader), config_name, RunMode.RUN, key)] = errors[RunMode.RUN]
+            return None
         return get_mode(self, config_name, overrides)
 
     return wrapped
+
+
+def _sweeps_hydra(overrides: list[str]) -> bool:
+    """Whether an override sweeps over hydra's settings (what MULTIRUN validation refuses)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception:
+        return False  # Hydra's get_mode fails to parse them too
+    return any(o.is_sweep_override() and o.is_hydra_override() for o in parsed)
 
 
 def _composed_ahead(state: State, load: Callable[..., Any]) -> Callable[..., Any]:
@@ -162,6 +185,9 @@ def _composed_ahead(state: State, load: Callable[..., Any]) -> Callable[..., Any
             cfg = state.ahead.pop(key, None)
             if cfg is not None:
                 return cfg
+            failed = state.failed.pop(key, None)
+            if failed is not None:
+                raise failed
         return load(self, config_name, overrides, run_mode, from_shell, validate_sweep_overrides)
 
     return load_configuration

@@ -10,8 +10,10 @@ launcher composes it again), twice per single run (``Hydra.get_mode`` composes o
   queue: each object goes to exactly one job, and only if every file it was composed from still
   has the same content, else the job is composed afresh; resolver caches are copied from the
   master config at hand-over, as Hydra does at launch;
-* ``get_mode`` composes what ``Hydra.run``/``multirun`` will ask for next and hands it over once
-  (where that fails, Hydra's own ``get_mode`` runs);
+* ``get_mode`` composes what ``Hydra.run``/``multirun`` will ask for next and hands it over once;
+  where both compositions fail (bad overrides), Hydra's own ``get_mode`` would fail the same way
+  and ``Hydra.run`` would again: it says None and hands the failure over once (where a sweep
+  over hydra's settings makes the two differ, Hydra's own ``get_mode`` runs);
 * YAML config files are parsed once per content: each load reads the file and reuses the parse
   of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns;
 * the repository copy Hydra makes for every composition shares the ConfigStore instead of
