@@ -76,10 +76,11 @@ def compositions(monkeypatch) -> list[int]:
     ("overrides", "fast", "plain"),
     [
         # with the speed-ups: RUN and MULTIRUN (both fail), then diagnose's base (and one per
-        # group choice); plain Hydra: get_mode, run, then the same diagnosis: no more than it
-        (["model.hiden=3", "seed=x"], 3, 3),
-        (["task=ranking", "seed=x"], 4, 4),  # and one per group choice
-        (["hydra.job.chdir=1,2", "seed=x"], 5, 3),  # a sweep over hydra: Hydra's get_mode too
+        # group choice); plain (untested) Hydra: get_mode, run, then diagnose's base and one
+        # full composition per plain override it checks (Hydra's internal step is not used)
+        (["model.hiden=3", "seed=x"], 3, 5),
+        (["task=ranking", "seed=x"], 4, 5),  # and one per group choice
+        (["hydra.job.chdir=1,2", "seed=x"], 5, 4),  # a sweep over hydra: Hydra's get_mode too
     ],
 )
 def test_a_composition_error_says_what_plain_hydra_says(
@@ -94,3 +95,17 @@ def test_a_composition_error_says_what_plain_hydra_says(
     assert (quick.returncode, quick.stdout, quick.stderr) == (2, "", slow.stderr)
     assert slow.returncode == 2 and slow.stderr.startswith("fpexp: error: ")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [o for o, _ in UNUSUAL] + [["model.hiden=3", "seed=x", "task.threshold=2"]],
+    ids=lambda v: " ".join(v)[:30],
+)
+def test_on_an_untested_hydra_each_check_is_a_full_composition_with_the_same_problems(
+    monkeypatch, overrides
+):
+    """``_apply_overrides_to_config`` is Hydra-internal: used only on a tested Hydra."""
+    fast = [str(p) for p in diagnose(overrides)]
+    monkeypatch.setattr(hydra_speedups, "TESTED_HYDRA", frozenset())
+    assert [str(p) for p in diagnose(overrides)] == fast

@@ -95,13 +95,25 @@ def _expand(override: Any) -> list[str]:
     return [override.input_line]
 
 
-def _applier(base: DictConfig) -> Callable[[list[Any]], DictConfig]:
-    """Applies config overrides (not group choices) to a copy of ``base``, as Hydra does."""
+def _applier(
+    base: DictConfig, chosen: list[str], compose: Callable[[list[str]], DictConfig]
+) -> Callable[[list[Any]], DictConfig]:
+    """Applies config overrides (not group choices) to a copy of ``base`` as Hydra does after
+    composing the defaults (its ``_apply_overrides_to_config``: the same values and errors).
+    That is Hydra's internal step, used only on the Hydra versions fpexp is tested with;
+    elsewhere each check is a full composition (slower, the same problems)."""
+    import hydra
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    from fpexp.config.hydra_speedups import TESTED_HYDRA
+
+    internal = getattr(ConfigLoaderImpl, "_apply_overrides_to_config", None)
+    if hydra.__version__ not in TESTED_HYDRA or internal is None:
+        return lambda overrides: compose([*chosen, *(o.input_line for o in overrides)])
 
     def apply(overrides: list[Any]) -> DictConfig:
         cfg = copy.deepcopy(base)
-        ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+        internal(overrides, cfg)
         return cfg
 
     return apply
@@ -150,7 +162,7 @@ def diagnose(overrides: Sequence[str]) -> list[Problem]:
                     _explain(ov.key_or_group, line.partition("=")[2], err, compose(chosen))
                 )
     base = compose(chosen)
-    apply = _applier(base)
+    apply = _applier(base, chosen, compose)
     good: list[Any] = []
     for ov in (o for o in ours if o.key_or_group not in groups):
         for line in _expand(ov):
