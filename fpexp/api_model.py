@@ -15,8 +15,6 @@ from fpexp.errors import Problem, UsageError
 if TYPE_CHECKING:
     from torch import nn
 
-_DTYPES = ("float32", "float64", "float16", "bfloat16")
-
 
 def _specs(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
     """The record's ``model.layers`` as builder specs, refused unless plain and torch-only."""
@@ -37,19 +35,18 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     record or the weights cannot be used)."""
     import torch
 
+    from fpexp.api_files import recorded_file, run_dtype
     from fpexp.builder import build_model
     from fpexp.heads import Head
     from fpexp.weights import load_state
 
     where = f"{run_dir / 'run.json'}"
     task = (record.get("config") or {}).get("task") or {}
-    dtype = record.get("dtype")
-    if dtype not in _DTYPES:
-        raise UsageError([Problem("dtype", f"unknown dtype {dtype!r}", ", ".join(_DTYPES))])
+    dtype = run_dtype(record)
     head = Head.of(str(task.get("kind")), int(task.get("out_features") or 0))
     with torch.random.fork_rng(devices=[]):  # the layers' throw-away initial draws: not
         net = build_model(_specs(record, where), head)  # from the caller's RNG stream
-    state = load_state(run_dir / "weights.safetensors")
+    state = load_state(recorded_file(run_dir, record, "weights")[0])
     net = net.to(getattr(torch, dtype))
     try:
         net.load_state_dict(dict(state.tensors), strict=True)
