@@ -71,17 +71,52 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
         run.status, run.metrics, run.outputs()
     """
     from fpexp.cli import run_hydra
+
+    args = overrides_of(overrides, one_run=True)
+    target = _run_dir(Path(root).absolute())
+    with caller_state() as tee:
+        done = guarded(lambda: run_hydra([*args, dir_override("run", target)]), target)
+    return outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+
+
+def overrides_of(overrides: tuple[object, ...], one_run: bool) -> list[str]:
+    """The overrides as the CLI would take them (``UsageError`` otherwise): strings only, no
+    flags (``-m``, ``--cfg``...: the call says what it does), and, for a call that makes one
+    run, no ``hydra.mode`` (a multirun would go to Hydra's sweep directory, outside root)."""
     from fpexp.commands import command_line_problem
 
-    args = [str(o) for o in overrides]
+    args: list[str] = []
+    for value in overrides:
+        if not isinstance(value, str):
+            what = f"not a str but a {type(value).__name__}"
+            raise UsageError([Problem(repr(value)[:80], what, "overrides are 'key=value' str")])
+        args.append(value)
     if (problem := command_line_problem(args)) is not None:
         raise UsageError([problem])
     if flags := [a for a in args if a.startswith("-")]:
         raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
-    target = _run_dir(Path(root).absolute())
-    with caller_state() as tee:
-        done = guarded(lambda: run_hydra([*args, f"hydra.run.dir={target}"]), target)
-    return outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+    if one_run and any(_key(a) == "hydra.mode" for a in args):
+        why = "not for one run (Hydra would make a multirun outside root)"
+        raise UsageError([Problem("hydra.mode", why, "fpexp.sweep(...) for a multirun")])
+    return args
+
+
+def _key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0].strip()
+
+
+def dir_override(mode: str, path: Path) -> str:
+    """``hydra.run.dir`` (``mode="run"``) or ``hydra.sweep.dir`` as ``path``, whatever its
+    characters: quoted, so spaces, quotes, ``,=[]`` and non-ASCII parse. ``UsageError`` for a
+    backslash or ``${``, which Hydra would resolve (``${oc.env:HOME}``: another directory)."""
+    text = str(path)
+    if "\\" in text or "${" in text:
+        why = "a backslash or ${ in the directory name (Hydra would read it as an escape or "
+        raise UsageError(
+            [Problem("root", why + "an interpolation)", "a directory name without them")]
+        )
+    quoted = text.replace("'", "\\'")
+    return f"hydra.{mode}.dir='{quoted}'"
 
 
 def guarded(call: Callable[[], T], target: Path) -> T:

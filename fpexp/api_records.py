@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fpexp.api import _run_dir, guarded, outcome
+from fpexp.api import _run_dir, dir_override, guarded, outcome, overrides_of
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
 
@@ -98,15 +98,15 @@ def rerun(
     """
     from fpexp.commands import rerun as command
 
-    extra = [str(o) for o in overrides]
-    command.refuse_flags(extra)
+    command.refuse_flags([o for o in overrides if isinstance(o, str)])  # the CLI's message
+    extra = overrides_of(overrides, one_run=True)
     original = _entry(run, root).usable(damaged=True)
     target = _run_dir(Path(root).absolute())
     with caller_state() as tee:
         plan = command.prepare(original, extra, check, allow_modules)
         for line in plan.notes():
             print(line)
-        done = guarded(lambda: command.execute(plan, [f"hydra.run.dir={target}"]), target)
+        done = guarded(lambda: command.execute(plan, [dir_override("run", target)]), target)
     new = outcome(done.done.code, list(done.done.failures), tee.seen.getvalue(), target)
     if check and not done.reproduced:
         raise NotReproduced(done.report(), new, Run(original))

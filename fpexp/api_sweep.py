@@ -153,19 +153,14 @@ def sweep(
         for run, row in zip(sweep.runs, sweep.summary):
             print(run.dir, row["status"], row.get("accuracy"))
     """
-    from fpexp.api import _run_dir
+    from fpexp.api import _run_dir, dir_override, overrides_of
     from fpexp.cli import run_hydra
-    from fpexp.commands import command_line_problem
 
-    args = [str(o) for o in overrides]
-    if (problem := command_line_problem(args)) is not None:
-        raise UsageError([problem])
-    if flags := [a for a in args if a.startswith("-")]:
-        raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
+    args = overrides_of(overrides, one_run=False)
     target = _run_dir(Path(root).absolute() / "multirun")
     with caller_state() as tee:  # asking Hydra for its launchers registers config: inside
         args += _launcher_override(launcher, args)
-        done = guarded(lambda: run_hydra(["-m", *args, f"hydra.sweep.dir={target}"]), target)
+        done = guarded(lambda: run_hydra(["-m", *args, dir_override("sweep", target)]), target)
     if done.code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
     made = Sweep(target) if (target / "multirun.yaml").is_file() else None

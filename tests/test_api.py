@@ -494,3 +494,107 @@ def test_rerun_errors_are_the_clis(swept, made, tmp_path):
     assert (
         out.getvalue().splitlines()[0] == done.stdout.splitlines()[0]
     )  # "original: ... is failed"
+
+
+# --- hostile use: crafted run directories, hostile arguments ------------------------------
+
+
+def _copy(run: fpexp.Run, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run.dir, to)
+    return to
+
+
+def _same_size_edit(path: Path) -> None:
+    """One byte of ``path`` changed, its size kept (the cheap size check cannot see it)."""
+    data = bytearray(path.read_bytes())
+    if path.suffix == ".csv":
+        i = max(i for i, c in enumerate(data) if chr(c).isdigit())
+        data[i] = ord("1") if data[i] != ord("1") else ord("2")
+    else:  # safetensors: the last byte is inside the last tensor's data
+        data[-1] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+READERS = {
+    "outputs": ("outputs.csv", lambda r: r.outputs()),
+    "predictions": ("predictions.csv", lambda r: r.predictions()),
+    "table": ("outputs.csv", lambda r: r.table("outputs")),
+    "model": ("weights.safetensors", lambda r: r.model()),
+}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_file_changed_since_the_run_is_refused_not_read(reader, made, tmp_path):
+    name, read = READERS[reader]
+    copy = _copy(made, tmp_path / "copy")
+    _same_size_edit(copy / name)
+    run = fpexp.load(copy)
+    with pytest.raises(fpexp.UsageError, match=f"{name} changed since the run"):
+        read(run)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "object", "<U8", 7, None])
+@pytest.mark.parametrize("reader", ["outputs", "model"])
+def test_a_record_with_a_dtype_fpexp_never_writes_is_refused(dtype, reader, made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    record["dtype"] = dtype
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError, match=r"^dtype: "):
+        READERS[reader][1](fpexp.load(copy))
+
+
+@pytest.mark.parametrize("reader", ["outputs", "predictions", "table"])
+def test_a_record_pointing_a_role_at_another_file_is_refused(reader, made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    roles = {"outputs": "predictions", "predictions": "outputs"}
+    for meta in record["outputs"].values():
+        meta["role"] = roles.get(meta["role"], meta["role"])
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError, match="is not the run's"):
+        READERS[reader][1](fpexp.load(copy))
+
+
+def _api_call(name: str, made: fpexp.Run, root: Path, *overrides: object) -> object:
+    if name == "rerun":
+        return fpexp.rerun(made, *overrides, root=root)  # type: ignore[arg-type]
+    return getattr(fpexp, name)(*overrides, root=root)
+
+
+@pytest.mark.parametrize("call", ["run", "rerun"])
+def test_hydra_mode_is_refused_where_one_run_is_made(call, made, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with redirect_stderr(io.StringIO()), pytest.raises(fpexp.UsageError, match=r"^hydra\.mode: "):
+        _api_call(call, made, tmp_path / "root", "hydra.mode=MULTIRUN")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [None, 7, b"seed=1", Path("seed=1")])
+@pytest.mark.parametrize("call", ["run", "sweep", "rerun"])
+def test_an_override_that_is_not_a_str_is_refused(call, value, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match="not a str"):
+        _api_call(call, made, tmp_path, value)
+    assert not tmp_path.joinpath("root").exists()
+
+
+ROOTS = ["a b", "ünï cødé", "it's", "a,b=c[1]"]
+
+
+@pytest.mark.parametrize("name", ROOTS)
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep"])
+def test_a_root_with_any_characters_is_used_as_it_is(call, name, made, tmp_path):
+    root = tmp_path / name
+    with redirect_stdout(io.StringIO()):
+        made_now = _api_call(call, made, root)
+    assert made_now.dir.parent.parent == (root / "multirun" if call == "sweep" else root)
+
+
+@pytest.mark.parametrize("name", ["${oc.env:HOME}", "a\\${x}", "back\\slash"])
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep"])
+def test_a_root_hydra_would_resolve_elsewhere_is_refused(call, name, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match=r"^root: a backslash or \$\{"):
+        _api_call(call, made, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
