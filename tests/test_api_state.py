@@ -98,6 +98,8 @@ def snapshot() -> dict[str, Any]:
         "numpy": (rng[0], rng[1].tobytes(), rng[2:]),
         "torch": (
             torch.get_default_dtype(),
+            torch.get_default_device(),
+            torch.are_deterministic_algorithms_enabled(),
             torch.get_num_threads(),
             torch.get_num_interop_threads(),
             torch.get_rng_state().numpy().tobytes(),
@@ -227,6 +229,34 @@ def test_state_after_a_call_is_the_state_before(outcome, notebook, tmp_path, mon
 def test_the_run_sees_a_new_process_torch_default_dtype(warm, notebook, tmp_path):
     assert torch.get_default_dtype() == torch.float64  # the caller's, float32 in the run
     assert hashes(fpexp.run(*FAST, root=tmp_path / "out").dir) == hashes(warm.dir)
+
+
+TORCH_SETTINGS = {  # what a notebook may have set -> how to undo it
+    "default device": (lambda: torch.set_default_device("meta"), torch.get_default_device),
+    "deterministic": (
+        lambda: torch.use_deterministic_algorithms(True, warn_only=True),
+        lambda: (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("setting", TORCH_SETTINGS)
+def test_the_run_sees_a_new_process_torch_settings(setting, warm, tmp_path):
+    change, read = TORCH_SETTINGS[setting]
+    new_process = read()
+    change()
+    try:
+        mine = read()
+        with redirect_stderr(io.StringIO()):
+            run = fpexp.run(*FAST, root=tmp_path / "out")
+        assert read() == mine != new_process  # the caller's again
+    finally:
+        torch.set_default_device(None)
+        torch.use_deterministic_algorithms(False)
+    assert hashes(run.dir) == hashes(warm.dir)
 
 
 def test_inside_a_hydra_app(warm, tmp_path, monkeypatch):
