@@ -28,7 +28,7 @@ class RunFailed(RuntimeError):
     Example::
 
         try:
-            fpexp.run("data=csv", "data.path=broken.csv")
+            fpexp.run("data=file", "data.path=table.csv")
         except fpexp.RunFailed as err:
             print(err, err.run.status if err.run else None)
     """

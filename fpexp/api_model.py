@@ -42,11 +42,12 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
 
     where = f"{run_dir / 'run.json'}"
     task = (record.get("config") or {}).get("task") or {}
+    weights, _ = recorded_file(run_dir, record, "weights")  # a failed run: none, said first
     dtype = run_dtype(record)
     head = Head.of(str(task.get("kind")), int(task.get("out_features") or 0))
     with torch.random.fork_rng(devices=[]):  # the layers' throw-away initial draws: not
         net = build_model(_specs(record, where), head)  # from the caller's RNG stream
-    state = load_state(recorded_file(run_dir, record, "weights")[0])
+    state = load_state(weights)
     net = net.to(getattr(torch, dtype))
     try:
         net.load_state_dict(dict(state.tensors), strict=True)

@@ -82,10 +82,9 @@ class Run:
         Example: ``run.outputs().shape == (5, 1)``."""
         from fpexp.api_files import run_dtype
 
+        table = self._columns("outputs")  # a failed run: "wrote no outputs file" first
         dtype = run_dtype(self.record)
-        return _stacked(
-            self._columns("outputs"), ("id",), "float32" if dtype == "bfloat16" else dtype
-        )
+        return _stacked(table, ("id",), "float32" if dtype == "bfloat16" else dtype)
 
     def predictions(self) -> np.ndarray:
         """The predictions: class indices, regression values, or a multilabel run's 0/1

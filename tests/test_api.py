@@ -598,3 +598,18 @@ def test_a_root_hydra_would_resolve_elsewhere_is_refused(call, name, made, tmp_p
     with pytest.raises(fpexp.UsageError, match=r"^root: a backslash or \$\{"):
         _api_call(call, made, tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dtype", ["recorded", "not yet recorded"])
+@pytest.mark.parametrize("reader", READERS)
+def test_a_failed_run_says_it_wrote_no_such_file(reader, dtype, swept, tmp_path):
+    failed = swept.runs[1]
+    assert failed.status == "failed"
+    if dtype != "recorded":  # a run that failed before its dtype was known
+        copy = _copy(failed, tmp_path / "copy")
+        record = json.loads((copy / "run.json").read_text())
+        (copy / "run.json").write_text(json.dumps({**record, "dtype": None}))
+        failed = fpexp.load(copy)
+    role = {"table": "outputs", "model": "weights"}.get(reader, reader)
+    with pytest.raises(fpexp.UsageError, match=f"the run wrote no {role} file"):
+        READERS[reader][1](failed)
