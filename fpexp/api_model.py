@@ -23,6 +23,8 @@ def _specs(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
     layers = (record.get("model") or {}).get("layers")
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise UsageError([Problem("model.layers", "not a list of layers", where)])
+    if not all(isinstance(x.get("args") or {}, dict) for x in layers):
+        raise UsageError([Problem("model.layers", "a layer's args are not a mapping", where)])
     specs = [{"_target_": x.get("target"), **(x.get("args") or {})} for x in layers]
     if (why := layer_problem(specs, [])) is not None:
         raise UsageError([Problem("model.layers", why, where)])
@@ -44,7 +46,10 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     task = (record.get("config") or {}).get("task") or {}
     weights, _ = recorded_file(run_dir, record, "weights")  # a failed run: none, said first
     dtype = run_dtype(record)
-    head = Head.of(str(task.get("kind")), int(task.get("out_features") or 0))
+    width = task.get("out_features")
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        raise UsageError([Problem("task.out_features", f"{width!r} is not a width", where)])
+    head = Head.of(str(task.get("kind")), width)
     with torch.random.fork_rng(devices=[]):  # the layers' throw-away initial draws: not
         net = build_model(_specs(record, where), head)  # from the caller's RNG stream
     state = load_state(weights)

@@ -97,7 +97,7 @@ class Run:
 
         if role not in _ROLES:
             raise UsageError([Problem("role", f"unknown table {role!r}", " or ".join(_ROLES))])
-        path, meta = recorded_file(self.dir, self._entry.usable().record, role)
+        path, meta = recorded_file(self.dir, self._result(), role)
         columns = meta.get("columns")
         try:
             table = read_table(path, columns)
@@ -114,7 +114,16 @@ class Run:
         is refused with ``UsageError``). Example: ``run.model()(torch.zeros(1, 6))``."""
         from fpexp.api_model import rebuild
 
-        return rebuild(self.dir, self._entry.usable().record)
+        return rebuild(self.dir, self._result())
+
+    def _result(self) -> dict[str, Any]:
+        """The record of a run that completed (``UsageError`` otherwise: a failed, stopped,
+        running or stale run has no result, whatever files its record lists)."""
+        entry = self._entry.usable()
+        if entry.status != "completed":
+            why = f"the run is {entry.status}, not completed: it has no result"
+            raise UsageError([Problem(str(self.dir), why)])
+        return entry.record
 
 
 def _values(columns: Any) -> list[Any]:

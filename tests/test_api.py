@@ -266,7 +266,7 @@ def test_sweep_runs_every_job_in_order_failed_ones_included(swept):
     assert [r.config["model"]["hidden"] for r in runs] == [[2], [2], [4], [4]]
     assert "missing.csv: no such file" in runs[1].record["error"]
     assert runs[2].outputs().shape == (5, 1) and runs[2].metrics == {}
-    with pytest.raises(fpexp.UsageError, match="wrote no outputs table"):
+    with pytest.raises(fpexp.UsageError, match="the run is failed, not completed"):
         runs[1].outputs()
 
 
@@ -600,16 +600,38 @@ def test_a_root_hydra_would_resolve_elsewhere_is_refused(call, name, made, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("dtype", ["recorded", "not yet recorded"])
 @pytest.mark.parametrize("reader", READERS)
-def test_a_failed_run_says_it_wrote_no_such_file(reader, dtype, swept, tmp_path):
+def test_a_failed_run_has_no_result(reader, swept):
     failed = swept.runs[1]
-    assert failed.status == "failed"
-    if dtype != "recorded":  # a run that failed before its dtype was known
-        copy = _copy(failed, tmp_path / "copy")
-        record = json.loads((copy / "run.json").read_text())
-        (copy / "run.json").write_text(json.dumps({**record, "dtype": None}))
-        failed = fpexp.load(copy)
-    role = {"table": "outputs", "model": "weights"}.get(reader, reader)
-    with pytest.raises(fpexp.UsageError, match=f"the run wrote no {role} file"):
+    assert failed.status == "failed" and failed.record.get("dtype") is None
+    with pytest.raises(fpexp.UsageError, match="the run is failed, not completed: it has no"):
         READERS[reader][1](failed)
+
+
+@pytest.mark.parametrize("status", ["failed", "interrupted", "running"])
+@pytest.mark.parametrize("reader", READERS)
+def test_a_record_not_completed_has_no_result_whatever_files_it_lists(
+    reader, status, made, tmp_path
+):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    (copy / "run.json").write_text(json.dumps({**record, "status": status}))
+    run = fpexp.load(copy)
+    with pytest.raises(fpexp.UsageError, match=f"the run is {status}, not completed"):
+        READERS[reader][1](run)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("out_features", "x"), ("out_features", True), ("out_features", 0), ("args", [1, 2])],
+)
+def test_model_of_a_record_with_crafted_values_is_a_usage_error(key, value, made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    if key == "args":
+        record["model"]["layers"][0]["args"] = value
+    else:
+        record["config"]["task"][key] = value
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError):
+        fpexp.load(copy).model()
