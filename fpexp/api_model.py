@@ -50,15 +50,21 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     if not isinstance(width, int) or isinstance(width, bool) or width < 1:
         raise UsageError([Problem("task.out_features", f"{width!r} is not a width", where)])
     head = Head.of(str(task.get("kind")), width)
+    specs, state = _specs(record, where), load_state(weights)
+    with torch.device("meta"):  # shapes first: a record's huge layer is never allocated
+        _fits(build_model(specs, head), state.tensors)
     with torch.random.fork_rng(devices=[]):  # the layers' throw-away initial draws: not
-        net = build_model(_specs(record, where), head)  # from the caller's RNG stream
-    state = load_state(weights)
+        net = build_model(specs, head)  # from the caller's RNG stream
     net = net.to(getattr(torch, dtype))
-    try:
-        net.load_state_dict(dict(state.tensors), strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise UsageError(
-            [Problem("weights.safetensors", f"does not fit the model ({first})")]
-        ) from None
+    net.load_state_dict(dict(state.tensors), strict=True)
     return net.eval()
+
+
+def _fits(skeleton: nn.Module, tensors: dict[str, Any]) -> None:
+    """``UsageError`` unless the weights have exactly the model's names and shapes."""
+    wanted = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if wanted != found:
+        diff = sorted(k for k in {*wanted, *found} if wanted.get(k) != found.get(k))
+        shown = ", ".join(f"{k}: {found.get(k)} for {wanted.get(k)}" for k in diff[:3])
+        raise UsageError([Problem("weights.safetensors", f"does not fit the model ({shown})")])

@@ -635,3 +635,12 @@ def test_model_of_a_record_with_crafted_values_is_a_usage_error(key, value, made
     (copy / "run.json").write_text(json.dumps(record))
     with pytest.raises(fpexp.UsageError):
         fpexp.load(copy).model()
+
+
+def test_model_checks_a_records_layer_sizes_against_the_weights_before_allocating(made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    record["model"]["layers"][0]["args"]["out_features"] = 10**12  # 24 TB if allocated
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError, match=r"^weights.safetensors: does not fit the model"):
+        fpexp.load(copy).model()
