@@ -418,3 +418,28 @@ def test_the_other_api_calls_leave_the_state_too(call, warm, notebook, tmp_path)
     with redirect_stderr(io.StringIO()):
         API_CALLS[call](warm, tmp_path / "out")
     assert_same(before, snapshot())
+
+
+def _git(cwd: Path, *args: str) -> str:
+    who = ["-c", "user.name=n", "-c", "user.email=n@example.com"]
+    done = subprocess.run(["git", *who, *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_each_call_records_the_git_state_of_its_own_time(warm, tmp_path, monkeypatch):
+    """A notebook commits (or edits) its code between two runs: the second run's record
+    says so, as a new process's would (the environment was cached for the process)."""
+    monkeypatch.chdir(tmp_path)
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "code.py").write_text("a = 1\n")
+    _git(tmp_path, "add", "code.py")
+    _git(tmp_path, "commit", "-qm", "one")
+    first = fpexp.run(*FAST, root=tmp_path / "out").record["environment"]["git"]
+    (tmp_path / "code.py").write_text("a = 2\n")
+    dirty = fpexp.run(*FAST, root=tmp_path / "out").record["environment"]["git"]
+    _git(tmp_path, "commit", "-qam", "two")
+    second = fpexp.run(*FAST, root=tmp_path / "out").record["environment"]["git"]
+    head = _git(tmp_path, "rev-parse", "HEAD")
+    assert (first["dirty"], dirty["dirty"], second["dirty"]) == (False, True, False)
+    assert first["commit"] != head and second["commit"] == head
