@@ -158,12 +158,19 @@ def outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:
     return found
 
 
-def load(ref: str | os.PathLike[str], root: str | os.PathLike[str] = "outputs") -> Run:
+def load(ref: Run | str | os.PathLike[str], root: str | os.PathLike[str] = "outputs") -> Run:
     """The run a CLI run reference names: a path, ``@latest``, ``@-N`` or ``SWEEP_DIR:JOB``
-    (``UsageError`` if none). Example: ``fpexp.load("@-2", root="outputs").metrics``."""
-    from fpexp.catalog import resolve
+    (``UsageError`` if none); a ``Run``, read afresh from its directory.
 
-    return Run(resolve(str(ref), Path(root)))
+    Example: ``fpexp.load("@-2", root="outputs").metrics``."""
+    from fpexp.catalog import load_run, resolve
+
+    if isinstance(ref, Run):
+        return Run(load_run(ref.dir))
+    if not isinstance(ref, (str, os.PathLike)):
+        what = f"not a run reference but a {type(ref).__name__}"
+        raise UsageError([Problem(repr(ref)[:80], what, "a Run, a path, @latest, @-N")])
+    return Run(resolve(os.fspath(ref), Path(root)))
 
 
 def runs(root: str | os.PathLike[str] = "outputs") -> list[Run]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fpexp.api import _run_dir, dir_override, guarded, outcome, overrides_of
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
+from fpexp.errors import Problem, UsageError
 
 if TYPE_CHECKING:
     from fpexp.catalog import Run as Entry
@@ -48,6 +49,9 @@ def _entry(ref: RunRef, root: str | os.PathLike[str]) -> Entry:
 
     if isinstance(ref, Run):
         return load_run(ref.dir)
+    if not isinstance(ref, (str, os.PathLike)):
+        what = f"not a run reference but a {type(ref).__name__}"
+        raise UsageError([Problem(repr(ref)[:80], what, "a Run, a path, @latest, @-N")])
     return resolve(os.fspath(ref), Path(root))
 
 

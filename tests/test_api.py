@@ -644,3 +644,24 @@ def test_model_checks_a_records_layer_sizes_against_the_weights_before_allocatin
     (copy / "run.json").write_text(json.dumps(record))
     with pytest.raises(fpexp.UsageError, match=r"^weights.safetensors: does not fit the model"):
         fpexp.load(copy).model()
+
+
+REFS = {
+    "load": lambda ref, made: fpexp.load(ref),
+    "diff a": lambda ref, made: fpexp.diff(ref, made),
+    "diff b": lambda ref, made: fpexp.diff(made, ref),
+    "rerun": lambda ref, made: fpexp.rerun(ref),
+}
+
+
+@pytest.mark.parametrize("call", ["load", "diff a", "diff b"])  # rerun: its own test
+def test_every_call_taking_a_run_takes_a_run_object(call, made):
+    found = REFS[call](made, made)
+    assert found.dir == made.dir if call == "load" else found["empty"] is True
+
+
+@pytest.mark.parametrize("ref", [None, 7, b"@latest"])
+@pytest.mark.parametrize("call", REFS)
+def test_a_run_reference_of_another_type_is_a_usage_error(call, ref, made):
+    with pytest.raises(fpexp.UsageError, match="not a run reference but a"):
+        REFS[call](ref, made)
