@@ -73,10 +73,18 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
     from fpexp.cli import run_hydra
 
     args = overrides_of(overrides, one_run=True)
-    target = _run_dir(Path(root).absolute())
+    target = _run_dir(root_of(root))
     with caller_state() as tee:
         done = guarded(lambda: run_hydra([*args, dir_override("run", target)]), target)
     return outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+
+
+def root_of(root: object) -> Path:
+    """``root`` as an absolute path (``UsageError`` for what is not a str or path)."""
+    if not isinstance(root, (str, os.PathLike)) or not isinstance(os.fspath(root), str):
+        what = f"not a directory path but a {type(root).__name__}"
+        raise UsageError([Problem("root", what, "a str or pathlib.Path")])
+    return Path(root).absolute()
 
 
 def overrides_of(overrides: tuple[object, ...], one_run: bool) -> list[str]:
@@ -170,7 +178,7 @@ def load(ref: Run | str | os.PathLike[str], root: str | os.PathLike[str] = "outp
     if not isinstance(ref, (str, os.PathLike)):
         what = f"not a run reference but a {type(ref).__name__}"
         raise UsageError([Problem(repr(ref)[:80], what, "a Run, a path, @latest, @-N")])
-    return Run(resolve(os.fspath(ref), Path(root)))
+    return Run(resolve(os.fspath(ref), root_of(root)))
 
 
 def runs(root: str | os.PathLike[str] = "outputs") -> list[Run]:
@@ -178,4 +186,4 @@ def runs(root: str | os.PathLike[str] = "outputs") -> list[Run]:
     first. Example: ``[r.status for r in fpexp.runs()]``."""
     from fpexp.catalog import find_runs
 
-    return [Run(r) for r in find_runs(Path(root))]
+    return [Run(r) for r in find_runs(root_of(root))]

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fpexp.api import _run_dir, dir_override, guarded, outcome, overrides_of
+from fpexp.api import _run_dir, dir_override, guarded, outcome, overrides_of, root_of
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
 from fpexp.errors import Problem, UsageError
@@ -52,7 +51,7 @@ def _entry(ref: RunRef, root: str | os.PathLike[str]) -> Entry:
     if not isinstance(ref, (str, os.PathLike)):
         what = f"not a run reference but a {type(ref).__name__}"
         raise UsageError([Problem(repr(ref)[:80], what, "a Run, a path, @latest, @-N")])
-    return resolve(os.fspath(ref), Path(root))
+    return resolve(os.fspath(ref), root_of(root))
 
 
 def diff(
@@ -105,7 +104,7 @@ def rerun(
     command.refuse_flags([o for o in overrides if isinstance(o, str)])  # the CLI's message
     extra = overrides_of(overrides, one_run=True)
     original = _entry(run, root).usable(damaged=True)
-    target = _run_dir(Path(root).absolute())
+    target = _run_dir(root_of(root))
     with caller_state() as tee:
         plan = command.prepare(original, extra, check, allow_modules)
         for line in plan.notes():

@@ -665,3 +665,20 @@ def test_every_call_taking_a_run_takes_a_run_object(call, made):
 def test_a_run_reference_of_another_type_is_a_usage_error(call, ref, made):
     with pytest.raises(fpexp.UsageError, match="not a run reference but a"):
         REFS[call](ref, made)
+
+
+ROOT_CALLS = {
+    "run": lambda root, made: fpexp.run(root=root),
+    "sweep": lambda root, made: fpexp.sweep(root=root),
+    "rerun": lambda root, made: fpexp.rerun(made, root=root),
+    "load": lambda root, made: fpexp.load("@latest", root=root),
+    "runs": lambda root, made: fpexp.runs(root=root),
+    "diff": lambda root, made: fpexp.diff("@latest", made, root=root),
+}
+
+
+@pytest.mark.parametrize("root", [None, 7, b"outputs"])
+@pytest.mark.parametrize("call", ROOT_CALLS)
+def test_a_root_that_is_not_a_path_is_a_usage_error(call, root, made):
+    with pytest.raises(fpexp.UsageError, match=r"^root: not a directory path but a"):
+        ROOT_CALLS[call](root, made)
