@@ -53,8 +53,11 @@ class Run:
 
     @property
     def record(self) -> dict[str, Any]:
-        """run.json as a dict (``UsageError`` if unreadable). Example: ``run.record["seed"]``."""
-        return self._entry.usable(damaged=True).record
+        """run.json as a dict (``UsageError`` if unreadable), a copy of its own: changing it
+        changes nothing of the run. Example: ``run.record["seed"]``."""
+        import copy
+
+        return copy.deepcopy(self._entry.usable(damaged=True).record)
 
     @property
     def config(self) -> dict[str, Any]:

@@ -682,3 +682,18 @@ ROOT_CALLS = {
 def test_a_root_that_is_not_a_path_is_a_usage_error(call, root, made):
     with pytest.raises(fpexp.UsageError, match=r"^root: not a directory path but a"):
         ROOT_CALLS[call](root, made)
+
+
+@pytest.mark.parametrize("part", ["record", "config", "metrics"])
+def test_changing_what_a_run_returned_changes_nothing_of_the_run(part, tmp_path):
+    run = fpexp.run("task=multiclass", root=tmp_path)
+    before, outputs = json.dumps(getattr(run, part)), run.outputs()
+    got = getattr(run, part)
+    for value in got.values():
+        if isinstance(value, dict):
+            value.clear()  # a nested dict: a shallow copy shares it
+    got.clear()
+    if part == "record":
+        got["dtype"] = "float16"
+    assert json.dumps(getattr(run, part)) == before
+    assert np.array_equal(run.outputs(), outputs) and run.outputs().dtype == np.float32
