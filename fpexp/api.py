@@ -56,6 +56,16 @@ def _run_dir(root: Path) -> Path:
 def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
     """Run fpexp with the CLI's overrides into a new directory under ``root``; the ``Run``.
 
+    Overrides are ``python -m fpexp``'s (its ``--help`` lists every key), e.g.
+    ``task=binary|multiclass|multilabel|regression``, ``data=animals|file|synthetic`` (with
+    ``data.path=table.csv``), ``model=layers|mlp``, ``model.hidden=[8,8]``, ``seed=7``,
+    ``dtype=float32|float64|bfloat16``, ``output.format=csv|parquet|npy``. The run goes to
+    ``ROOT/<date>/<time>.<ms>-<random>``, as the CLI names it.
+
+    The ``Run``: ``.dir``, ``.status``, ``.config``, ``.record`` (run.json), ``.metrics``;
+    ``.outputs()`` and ``.predictions()`` (numpy), ``.table("outputs")`` (pyarrow), and
+    ``.model()`` (the torch module with the run's weights). A sweep: ``fpexp.sweep``.
+
     Raises ``fpexp.UsageError`` (a ``ValueError``; ``.problems`` are the CLI's one-line
     messages) for bad overrides or values, ``fpexp.RunFailed`` (``.run``) for a run that
     failed otherwise, and ``KeyboardInterrupt`` once the record says ``interrupted``.

@@ -697,3 +697,18 @@ def test_changing_what_a_run_returned_changes_nothing_of_the_run(part, tmp_path)
         got["dtype"] = "float16"
     assert json.dumps(getattr(run, part)) == before
     assert np.array_equal(run.outputs(), outputs) and run.outputs().dtype == np.float32
+
+
+def test_help_of_run_is_enough_to_use_it():
+    """It names every option of every config group and everything a Run offers."""
+    import pydoc
+
+    from fpexp.config.store import config_dir
+
+    text = pydoc.render_doc(fpexp.run, renderer=pydoc.plaintext)
+    groups = [p for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"]
+    options = [f"{g.name}=" + "|".join(sorted(o.stem for o in g.glob("*.yaml"))) for g in groups]
+    public = [n for n in vars(fpexp.Run) if not n.startswith("_")]
+    missing = [o for o in options if o not in text.replace("\n", " ")]
+    missing += [n for n in public if f".{n}" not in text]
+    assert missing == []
