@@ -443,3 +443,37 @@ def test_each_call_records_the_git_state_of_its_own_time(warm, tmp_path, monkeyp
     head = _git(tmp_path, "rev-parse", "HEAD")
     assert (first["dirty"], dirty["dirty"], second["dirty"]) == (False, True, False)
     assert first["commit"] != head and second["commit"] == head
+
+
+def _second_ctrl_c() -> None:
+    """Ctrl-C pressed again while the call puts the caller's state back."""
+    signal.raise_signal(signal.SIGINT)
+
+
+def _error_in_restore() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("during_restore", [_second_ctrl_c, _error_in_restore])
+@pytest.mark.parametrize("outcome", ["completed", "interrupted"])
+def test_ctrl_c_while_the_state_is_put_back_leaves_it_put_back(
+    outcome, during_restore, notebook, tmp_path, monkeypatch
+):
+    """Every part is put back (sys.stderr was left a copying Tee), and the
+    KeyboardInterrupt comes after that."""
+    import fpexp.api_state
+
+    def save_with_a_late_ctrl_c() -> Any:
+        return during_restore
+
+    savers = list(fpexp.api_state.SAVERS)
+    savers.insert(1, save_with_a_late_ctrl_c)  # restored last but one
+    monkeypatch.setattr(fpexp.api_state, "SAVERS", tuple(savers))
+    if outcome == "interrupted":
+        _raise_in_pipeline(monkeypatch, _ctrl_c)
+    with redirect_stderr(io.StringIO()):
+        before = snapshot()
+        with pytest.raises(KeyboardInterrupt):
+            fpexp.run(*FAST, root=tmp_path / "out")
+        after = snapshot()
+    assert_same(before, after)
