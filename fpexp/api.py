@@ -99,8 +99,9 @@ def root_of(root: object) -> Path:
 
 def overrides_of(overrides: tuple[object, ...], one_run: bool) -> list[str]:
     """The overrides as the CLI would take them (``UsageError`` otherwise): strings only, no
-    flags (``-m``, ``--cfg``...: the call says what it does), and, for a call that makes one
-    run, no ``hydra.mode`` (a multirun would go to Hydra's sweep directory, outside root)."""
+    flags (``-m``, ``--cfg``...: the call says what it does), no ``hydra.run.dir`` (a sweep:
+    ``hydra.sweep.dir``), which ``root=`` decides, and, for a call that makes one run, no
+    ``hydra.mode`` (a multirun would go to Hydra's sweep directory, outside root)."""
     from fpexp.commands import command_line_problem
 
     args: list[str] = []
@@ -116,6 +117,10 @@ def overrides_of(overrides: tuple[object, ...], one_run: bool) -> list[str]:
     if one_run and any(_key(a) == "hydra.mode" for a in args):
         why = "not for one run (Hydra would make a multirun outside root)"
         raise UsageError([Problem("hydra.mode", why, "fpexp.sweep(...) for a multirun")])
+    mine = "hydra.run.dir" if one_run else "hydra.sweep.dir"
+    if any(_key(a) == mine for a in args):  # it would be overridden by root=, silently
+        why = "is named by the call (ROOT/<date>/<time>...), not an override"
+        raise UsageError([Problem(mine, why, "root=DIR to choose where it goes")])
     return args
 
 

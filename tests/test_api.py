@@ -712,3 +712,15 @@ def test_help_of_run_is_enough_to_use_it():
     missing = [o for o in options if o not in text.replace("\n", " ")]
     missing += [n for n in public if f".{n}" not in text]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("call", "key"),
+    [("run", "hydra.run.dir"), ("rerun", "hydra.run.dir"), ("sweep", "hydra.sweep.dir")],
+)
+@pytest.mark.parametrize("form", ["{}={}", "++{}={}", "+{}={}"])
+def test_the_directory_root_decides_is_not_an_override(call, key, form, made, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    with pytest.raises(fpexp.UsageError, match=f"^{re.escape(key)}: is named by the call"):
+        _api_call(call, made, tmp_path / "root", form.format(key, elsewhere))
+    assert list(tmp_path.iterdir()) == []
