@@ -71,6 +71,10 @@ class Tee(io.TextIOBase):
     def flush(self) -> None:
         self.target.flush()
 
+    def isatty(self) -> bool:
+        """The caller's answer: a script in a terminal gets the CLI's progress bar."""
+        return bool(getattr(self.target, "isatty", lambda: False)())
+
 
 @contextlib.contextmanager
 def caller_state() -> Iterator[Tee]:

@@ -477,3 +477,17 @@ def test_ctrl_c_while_the_state_is_put_back_leaves_it_put_back(
             fpexp.run(*FAST, root=tmp_path / "out")
         after = snapshot()
     assert_same(before, after)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream", [io.StringIO, _Terminal])
+def test_the_run_sees_the_callers_stderr_as_a_terminal_or_not(stream, warm, tmp_path, monkeypatch):
+    seen: list[bool] = []
+    _raise_in_pipeline(monkeypatch, lambda: seen.append(sys.stderr.isatty()))
+    with redirect_stderr(stream()):
+        fpexp.run(*FAST, root=tmp_path / "out")
+    assert seen == [stream is _Terminal]
