@@ -101,6 +101,11 @@ def rerun(
     """
     from fpexp.commands import rerun as command
 
+    if not isinstance(allow_modules, (list, tuple)) or not all(
+        isinstance(m, str) for m in allow_modules
+    ):  # a str would allow each of its letters as a module
+        what = f"{allow_modules!r} is not a list of module names"
+        raise UsageError([Problem("allow_modules", what, 'e.g. ["torchvision"]')])
     command.refuse_flags([o for o in overrides if isinstance(o, str)])  # the CLI's message
     extra = overrides_of(overrides, one_run=True)
     original = _entry(run, root).usable(damaged=True)

@@ -34,6 +34,9 @@ class Sweep:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+            what = f"not a directory path but a {type(path).__name__}"
+            raise UsageError([Problem(repr(path)[:80], what, "a str or pathlib.Path")])
         self._dir = Path(path).absolute()
         if not (self._dir / "multirun.yaml").is_file():
             why = "is not a sweep directory (no multirun.yaml)"

@@ -724,3 +724,16 @@ def test_the_directory_root_decides_is_not_an_override(call, key, form, made, tm
     with pytest.raises(fpexp.UsageError, match=f"^{re.escape(key)}: is named by the call"):
         _api_call(call, made, tmp_path / "root", form.format(key, elsewhere))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", [None, 7, b"outputs"])
+def test_sweep_of_a_path_of_another_type_is_a_usage_error(path):
+    with pytest.raises(fpexp.UsageError, match="not a directory path but a"):
+        fpexp.Sweep(path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("modules", ["torchvision", b"x", [7], None])
+def test_rerun_allow_modules_is_a_list_of_names(modules, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match=r"^allow_modules: "):
+        fpexp.rerun(made, root=tmp_path, allow_modules=modules)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
