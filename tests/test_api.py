@@ -737,3 +737,15 @@ def test_rerun_allow_modules_is_a_list_of_names(modules, made, tmp_path):
     with pytest.raises(fpexp.UsageError, match=r"^allow_modules: "):
         fpexp.rerun(made, root=tmp_path, allow_modules=modules)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("form", ["hydra.mode=MULTIRUN", "++hydra.mode=MULTIRUN"])
+def test_cli_rerun_refuses_hydra_mode_as_it_refuses_m(form, made, tmp_path, monkeypatch):
+    from fpexp.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        code = main(["rerun", str(made.dir), form, f"hydra.run.dir={tmp_path / 'new'}"])
+    assert code == 2 and err.getvalue().startswith("fpexp: error: hydra.mode: a rerun is one run")
+    assert list(tmp_path.iterdir()) == []
