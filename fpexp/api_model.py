@@ -38,6 +38,7 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     import torch
 
     from fpexp.api_files import recorded_file, run_dtype
+    from fpexp.api_state import ONE_AT_A_TIME
     from fpexp.builder import build_model
     from fpexp.heads import Head
     from fpexp.weights import load_state
@@ -53,8 +54,8 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     specs, state = _specs(record, where), load_state(weights)
     with torch.device("meta"):  # shapes first: a record's huge layer is never allocated
         _fits(build_model(specs, head), state.tensors)
-    with torch.random.fork_rng(devices=[]):  # the layers' throw-away initial draws: not
-        net = build_model(specs, head)  # from the caller's RNG stream
+    with ONE_AT_A_TIME, torch.random.fork_rng(devices=[]):  # throw-away initial draws:
+        net = build_model(specs, head)  # not from the RNG of the caller or of a running call
     net = net.to(getattr(torch, dtype))
     net.load_state_dict(dict(state.tensors), strict=True)
     return net.eval()

@@ -55,7 +55,7 @@ NOT_MAIN_THREAD = (
     "fpexp: note: running outside the main thread: Ctrl-C and SIGTERM are not handled "
     "during this run"
 )
-_ONE_AT_A_TIME = threading.RLock()  # Hydra's global state is per process
+ONE_AT_A_TIME = threading.RLock()  # Hydra's global state is per process
 
 
 class Tee(io.TextIOBase):
@@ -79,7 +79,7 @@ class Tee(io.TextIOBase):
 @contextlib.contextmanager
 def caller_state() -> Iterator[Tee]:
     """Everything listed above as it was, whatever the call did; one call at a time."""
-    with _ONE_AT_A_TIME:
+    with ONE_AT_A_TIME:
         if threading.current_thread() is not threading.main_thread():
             print(NOT_MAIN_THREAD, file=sys.stderr)
         restorers: list[Callable[[], None]] = []

@@ -491,3 +491,28 @@ def test_the_run_sees_the_callers_stderr_as_a_terminal_or_not(stream, warm, tmp_
     with redirect_stderr(stream()):
         fpexp.run(*FAST, root=tmp_path / "out")
     assert seen == [stream is _Terminal]
+
+
+def test_reading_a_model_waits_for_a_run_in_another_thread(warm):
+    """``run.model()`` draws throw-away weights from torch's global RNG (forked, put back):
+    meanwhile a run in another thread would have its RNG rewound under it."""
+    from fpexp.api_state import ONE_AT_A_TIME
+
+    holding, release, built = threading.Event(), threading.Event(), []
+
+    def a_run_in_progress() -> None:
+        with ONE_AT_A_TIME:
+            holding.set()
+            release.wait(30)
+
+    other = threading.Thread(target=a_run_in_progress)
+    other.start()
+    holding.wait(30)
+    reader = threading.Thread(target=lambda: built.append(warm.model()))
+    reader.start()
+    reader.join(1.0)
+    waited = not built
+    release.set()
+    reader.join(30)
+    other.join(30)
+    assert waited and len(built) == 1
