@@ -164,7 +164,7 @@ def error_lines(stderr: str) -> list[str]:
 def _found(path: Path) -> Run | None:
     from fpexp.catalog import load_run
 
-    return Run(load_run(path)) if (path / "run.json").exists() else None
+    return Run(load_run(path)) if os.path.lexists(path / "run.json") else None  # no OSError
 
 
 def outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:

@@ -38,7 +38,7 @@ class Sweep:
             what = f"not a directory path but a {type(path).__name__}"
             raise UsageError([Problem(repr(path)[:80], what, "a str or pathlib.Path")])
         self._dir = Path(path).absolute()
-        if not (self._dir / "multirun.yaml").is_file():
+        if not os.path.isfile(self._dir / "multirun.yaml"):  # False, not OSError, if too long
             why = "is not a sweep directory (no multirun.yaml)"
             raise UsageError([Problem(str(path), why, "a directory made by fpexp -m or sweep")])
 
@@ -166,7 +166,7 @@ def sweep(
         done = guarded(lambda: run_hydra(["-m", *args, dir_override("sweep", target)]), target)
     if done.code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
-    made = Sweep(target) if (target / "multirun.yaml").is_file() else None
+    made = Sweep(target) if os.path.isfile(target / "multirun.yaml") else None
     if made is not None and (done.code == 0 or _explained(made)):
         return made
     lines = error_lines(tee.seen.getvalue())

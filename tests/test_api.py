@@ -749,3 +749,15 @@ def test_cli_rerun_refuses_hydra_mode_as_it_refuses_m(form, made, tmp_path, monk
         code = main(["rerun", str(made.dir), form, f"hydra.run.dir={tmp_path / 'new'}"])
     assert code == 2 and err.getvalue().startswith("fpexp: error: hydra.mode: a rerun is one run")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep", "Sweep"])
+def test_a_root_whose_name_is_too_long_is_an_error_of_the_api(call, made, tmp_path):
+    root = tmp_path / ("x" * 300)
+    err = io.StringIO()
+    with redirect_stderr(err), pytest.raises((fpexp.RunFailed, fpexp.UsageError)):
+        if call == "Sweep":
+            fpexp.Sweep(root)
+        else:
+            _api_call(call, made, root)
+    assert "Traceback" not in err.getvalue()
