@@ -39,10 +39,16 @@ class RunFailed(RuntimeError):
 
 
 def cli_problems(lines: list[str]) -> list[Problem]:
-    """``key: what (allowed)`` lines back as problems whose ``str`` is the same line."""
-    return [
-        Problem(*line.split(": ", 1)) if ": " in line else Problem("fpexp", line) for line in lines
-    ]
+    """``key: what (allowed)`` lines back as problems whose ``str`` is the same line, but for
+    the run or sweep directory, which the caller chose as ``root=``: its key is ``root``."""
+    problems = []
+    for line in lines:
+        key, what = line.split(": ", 1) if ": " in line else ("fpexp", line)
+        problems.append(Problem("root" if key in _DIR_KEYS else key, what))
+    return problems
+
+
+_DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")  # refused as overrides: root= names them
 
 
 def _run_dir(root: Path) -> Path:

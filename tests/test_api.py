@@ -761,3 +761,11 @@ def test_a_root_whose_name_is_too_long_is_an_error_of_the_api(call, made, tmp_pa
         else:
             _api_call(call, made, root)
     assert "Traceback" not in err.getvalue()
+
+
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep"])
+def test_a_root_that_cannot_hold_runs_is_named_root(call, made, tmp_path):
+    with redirect_stderr(io.StringIO()), pytest.raises(fpexp.UsageError) as caught:
+        _api_call(call, made, Path(os.devnull))
+    assert str(caught.value).startswith(f"root: {os.devnull}/")
+    assert "lies under a file, not a directory" in str(caught.value)
