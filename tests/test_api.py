@@ -769,3 +769,27 @@ def test_a_root_that_cannot_hold_runs_is_named_root(call, made, tmp_path):
         _api_call(call, made, Path(os.devnull))
     assert str(caught.value).startswith(f"root: {os.devnull}/")
     assert "lies under a file, not a directory" in str(caught.value)
+
+
+PYTHON_ERRORS_IN_HYDRAS_PARSER = {
+    "huge int": "seed=" + "9" * 5000,
+    "deep brackets": "model.hidden=" + "[" * 3000 + "]" * 3000,
+}
+
+
+@pytest.mark.parametrize("how", ["api", "cli"])
+@pytest.mark.parametrize("case", PYTHON_ERRORS_IN_HYDRAS_PARSER)
+def test_an_override_hydras_parser_chokes_on_is_a_usage_error(case, how, tmp_path):
+    arg = PYTHON_ERRORS_IN_HYDRAS_PARSER[case]
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        if how == "api":
+            with pytest.raises(fpexp.UsageError, match="cannot parse override"):
+                fpexp.run(arg, root=tmp_path)
+        else:
+            from fpexp.cli import main
+
+            assert main([arg, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    lines = [line for line in err.getvalue().splitlines() if line]
+    assert len(lines) == 1 and "cannot parse override" in lines[0]
+    assert list(tmp_path.iterdir()) == []
