@@ -115,6 +115,9 @@ def overrides_of(overrides: tuple[object, ...], one_run: bool) -> list[str]:
         if not isinstance(value, str):
             what = f"not a str but a {type(value).__name__}"
             raise UsageError([Problem(repr(value)[:80], what, "overrides are 'key=value' str")])
+        if any(c in value for c in "\n\r\x00"):  # the CLI's error would be cut in two lines
+            what = "holds a line break or NUL character"
+            raise UsageError([Problem(repr(value)[:80], what, "one 'key=value' per str")])
         args.append(value)
     if (problem := command_line_problem(args)) is not None:
         raise UsageError([problem])

@@ -572,10 +572,21 @@ def test_hydra_mode_is_refused_where_one_run_is_made(call, made, tmp_path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("value", [None, 7, b"seed=1", Path("seed=1")])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (None, "not a str"),
+        (7, "not a str"),
+        (b"seed=1", "not a str"),
+        (Path("seed=1"), "not a str"),
+        ("seed=1\n", "line break or NUL"),
+        ("seed=1\rtask=binary", "line break or NUL"),
+        ("task=binary\x00", "line break or NUL"),
+    ],
+)
 @pytest.mark.parametrize("call", ["run", "sweep", "rerun"])
-def test_an_override_that_is_not_a_str_is_refused(call, value, made, tmp_path):
-    with pytest.raises(fpexp.UsageError, match="not a str"):
+def test_an_override_that_is_not_a_str_is_refused(call, value, why, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match=why):
         _api_call(call, made, tmp_path, value)
     assert not tmp_path.joinpath("root").exists()
 
