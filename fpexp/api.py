@@ -28,7 +28,7 @@ class RunFailed(RuntimeError):
     Example::
 
         try:
-            fpexp.run("data=csv", "data.path=broken.csv")
+            fpexp.run("data=file", "data.path=table.csv")
         except fpexp.RunFailed as err:
             print(err, err.run.status if err.run else None)
     """
@@ -39,10 +39,16 @@ class RunFailed(RuntimeError):
 
 
 def cli_problems(lines: list[str]) -> list[Problem]:
-    """``key: what (allowed)`` lines back as problems whose ``str`` is the same line."""
-    return [
-        Problem(*line.split(": ", 1)) if ": " in line else Problem("fpexp", line) for line in lines
-    ]
+    """``key: what (allowed)`` lines back as problems whose ``str`` is the same line, but for
+    the run or sweep directory, which the caller chose as ``root=``: its key is ``root``."""
+    problems = []
+    for line in lines:
+        key, what = line.split(": ", 1) if ": " in line else ("fpexp", line)
+        problems.append(Problem("root" if key in _DIR_KEYS else key, what))
+    return problems
+
+
+_DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")  # refused as overrides: root= names them
 
 
 def _run_dir(root: Path) -> Path:
@@ -55,6 +61,16 @@ def _run_dir(root: Path) -> Path:
 
 def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
     """Run fpexp with the CLI's overrides into a new directory under ``root``; the ``Run``.
+
+    Overrides are ``python -m fpexp``'s (its ``--help`` lists every key), e.g.
+    ``task=binary|multiclass|multilabel|regression``, ``data=animals|file|synthetic`` (with
+    ``data.path=table.csv``), ``model=layers|mlp``, ``model.hidden=[8,8]``, ``seed=7``,
+    ``dtype=float32|float64|bfloat16``, ``output.format=csv|parquet|npy``. The run goes to
+    ``ROOT/<date>/<time>.<ms>-<random>``, as the CLI names it.
+
+    The ``Run``: ``.dir``, ``.status``, ``.config``, ``.record`` (run.json), ``.metrics``;
+    ``.outputs()`` and ``.predictions()`` (numpy), ``.table("outputs")`` (pyarrow), and
+    ``.model()`` (the torch module with the run's weights). A sweep: ``fpexp.sweep``.
 
     Raises ``fpexp.UsageError`` (a ``ValueError``; ``.problems`` are the CLI's one-line
     messages) for bad overrides or values, ``fpexp.RunFailed`` (``.run``) for a run that
@@ -71,17 +87,68 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
         run.status, run.metrics, run.outputs()
     """
     from fpexp.cli import run_hydra
+
+    args = overrides_of(overrides, one_run=True)
+    target = _run_dir(root_of(root))
+    with caller_state() as tee:
+        done = guarded(lambda: run_hydra([*args, dir_override("run", target)]), target)
+    return outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+
+
+def root_of(root: object) -> Path:
+    """``root`` as an absolute path (``UsageError`` for what is not a str or path)."""
+    if not isinstance(root, (str, os.PathLike)) or not isinstance(os.fspath(root), str):
+        what = f"not a directory path but a {type(root).__name__}"
+        raise UsageError([Problem("root", what, "a str or pathlib.Path")])
+    return Path(root).absolute()
+
+
+def overrides_of(overrides: tuple[object, ...], one_run: bool) -> list[str]:
+    """The overrides as the CLI would take them (``UsageError`` otherwise): strings only, no
+    flags (``-m``, ``--cfg``...: the call says what it does), no ``hydra.run.dir`` (a sweep:
+    ``hydra.sweep.dir``), which ``root=`` decides, and, for a call that makes one run, no
+    ``hydra.mode`` (a multirun would go to Hydra's sweep directory, outside root)."""
     from fpexp.commands import command_line_problem
 
-    args = [str(o) for o in overrides]
+    args: list[str] = []
+    for value in overrides:
+        if not isinstance(value, str):
+            what = f"not a str but a {type(value).__name__}"
+            raise UsageError([Problem(repr(value)[:80], what, "overrides are 'key=value' str")])
+        if any(c in value for c in "\n\r\x00"):  # the CLI's error would be cut in two lines
+            what = "holds a line break or NUL character"
+            raise UsageError([Problem(repr(value)[:80], what, "one 'key=value' per str")])
+        args.append(value)
     if (problem := command_line_problem(args)) is not None:
         raise UsageError([problem])
     if flags := [a for a in args if a.startswith("-")]:
         raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
-    target = _run_dir(Path(root).absolute())
-    with caller_state() as tee:
-        done = guarded(lambda: run_hydra([*args, f"hydra.run.dir={target}"]), target)
-    return outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+    if one_run and any(_key(a) == "hydra.mode" for a in args):
+        why = "not for one run (Hydra would make a multirun outside root)"
+        raise UsageError([Problem("hydra.mode", why, "fpexp.sweep(...) for a multirun")])
+    mine = "hydra.run.dir" if one_run else "hydra.sweep.dir"
+    if any(_key(a) == mine for a in args):  # it would be overridden by root=, silently
+        why = "is named by the call (ROOT/<date>/<time>...), not an override"
+        raise UsageError([Problem(mine, why, "root=DIR to choose where it goes")])
+    return args
+
+
+def _key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0].strip()
+
+
+def dir_override(mode: str, path: Path) -> str:
+    """``hydra.run.dir`` (``mode="run"``) or ``hydra.sweep.dir`` as ``path``, whatever its
+    characters: quoted, so spaces, quotes, ``,=[]`` and non-ASCII parse. ``UsageError`` for a
+    backslash or ``${``, which Hydra would resolve (``${oc.env:HOME}``: another directory)."""
+    text = str(path)
+    if "\\" in text or "${" in text:
+        why = "a backslash or ${ in the directory name (Hydra would read it as an escape or "
+        raise UsageError(
+            [Problem("root", why + "an interpolation)", "a directory name without them")]
+        )
+    quoted = text.replace("'", "\\'")
+    return f"hydra.{mode}.dir='{quoted}'"
 
 
 def guarded(call: Callable[[], T], target: Path) -> T:
@@ -106,7 +173,7 @@ def error_lines(stderr: str) -> list[str]:
 def _found(path: Path) -> Run | None:
     from fpexp.catalog import load_run
 
-    return Run(load_run(path)) if (path / "run.json").exists() else None
+    return Run(load_run(path)) if os.path.lexists(path / "run.json") else None  # no OSError
 
 
 def outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:
@@ -123,12 +190,19 @@ def outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:
     return found
 
 
-def load(ref: str | os.PathLike[str], root: str | os.PathLike[str] = "outputs") -> Run:
+def load(ref: Run | str | os.PathLike[str], root: str | os.PathLike[str] = "outputs") -> Run:
     """The run a CLI run reference names: a path, ``@latest``, ``@-N`` or ``SWEEP_DIR:JOB``
-    (``UsageError`` if none). Example: ``fpexp.load("@-2", root="outputs").metrics``."""
-    from fpexp.catalog import resolve
+    (``UsageError`` if none); a ``Run``, read afresh from its directory.
 
-    return Run(resolve(str(ref), Path(root)))
+    Example: ``fpexp.load("@-2", root="outputs").metrics``."""
+    from fpexp.catalog import load_run, resolve
+
+    if isinstance(ref, Run):
+        return Run(load_run(ref.dir))
+    if not isinstance(ref, (str, os.PathLike)):
+        what = f"not a run reference but a {type(ref).__name__}"
+        raise UsageError([Problem(repr(ref)[:80], what, "a Run, a path, @latest, @-N")])
+    return Run(resolve(os.fspath(ref), root_of(root)))
 
 
 def runs(root: str | os.PathLike[str] = "outputs") -> list[Run]:
@@ -136,4 +210,4 @@ def runs(root: str | os.PathLike[str] = "outputs") -> list[Run]:
     first. Example: ``[r.status for r in fpexp.runs()]``."""
     from fpexp.catalog import find_runs
 
-    return [Run(r) for r in find_runs(Path(root))]
+    return [Run(r) for r in find_runs(root_of(root))]

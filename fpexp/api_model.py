@@ -15,8 +15,6 @@ from fpexp.errors import Problem, UsageError
 if TYPE_CHECKING:
     from torch import nn
 
-_DTYPES = ("float32", "float64", "float16", "bfloat16")
-
 
 def _specs(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
     """The record's ``model.layers`` as builder specs, refused unless plain and torch-only."""
@@ -25,6 +23,8 @@ def _specs(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
     layers = (record.get("model") or {}).get("layers")
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise UsageError([Problem("model.layers", "not a list of layers", where)])
+    if not all(isinstance(x.get("args") or {}, dict) for x in layers):
+        raise UsageError([Problem("model.layers", "a layer's args are not a mapping", where)])
     specs = [{"_target_": x.get("target"), **(x.get("args") or {})} for x in layers]
     if (why := layer_problem(specs, [])) is not None:
         raise UsageError([Problem("model.layers", why, where)])
@@ -37,25 +37,35 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     record or the weights cannot be used)."""
     import torch
 
+    from fpexp.api_files import recorded_file, run_dtype
+    from fpexp.api_state import ONE_AT_A_TIME
     from fpexp.builder import build_model
     from fpexp.heads import Head
     from fpexp.weights import load_state
 
     where = f"{run_dir / 'run.json'}"
     task = (record.get("config") or {}).get("task") or {}
-    dtype = record.get("dtype")
-    if dtype not in _DTYPES:
-        raise UsageError([Problem("dtype", f"unknown dtype {dtype!r}", ", ".join(_DTYPES))])
-    head = Head.of(str(task.get("kind")), int(task.get("out_features") or 0))
-    with torch.random.fork_rng(devices=[]):  # the layers' throw-away initial draws: not
-        net = build_model(_specs(record, where), head)  # from the caller's RNG stream
-    state = load_state(run_dir / "weights.safetensors")
+    weights, _ = recorded_file(run_dir, record, "weights")  # a failed run: none, said first
+    dtype = run_dtype(record)
+    width = task.get("out_features")
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        raise UsageError([Problem("task.out_features", f"{width!r} is not a width", where)])
+    head = Head.of(str(task.get("kind")), width)
+    specs, state = _specs(record, where), load_state(weights)
+    with torch.device("meta"):  # shapes first: a record's huge layer is never allocated
+        _fits(build_model(specs, head), state.tensors)
+    with ONE_AT_A_TIME, torch.random.fork_rng(devices=[]):  # throw-away initial draws:
+        net = build_model(specs, head)  # not from the RNG of the caller or of a running call
     net = net.to(getattr(torch, dtype))
-    try:
-        net.load_state_dict(dict(state.tensors), strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise UsageError(
-            [Problem("weights.safetensors", f"does not fit the model ({first})")]
-        ) from None
+    net.load_state_dict(dict(state.tensors), strict=True)
     return net.eval()
+
+
+def _fits(skeleton: nn.Module, tensors: dict[str, Any]) -> None:
+    """``UsageError`` unless the weights have exactly the model's names and shapes."""
+    wanted = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if wanted != found:
+        diff = sorted(k for k in {*wanted, *found} if wanted.get(k) != found.get(k))
+        shown = ", ".join(f"{k}: {found.get(k)} for {wanted.get(k)}" for k in diff[:3])
+        raise UsageError([Problem("weights.safetensors", f"does not fit the model ({shown})")])

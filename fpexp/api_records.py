@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fpexp.api import _run_dir, guarded, outcome
+from fpexp.api import _run_dir, dir_override, guarded, outcome, overrides_of, root_of
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
+from fpexp.errors import Problem, UsageError
 
 if TYPE_CHECKING:
     from fpexp.catalog import Run as Entry
@@ -48,7 +48,10 @@ def _entry(ref: RunRef, root: str | os.PathLike[str]) -> Entry:
 
     if isinstance(ref, Run):
         return load_run(ref.dir)
-    return resolve(os.fspath(ref), Path(root))
+    if not isinstance(ref, (str, os.PathLike)):
+        what = f"not a run reference but a {type(ref).__name__}"
+        raise UsageError([Problem(repr(ref)[:80], what, "a Run, a path, @latest, @-N")])
+    return resolve(os.fspath(ref), root_of(root))
 
 
 def diff(
@@ -98,15 +101,20 @@ def rerun(
     """
     from fpexp.commands import rerun as command
 
-    extra = [str(o) for o in overrides]
-    command.refuse_flags(extra)
+    if not isinstance(allow_modules, (list, tuple)) or not all(
+        isinstance(m, str) for m in allow_modules
+    ):  # a str would allow each of its letters as a module
+        what = f"{allow_modules!r} is not a list of module names"
+        raise UsageError([Problem("allow_modules", what, 'e.g. ["torchvision"]')])
+    command.refuse_flags([o for o in overrides if isinstance(o, str)])  # the CLI's message
+    extra = overrides_of(overrides, one_run=True)
     original = _entry(run, root).usable(damaged=True)
-    target = _run_dir(Path(root).absolute())
+    target = _run_dir(root_of(root))
     with caller_state() as tee:
         plan = command.prepare(original, extra, check, allow_modules)
         for line in plan.notes():
             print(line)
-        done = guarded(lambda: command.execute(plan, [f"hydra.run.dir={target}"]), target)
+        done = guarded(lambda: command.execute(plan, [dir_override("run", target)]), target)
     new = outcome(done.done.code, list(done.done.failures), tee.seen.getvalue(), target)
     if check and not done.reproduced:
         raise NotReproduced(done.report(), new, Run(original))

@@ -53,8 +53,11 @@ class Run:
 
     @property
     def record(self) -> dict[str, Any]:
-        """run.json as a dict (``UsageError`` if unreadable). Example: ``run.record["seed"]``."""
-        return self._entry.usable(damaged=True).record
+        """run.json as a dict (``UsageError`` if unreadable), a copy of its own: changing it
+        changes nothing of the run. Example: ``run.record["seed"]``."""
+        import copy
+
+        return copy.deepcopy(self._entry.usable(damaged=True).record)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -80,32 +83,33 @@ class Run:
         as ``float32`` (numpy has no bfloat16; float32 holds every value exactly).
 
         Example: ``run.outputs().shape == (5, 1)``."""
-        import numpy as np
+        from fpexp.api_files import run_dtype
 
-        values = [v for k, v in self._columns("outputs").items() if k != "id"]
-        dtype = "float32" if self.record.get("dtype") == "bfloat16" else self.record.get("dtype")
-        return np.stack(values, axis=1).astype(dtype or "float32")
+        table = self._columns("outputs")  # a failed run: "wrote no outputs file" first
+        dtype = run_dtype(self.record)
+        return _stacked(table, ("id",), "float32" if dtype == "bfloat16" else dtype)
 
     def predictions(self) -> np.ndarray:
         """The predictions: class indices, regression values, or a multilabel run's 0/1
         columns (``[rows]`` for one column). Example: ``run.predictions()[:3]``."""
-        import numpy as np
-
-        values = [v for k, v in self._columns("predictions").items() if k not in ("id", "label")]
-        return values[0] if len(values) == 1 else np.stack(values, axis=1)
+        return _stacked(self._columns("predictions"), ("id", "label"), None)
 
     def _columns(self, role: str) -> dict[str, np.ndarray]:
+        from fpexp.api_files import recorded_file
         from fpexp.tables import TableError, read_table
 
         if role not in _ROLES:
             raise UsageError([Problem("role", f"unknown table {role!r}", " or ".join(_ROLES))])
-        for name, meta in (self._entry.usable().record.get("outputs") or {}).items():
-            if isinstance(meta, dict) and meta.get("role") == role:
-                try:
-                    return read_table(self.dir / Path(name).name, meta.get("columns"))
-                except TableError as err:
-                    raise UsageError([Problem(str(self.dir), str(err))]) from None
-        raise UsageError([Problem(str(self.dir), f"the run wrote no {role} table")])
+        path, meta = recorded_file(self.dir, self._result(), role)
+        columns = meta.get("columns")
+        try:
+            table = read_table(path, columns)
+        except TableError as err:
+            raise UsageError([Problem(str(self.dir), str(err))]) from None
+        if columns is not None and _values(table) != _values(columns):  # .npy: ids implied
+            why = f"{path.name} has the columns {list(table)}, the record {columns}"
+            raise UsageError([Problem(str(self.dir), why)])
+        return table
 
     def model(self) -> nn.Module:
         """The model rebuilt from the record with the run's saved ``weights.safetensors``
@@ -113,4 +117,31 @@ class Run:
         is refused with ``UsageError``). Example: ``run.model()(torch.zeros(1, 6))``."""
         from fpexp.api_model import rebuild
 
-        return rebuild(self.dir, self._entry.usable().record)
+        return rebuild(self.dir, self._result())
+
+    def _result(self) -> dict[str, Any]:
+        """The record of a run that completed (``UsageError`` otherwise: a failed, stopped,
+        running or stale run has no result, whatever files its record lists)."""
+        entry = self._entry.usable()
+        if entry.status != "completed":
+            why = f"the run is {entry.status}, not completed: it has no result"
+            raise UsageError([Problem(str(self.dir), why)])
+        return entry.record
+
+
+def _values(columns: Any) -> list[Any]:
+    return [c for c in columns if c != "id"]
+
+
+def _stacked(table: dict[str, np.ndarray], skip: tuple[str, ...], dtype: str | None) -> np.ndarray:
+    """The table's value columns as one array (one column: ``[rows]`` unless ``dtype`` is
+    given); ``UsageError`` for columns that are not numbers."""
+    import numpy as np
+
+    values = [v for k, v in table.items() if k not in skip]
+    if not values or any(v.dtype.kind not in "biuf" for v in values):
+        kinds = ", ".join(f"{k}: {v.dtype}" for k, v in table.items() if k not in skip)
+        raise UsageError([Problem("table", f"not numeric columns ({kinds or 'none'})")])
+    if dtype is not None:
+        return np.stack(values, axis=1).astype(dtype)
+    return values[0] if len(values) == 1 else np.stack(values, axis=1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -38,10 +39,11 @@ from fpexp.process_state import (
 )
 
 # Saved in this order, restored in the reverse one. Hydra's last: it clears GlobalHydra.
+# Signals first: SIGINT/SIGTERM are held while the others are put back (``_restore``).
 SAVERS: tuple[Callable[[], Callable[[], None]], ...] = (
+    save_signals,
     save_sys,
     save_environ,
-    save_signals,
     save_warnings,
     save_random,
     save_numpy,
@@ -53,7 +55,7 @@ NOT_MAIN_THREAD = (
     "fpexp: note: running outside the main thread: Ctrl-C and SIGTERM are not handled "
     "during this run"
 )
-_ONE_AT_A_TIME = threading.RLock()  # Hydra's global state is per process
+ONE_AT_A_TIME = threading.RLock()  # Hydra's global state is per process
 
 
 class Tee(io.TextIOBase):
@@ -69,11 +71,15 @@ class Tee(io.TextIOBase):
     def flush(self) -> None:
         self.target.flush()
 
+    def isatty(self) -> bool:
+        """The caller's answer: a script in a terminal gets the CLI's progress bar."""
+        return bool(getattr(self.target, "isatty", lambda: False)())
+
 
 @contextlib.contextmanager
 def caller_state() -> Iterator[Tee]:
     """Everything listed above as it was, whatever the call did; one call at a time."""
-    with _ONE_AT_A_TIME:
+    with ONE_AT_A_TIME:
         if threading.current_thread() is not threading.main_thread():
             print(NOT_MAIN_THREAD, file=sys.stderr)
         restorers: list[Callable[[], None]] = []
@@ -88,12 +94,34 @@ def caller_state() -> Iterator[Tee]:
 
 
 def _restore(restorers: list[Callable[[], None]]) -> None:
-    """Run every restorer, newest first, even when one fails; then raise the first failure."""
+    """Run every restorer, newest first, even when one fails or Ctrl-C is pressed meanwhile
+    (SIGINT/SIGTERM are held until the last has run); then raise the first failure, or
+    deliver the held signal to the caller's handler (its ``KeyboardInterrupt``)."""
     failures: list[BaseException] = []
-    for restore in reversed(restorers):
-        try:
-            restore()
-        except Exception as err:  # the others must still run
-            failures.append(err)
+    with _signals_held():
+        for restore in reversed(restorers):
+            try:
+                restore()
+            except BaseException as err:  # KeyboardInterrupt too: the others must still run
+                failures.append(err)
     if failures:
         raise failures[0]
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM recorded instead of handled for the block, then raised again."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    holder = lambda signum, frame: held.append(signum)  # noqa: E731
+    previous = {s: signal.signal(s, holder) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is holder:  # not put back by a restorer
+                signal.signal(sig, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)

@@ -34,8 +34,11 @@ class Sweep:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+            what = f"not a directory path but a {type(path).__name__}"
+            raise UsageError([Problem(repr(path)[:80], what, "a str or pathlib.Path")])
         self._dir = Path(path).absolute()
-        if not (self._dir / "multirun.yaml").is_file():
+        if not os.path.isfile(self._dir / "multirun.yaml"):  # False, not OSError, if too long
             why = "is not a sweep directory (no multirun.yaml)"
             raise UsageError([Problem(str(path), why, "a directory made by fpexp -m or sweep")])
 
@@ -153,22 +156,17 @@ def sweep(
         for run, row in zip(sweep.runs, sweep.summary):
             print(run.dir, row["status"], row.get("accuracy"))
     """
-    from fpexp.api import _run_dir
+    from fpexp.api import _run_dir, dir_override, overrides_of, root_of
     from fpexp.cli import run_hydra
-    from fpexp.commands import command_line_problem
 
-    args = [str(o) for o in overrides]
-    if (problem := command_line_problem(args)) is not None:
-        raise UsageError([problem])
-    if flags := [a for a in args if a.startswith("-")]:
-        raise UsageError([Problem(flags[0], "not an override", "key=value overrides only")])
-    target = _run_dir(Path(root).absolute() / "multirun")
+    args = overrides_of(overrides, one_run=False)
+    target = _run_dir(root_of(root) / "multirun")
     with caller_state() as tee:  # asking Hydra for its launchers registers config: inside
         args += _launcher_override(launcher, args)
-        done = guarded(lambda: run_hydra(["-m", *args, f"hydra.sweep.dir={target}"]), target)
+        done = guarded(lambda: run_hydra(["-m", *args, dir_override("sweep", target)]), target)
     if done.code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
-    made = Sweep(target) if (target / "multirun.yaml").is_file() else None
+    made = Sweep(target) if os.path.isfile(target / "multirun.yaml") else None
     if made is not None and (done.code == 0 or _explained(made)):
         return made
     lines = error_lines(tee.seen.getvalue())

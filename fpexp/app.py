@@ -57,7 +57,8 @@ def run_experiment(
         try:
             record.save()
             with record.phase("environment"):
-                record.update(environment=environment(cwd))
+                scope = run_dir.parent if context.get("mode") == "MULTIRUN" else run_dir
+                record.update(environment=environment(cwd, Path(scope)))
             execute(cfg, record, past)
             record.finish("completed")
         except UsageError as err:

@@ -45,7 +45,7 @@ def _run(args: list[str], call: HydraCall) -> int:
     """Hydra's run or multirun; user mistakes and interruptions become exit codes."""
     from fpexp.config.additions import preflight
 
-    if problems := preflight(args):  # +key=value the schema does not know: before any run dir
+    if problems := _unparsable(args) or preflight(args):  # before any run directory
         _print(problems)
         return EXIT_USAGE
     hydra_main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
@@ -79,6 +79,23 @@ def _run(args: list[str], call: HydraCall) -> int:
         print(f"fpexp: error: {before_run(err, _output_dir())}", file=sys.stderr)
         return EXIT_FAULT
     return call.exit_code()
+
+
+def _unparsable(args: list[str]) -> list[Problem]:
+    """An override Hydra's parser fails on with a Python error instead of its own (an integer
+    of over 4300 digits, brackets nested thousands deep), which would escape as a traceback."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for arg in (a for a in args if not a.startswith("-")):
+        try:
+            parser.parse_override(arg)
+        except (HydraException, OmegaConfBaseException):
+            continue  # Hydra's own message, reported as usual
+        except (ValueError, RecursionError) as err:
+            what = f"cannot parse override ({type(err).__name__}: {str(err)[:80]})"
+            return [Problem(arg[:40] + ("..." if len(arg) > 40 else ""), what, "key=value")]
+    return []
 
 
 def _output_dir() -> str | None:

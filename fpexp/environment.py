@@ -48,7 +48,7 @@ def git_state(cwd: Path) -> dict[str, Any] | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _environment(cwd: str) -> dict[str, Any]:
+def _environment(cwd: str, scope: str) -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
@@ -59,6 +59,8 @@ def _environment(cwd: str) -> dict[str, Any]:
     }
 
 
-def environment(cwd: Path) -> dict[str, Any]:
-    """Captured once per process and working directory: a sweep's jobs share it."""
-    return copy.deepcopy(_environment(str(cwd)))
+def environment(cwd: Path, scope: Path | None = None) -> dict[str, Any]:
+    """Captured once per working directory and ``scope``: a sweep's directory (its jobs
+    share it), or a single run's own one (each run of a notebook looks again: its code may
+    have been edited or committed since the last)."""
+    return copy.deepcopy(_environment(str(cwd), str(scope)))

@@ -115,20 +115,30 @@ def save_numpy() -> Restore:
 
 
 def save_torch() -> Restore:
-    """torch's default dtype, intra-op threads and RNG (CPU, and CUDA where initialised), if
-    the caller imported torch. The run gets a new process's default dtype (float32: a caller's
-    float64 default would change the weights a layer draws); the caller's thread count stays
-    (run.json records it). Interop threads can be set once a process: fpexp never sets them."""
+    """torch's default dtype and device, deterministic-algorithms mode, intra-op threads and
+    RNG (CPU, and CUDA where initialised), if the caller imported torch. The run gets a new
+    process's defaults (float32 on the CPU, deterministic mode off: a caller's float64 or
+    ``set_default_device("cuda")`` would change what a layer draws and where it computes);
+    the caller's thread count stays (run.json records it). Interop threads can be set once a
+    process: fpexp never sets them."""
     torch: Any = sys.modules.get("torch")
     if torch is None:
         return lambda: None
     dtype, threads, rng = torch.get_default_dtype(), torch.get_num_threads(), torch.get_rng_state()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    device, deterministic = _device(torch), _deterministic(torch)
     torch.set_default_dtype(torch.float32)
+    if device is not None and device.type != "cpu":
+        torch.set_default_device(None)
+    torch.use_deterministic_algorithms(False)
 
     def restore() -> None:
         if torch.get_default_dtype() != dtype:
             torch.set_default_dtype(dtype)
+        if _device(torch) != device:
+            torch.set_default_device(None if device.type == "cpu" else device)
+        if _deterministic(torch) != deterministic:
+            torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         if not torch.equal(torch.get_rng_state(), rng):
@@ -137,3 +147,16 @@ def save_torch() -> Restore:
             torch.cuda.set_rng_state_all(cuda)
 
     return restore
+
+
+def _device(torch: Any) -> Any:
+    """torch's default device (None for a torch without ``get_default_device``)."""
+    get = getattr(torch, "get_default_device", None)
+    return get() if callable(get) else None
+
+
+def _deterministic(torch: Any) -> tuple[bool, bool]:
+    return (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )

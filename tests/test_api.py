@@ -266,7 +266,7 @@ def test_sweep_runs_every_job_in_order_failed_ones_included(swept):
     assert [r.config["model"]["hidden"] for r in runs] == [[2], [2], [4], [4]]
     assert "missing.csv: no such file" in runs[1].record["error"]
     assert runs[2].outputs().shape == (5, 1) and runs[2].metrics == {}
-    with pytest.raises(fpexp.UsageError, match="wrote no outputs table"):
+    with pytest.raises(fpexp.UsageError, match="the run is failed, not completed"):
         runs[1].outputs()
 
 
@@ -494,3 +494,313 @@ def test_rerun_errors_are_the_clis(swept, made, tmp_path):
     assert (
         out.getvalue().splitlines()[0] == done.stdout.splitlines()[0]
     )  # "original: ... is failed"
+
+
+# --- hostile use: crafted run directories, hostile arguments ------------------------------
+
+
+def _copy(run: fpexp.Run, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run.dir, to)
+    return to
+
+
+def _same_size_edit(path: Path) -> None:
+    """One byte of ``path`` changed, its size kept (the cheap size check cannot see it)."""
+    data = bytearray(path.read_bytes())
+    if path.suffix == ".csv":
+        i = max(i for i, c in enumerate(data) if chr(c).isdigit())
+        data[i] = ord("1") if data[i] != ord("1") else ord("2")
+    else:  # safetensors: the last byte is inside the last tensor's data
+        data[-1] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+READERS = {
+    "outputs": ("outputs.csv", lambda r: r.outputs()),
+    "predictions": ("predictions.csv", lambda r: r.predictions()),
+    "table": ("outputs.csv", lambda r: r.table("outputs")),
+    "model": ("weights.safetensors", lambda r: r.model()),
+}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_file_changed_since_the_run_is_refused_not_read(reader, made, tmp_path):
+    name, read = READERS[reader]
+    copy = _copy(made, tmp_path / "copy")
+    _same_size_edit(copy / name)
+    run = fpexp.load(copy)
+    with pytest.raises(fpexp.UsageError, match=f"{name} changed since the run"):
+        read(run)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "object", "<U8", 7, None])
+@pytest.mark.parametrize("reader", ["outputs", "model"])
+def test_a_record_with_a_dtype_fpexp_never_writes_is_refused(dtype, reader, made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    record["dtype"] = dtype
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError, match=r"^dtype: "):
+        READERS[reader][1](fpexp.load(copy))
+
+
+@pytest.mark.parametrize("reader", ["outputs", "predictions", "table"])
+def test_a_record_pointing_a_role_at_another_file_is_refused(reader, made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    roles = {"outputs": "predictions", "predictions": "outputs"}
+    for meta in record["outputs"].values():
+        meta["role"] = roles.get(meta["role"], meta["role"])
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError, match="is not the run's"):
+        READERS[reader][1](fpexp.load(copy))
+
+
+def _api_call(name: str, made: fpexp.Run, root: Path, *overrides: object) -> object:
+    if name == "rerun":
+        return fpexp.rerun(made, *overrides, root=root)  # type: ignore[arg-type]
+    return getattr(fpexp, name)(*overrides, root=root)
+
+
+@pytest.mark.parametrize("call", ["run", "rerun"])
+def test_hydra_mode_is_refused_where_one_run_is_made(call, made, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with redirect_stderr(io.StringIO()), pytest.raises(fpexp.UsageError, match=r"^hydra\.mode: "):
+        _api_call(call, made, tmp_path / "root", "hydra.mode=MULTIRUN")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (None, "not a str"),
+        (7, "not a str"),
+        (b"seed=1", "not a str"),
+        (Path("seed=1"), "not a str"),
+        ("seed=1\n", "line break or NUL"),
+        ("seed=1\rtask=binary", "line break or NUL"),
+        ("task=binary\x00", "line break or NUL"),
+    ],
+)
+@pytest.mark.parametrize("call", ["run", "sweep", "rerun"])
+def test_an_override_that_is_not_a_str_is_refused(call, value, why, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match=why):
+        _api_call(call, made, tmp_path, value)
+    assert not tmp_path.joinpath("root").exists()
+
+
+ROOTS = ["a b", "ünï cødé", "it's", "a,b=c[1]"]
+
+
+@pytest.mark.parametrize("name", ROOTS)
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep"])
+def test_a_root_with_any_characters_is_used_as_it_is(call, name, made, tmp_path):
+    root = tmp_path / name
+    with redirect_stdout(io.StringIO()):
+        made_now = _api_call(call, made, root)
+    assert made_now.dir.parent.parent == (root / "multirun" if call == "sweep" else root)
+
+
+@pytest.mark.parametrize("name", ["${oc.env:HOME}", "a\\${x}", "back\\slash"])
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep"])
+def test_a_root_hydra_would_resolve_elsewhere_is_refused(call, name, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match=r"^root: a backslash or \$\{"):
+        _api_call(call, made, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_failed_run_has_no_result(reader, swept):
+    failed = swept.runs[1]
+    assert failed.status == "failed" and failed.record.get("dtype") is None
+    with pytest.raises(fpexp.UsageError, match="the run is failed, not completed: it has no"):
+        READERS[reader][1](failed)
+
+
+@pytest.mark.parametrize("status", ["failed", "interrupted", "running"])
+@pytest.mark.parametrize("reader", READERS)
+def test_a_record_not_completed_has_no_result_whatever_files_it_lists(
+    reader, status, made, tmp_path
+):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    (copy / "run.json").write_text(json.dumps({**record, "status": status}))
+    run = fpexp.load(copy)
+    with pytest.raises(fpexp.UsageError, match=f"the run is {status}, not completed"):
+        READERS[reader][1](run)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("out_features", "x"), ("out_features", True), ("out_features", 0), ("args", [1, 2])],
+)
+def test_model_of_a_record_with_crafted_values_is_a_usage_error(key, value, made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    if key == "args":
+        record["model"]["layers"][0]["args"] = value
+    else:
+        record["config"]["task"][key] = value
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError):
+        fpexp.load(copy).model()
+
+
+def test_model_checks_a_records_layer_sizes_against_the_weights_before_allocating(made, tmp_path):
+    copy = _copy(made, tmp_path / "copy")
+    record = json.loads((copy / "run.json").read_text())
+    record["model"]["layers"][0]["args"]["out_features"] = 10**12  # 24 TB if allocated
+    (copy / "run.json").write_text(json.dumps(record))
+    with pytest.raises(fpexp.UsageError, match=r"^weights.safetensors: does not fit the model"):
+        fpexp.load(copy).model()
+
+
+REFS = {
+    "load": lambda ref, made: fpexp.load(ref),
+    "diff a": lambda ref, made: fpexp.diff(ref, made),
+    "diff b": lambda ref, made: fpexp.diff(made, ref),
+    "rerun": lambda ref, made: fpexp.rerun(ref),
+}
+
+
+@pytest.mark.parametrize("call", ["load", "diff a", "diff b"])  # rerun: its own test
+def test_every_call_taking_a_run_takes_a_run_object(call, made):
+    found = REFS[call](made, made)
+    assert found.dir == made.dir if call == "load" else found["empty"] is True
+
+
+@pytest.mark.parametrize("ref", [None, 7, b"@latest"])
+@pytest.mark.parametrize("call", REFS)
+def test_a_run_reference_of_another_type_is_a_usage_error(call, ref, made):
+    with pytest.raises(fpexp.UsageError, match="not a run reference but a"):
+        REFS[call](ref, made)
+
+
+ROOT_CALLS = {
+    "run": lambda root, made: fpexp.run(root=root),
+    "sweep": lambda root, made: fpexp.sweep(root=root),
+    "rerun": lambda root, made: fpexp.rerun(made, root=root),
+    "load": lambda root, made: fpexp.load("@latest", root=root),
+    "runs": lambda root, made: fpexp.runs(root=root),
+    "diff": lambda root, made: fpexp.diff("@latest", made, root=root),
+}
+
+
+@pytest.mark.parametrize("root", [None, 7, b"outputs"])
+@pytest.mark.parametrize("call", ROOT_CALLS)
+def test_a_root_that_is_not_a_path_is_a_usage_error(call, root, made):
+    with pytest.raises(fpexp.UsageError, match=r"^root: not a directory path but a"):
+        ROOT_CALLS[call](root, made)
+
+
+@pytest.mark.parametrize("part", ["record", "config", "metrics"])
+def test_changing_what_a_run_returned_changes_nothing_of_the_run(part, tmp_path):
+    run = fpexp.run("task=multiclass", root=tmp_path)
+    before, outputs = json.dumps(getattr(run, part)), run.outputs()
+    got = getattr(run, part)
+    for value in got.values():
+        if isinstance(value, dict):
+            value.clear()  # a nested dict: a shallow copy shares it
+    got.clear()
+    if part == "record":
+        got["dtype"] = "float16"
+    assert json.dumps(getattr(run, part)) == before
+    assert np.array_equal(run.outputs(), outputs) and run.outputs().dtype == np.float32
+
+
+def test_help_of_run_is_enough_to_use_it():
+    """It names every option of every config group and everything a Run offers."""
+    import pydoc
+
+    from fpexp.config.store import config_dir
+
+    text = pydoc.render_doc(fpexp.run, renderer=pydoc.plaintext)
+    groups = [p for p in Path(config_dir()).iterdir() if p.is_dir() and p.name != "hydra"]
+    options = [f"{g.name}=" + "|".join(sorted(o.stem for o in g.glob("*.yaml"))) for g in groups]
+    public = [n for n in vars(fpexp.Run) if not n.startswith("_")]
+    missing = [o for o in options if o not in text.replace("\n", " ")]
+    missing += [n for n in public if f".{n}" not in text]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("call", "key"),
+    [("run", "hydra.run.dir"), ("rerun", "hydra.run.dir"), ("sweep", "hydra.sweep.dir")],
+)
+@pytest.mark.parametrize("form", ["{}={}", "++{}={}", "+{}={}"])
+def test_the_directory_root_decides_is_not_an_override(call, key, form, made, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    with pytest.raises(fpexp.UsageError, match=f"^{re.escape(key)}: is named by the call"):
+        _api_call(call, made, tmp_path / "root", form.format(key, elsewhere))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", [None, 7, b"outputs"])
+def test_sweep_of_a_path_of_another_type_is_a_usage_error(path):
+    with pytest.raises(fpexp.UsageError, match="not a directory path but a"):
+        fpexp.Sweep(path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("modules", ["torchvision", b"x", [7], None])
+def test_rerun_allow_modules_is_a_list_of_names(modules, made, tmp_path):
+    with pytest.raises(fpexp.UsageError, match=r"^allow_modules: "):
+        fpexp.rerun(made, root=tmp_path, allow_modules=modules)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("form", ["hydra.mode=MULTIRUN", "++hydra.mode=MULTIRUN"])
+def test_cli_rerun_refuses_hydra_mode_as_it_refuses_m(form, made, tmp_path, monkeypatch):
+    from fpexp.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        code = main(["rerun", str(made.dir), form, f"hydra.run.dir={tmp_path / 'new'}"])
+    assert code == 2 and err.getvalue().startswith("fpexp: error: hydra.mode: a rerun is one run")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep", "Sweep"])
+def test_a_root_whose_name_is_too_long_is_an_error_of_the_api(call, made, tmp_path):
+    root = tmp_path / ("x" * 300)
+    err = io.StringIO()
+    with redirect_stderr(err), pytest.raises((fpexp.RunFailed, fpexp.UsageError)):
+        if call == "Sweep":
+            fpexp.Sweep(root)
+        else:
+            _api_call(call, made, root)
+    assert "Traceback" not in err.getvalue()
+
+
+@pytest.mark.parametrize("call", ["run", "rerun", "sweep"])
+def test_a_root_that_cannot_hold_runs_is_named_root(call, made, tmp_path):
+    with redirect_stderr(io.StringIO()), pytest.raises(fpexp.UsageError) as caught:
+        _api_call(call, made, Path(os.devnull))
+    assert str(caught.value).startswith(f"root: {os.devnull}/")
+    assert "lies under a file, not a directory" in str(caught.value)
+
+
+PYTHON_ERRORS_IN_HYDRAS_PARSER = {
+    "huge int": "seed=" + "9" * 5000,
+    "deep brackets": "model.hidden=" + "[" * 3000 + "]" * 3000,
+}
+
+
+@pytest.mark.parametrize("how", ["api", "cli"])
+@pytest.mark.parametrize("case", PYTHON_ERRORS_IN_HYDRAS_PARSER)
+def test_an_override_hydras_parser_chokes_on_is_a_usage_error(case, how, tmp_path):
+    arg = PYTHON_ERRORS_IN_HYDRAS_PARSER[case]
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        if how == "api":
+            with pytest.raises(fpexp.UsageError, match="cannot parse override"):
+                fpexp.run(arg, root=tmp_path)
+        else:
+            from fpexp.cli import main
+
+            assert main([arg, f"hydra.run.dir={tmp_path / 'r'}"]) == 2
+    lines = [line for line in err.getvalue().splitlines() if line]
+    assert len(lines) == 1 and "cannot parse override" in lines[0]
+    assert list(tmp_path.iterdir()) == []

@@ -98,6 +98,8 @@ def snapshot() -> dict[str, Any]:
         "numpy": (rng[0], rng[1].tobytes(), rng[2:]),
         "torch": (
             torch.get_default_dtype(),
+            torch.get_default_device(),
+            torch.are_deterministic_algorithms_enabled(),
             torch.get_num_threads(),
             torch.get_num_interop_threads(),
             torch.get_rng_state().numpy().tobytes(),
@@ -227,6 +229,34 @@ def test_state_after_a_call_is_the_state_before(outcome, notebook, tmp_path, mon
 def test_the_run_sees_a_new_process_torch_default_dtype(warm, notebook, tmp_path):
     assert torch.get_default_dtype() == torch.float64  # the caller's, float32 in the run
     assert hashes(fpexp.run(*FAST, root=tmp_path / "out").dir) == hashes(warm.dir)
+
+
+TORCH_SETTINGS = {  # what a notebook may have set -> how to undo it
+    "default device": (lambda: torch.set_default_device("meta"), torch.get_default_device),
+    "deterministic": (
+        lambda: torch.use_deterministic_algorithms(True, warn_only=True),
+        lambda: (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("setting", TORCH_SETTINGS)
+def test_the_run_sees_a_new_process_torch_settings(setting, warm, tmp_path):
+    change, read = TORCH_SETTINGS[setting]
+    new_process = read()
+    change()
+    try:
+        mine = read()
+        with redirect_stderr(io.StringIO()):
+            run = fpexp.run(*FAST, root=tmp_path / "out")
+        assert read() == mine != new_process  # the caller's again
+    finally:
+        torch.set_default_device(None)
+        torch.use_deterministic_algorithms(False)
+    assert hashes(run.dir) == hashes(warm.dir)
 
 
 def test_inside_a_hydra_app(warm, tmp_path, monkeypatch):
@@ -388,3 +418,101 @@ def test_the_other_api_calls_leave_the_state_too(call, warm, notebook, tmp_path)
     with redirect_stderr(io.StringIO()):
         API_CALLS[call](warm, tmp_path / "out")
     assert_same(before, snapshot())
+
+
+def _git(cwd: Path, *args: str) -> str:
+    who = ["-c", "user.name=n", "-c", "user.email=n@example.com"]
+    done = subprocess.run(["git", *who, *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_each_call_records_the_git_state_of_its_own_time(warm, tmp_path, monkeypatch):
+    """A notebook commits (or edits) its code between two runs: the second run's record
+    says so, as a new process's would (the environment was cached for the process)."""
+    monkeypatch.chdir(tmp_path)
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "code.py").write_text("a = 1\n")
+    _git(tmp_path, "add", "code.py")
+    _git(tmp_path, "commit", "-qm", "one")
+    first = fpexp.run(*FAST, root=tmp_path / "out").record["environment"]["git"]
+    (tmp_path / "code.py").write_text("a = 2\n")
+    dirty = fpexp.run(*FAST, root=tmp_path / "out").record["environment"]["git"]
+    _git(tmp_path, "commit", "-qam", "two")
+    second = fpexp.run(*FAST, root=tmp_path / "out").record["environment"]["git"]
+    head = _git(tmp_path, "rev-parse", "HEAD")
+    assert (first["dirty"], dirty["dirty"], second["dirty"]) == (False, True, False)
+    assert first["commit"] != head and second["commit"] == head
+
+
+def _second_ctrl_c() -> None:
+    """Ctrl-C pressed again while the call puts the caller's state back."""
+    signal.raise_signal(signal.SIGINT)
+
+
+def _error_in_restore() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("during_restore", [_second_ctrl_c, _error_in_restore])
+@pytest.mark.parametrize("outcome", ["completed", "interrupted"])
+def test_ctrl_c_while_the_state_is_put_back_leaves_it_put_back(
+    outcome, during_restore, notebook, tmp_path, monkeypatch
+):
+    """Every part is put back (sys.stderr was left a copying Tee), and the
+    KeyboardInterrupt comes after that."""
+    import fpexp.api_state
+
+    def save_with_a_late_ctrl_c() -> Any:
+        return during_restore
+
+    savers = list(fpexp.api_state.SAVERS)
+    savers.insert(1, save_with_a_late_ctrl_c)  # restored last but one
+    monkeypatch.setattr(fpexp.api_state, "SAVERS", tuple(savers))
+    if outcome == "interrupted":
+        _raise_in_pipeline(monkeypatch, _ctrl_c)
+    with redirect_stderr(io.StringIO()):
+        before = snapshot()
+        with pytest.raises(KeyboardInterrupt):
+            fpexp.run(*FAST, root=tmp_path / "out")
+        after = snapshot()
+    assert_same(before, after)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream", [io.StringIO, _Terminal])
+def test_the_run_sees_the_callers_stderr_as_a_terminal_or_not(stream, warm, tmp_path, monkeypatch):
+    seen: list[bool] = []
+    _raise_in_pipeline(monkeypatch, lambda: seen.append(sys.stderr.isatty()))
+    with redirect_stderr(stream()):
+        fpexp.run(*FAST, root=tmp_path / "out")
+    assert seen == [stream is _Terminal]
+
+
+def test_reading_a_model_waits_for_a_run_in_another_thread(warm):
+    """``run.model()`` draws throw-away weights from torch's global RNG (forked, put back):
+    meanwhile a run in another thread would have its RNG rewound under it."""
+    from fpexp.api_state import ONE_AT_A_TIME
+
+    holding, release, built = threading.Event(), threading.Event(), []
+
+    def a_run_in_progress() -> None:
+        with ONE_AT_A_TIME:
+            holding.set()
+            release.wait(30)
+
+    other = threading.Thread(target=a_run_in_progress)
+    other.start()
+    holding.wait(30)
+    reader = threading.Thread(target=lambda: built.append(warm.model()))
+    reader.start()
+    reader.join(1.0)
+    waited = not built
+    release.set()
+    reader.join(30)
+    other.join(30)
+    assert waited and len(built) == 1

@@ -158,6 +158,9 @@ def refuse_flags(extra: Sequence[str]) -> None:
         raise UsageError(
             [Problem("rerun", "takes Hydra overrides only", "key=value ...; a rerun is one run")]
         )
+    if any(o.lstrip("+~").split("=", 1)[0].strip() == "hydra.mode" for o in extra):
+        why = "a rerun is one run (hydra.mode=MULTIRUN made a sweep in ./outputs/multirun)"
+        raise UsageError([Problem("hydra.mode", why, "rerun each run, or fpexp -m for a sweep")])
 
 
 def prepare(original: Run, extra: list[str], check: bool, modules: Sequence[str] = ()) -> Plan:
