@@ -9,9 +9,11 @@ what a call changes in the caller's process is put back (``fpexp.api_state``).
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
@@ -74,7 +76,8 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
 
     Raises ``fpexp.UsageError`` (a ``ValueError``; ``.problems`` are the CLI's one-line
     messages) for bad overrides or values, ``fpexp.RunFailed`` (``.run``) for a run that
-    failed otherwise, and ``KeyboardInterrupt`` once the record says ``interrupted``.
+    failed otherwise, and ``KeyboardInterrupt`` once the record says ``interrupted``
+    (a SIGTERM first goes on to the caller's own SIGTERM handler: by default, the process ends).
 
     Notebook-safe: the process is left as it was found (working directory, ``sys.argv``,
     logging, signal handlers, torch's dtype and RNG, Hydra's global state: see
@@ -92,7 +95,7 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
     target = _run_dir(root_of(root))
     with caller_state() as tee:
         done = guarded(lambda: run_hydra([*args, dir_override("run", target)]), target)
-    return outcome(done.code, list(done.failures), tee.seen.getvalue(), target)
+    return outcome(done.code, list(done.failures), tee.seen.getvalue(), target, done.stopped_by)
 
 
 def root_of(root: object) -> Path:
@@ -176,11 +179,23 @@ def _found(path: Path) -> Run | None:
     return Run(load_run(path)) if os.path.lexists(path / "run.json") else None  # no OSError
 
 
-def outcome(code: int, failures: list[str], stderr: str, target: Path) -> Run:
+def interrupted(stopped_by: str | None) -> NoReturn:
+    """After a call a signal stopped (its records say ``interrupted``; the caller's handlers
+    are back): a SIGTERM goes on to the caller's own SIGTERM handler, which by default ends
+    the process as the signal asked (a notebook kernel told to stop, stops); then, and for
+    Ctrl-C, ``KeyboardInterrupt``."""
+    if stopped_by == "SIGTERM" and threading.current_thread() is threading.main_thread():
+        signal.raise_signal(signal.SIGTERM)
+    raise KeyboardInterrupt
+
+
+def outcome(
+    code: int, failures: list[str], stderr: str, target: Path, stopped_by: str | None = None
+) -> Run:
     """The run in ``target``, or the exception its exit code stands for (``stderr``: what the
-    call printed, where the CLI's one-line errors are)."""
+    call printed, where the CLI's one-line errors are; ``stopped_by``: the signal, if any)."""
     if code == EXIT_INTERRUPTED:
-        raise KeyboardInterrupt
+        interrupted(stopped_by)
     if code == EXIT_USAGE:
         raise UsageError(cli_problems(failures or error_lines(stderr) or ["the run was refused"]))
     found = _found(target)

@@ -115,7 +115,8 @@ def rerun(
         for line in plan.notes():
             print(line)
         done = guarded(lambda: command.execute(plan, [dir_override("run", target)]), target)
-    new = outcome(done.done.code, list(done.done.failures), tee.seen.getvalue(), target)
+    ran = done.done
+    new = outcome(ran.code, list(ran.failures), tee.seen.getvalue(), target, ran.stopped_by)
     if check and not done.reproduced:
         raise NotReproduced(done.report(), new, Run(original))
     return new

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fpexp.api import RunFailed, cli_problems, error_lines, guarded
+from fpexp.api import RunFailed, cli_problems, error_lines, guarded, interrupted
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
@@ -165,7 +165,7 @@ def sweep(
         args += _launcher_override(launcher, args)
         done = guarded(lambda: run_hydra(["-m", *args, dir_override("sweep", target)]), target)
     if done.code == EXIT_INTERRUPTED:
-        raise KeyboardInterrupt
+        interrupted(done.stopped_by)
     made = Sweep(target) if os.path.isfile(target / "multirun.yaml") else None
     if made is not None and (done.code == 0 or _explained(made)):
         return made

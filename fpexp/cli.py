@@ -62,7 +62,8 @@ def _run(args: list[str], call: HydraCall) -> int:
         if not err.reported:
             print(f"fpexp: {err}", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted) as err:
+        call.stopped_by = str(err) if isinstance(err, Interrupted) else "SIGINT"
         print("fpexp: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except RunFault as err:  # in a multirun
@@ -217,4 +218,4 @@ def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
             ):
                 sweep_code, call.runs[:] = _finish_sweep(state, sweep_dir)
     runs = tuple(call.runs)
-    return HydraRun(code or sweep_code, runs, sweep_dir, call.failure_lines())
+    return HydraRun(code or sweep_code, runs, sweep_dir, call.failure_lines(), call.stopped_by)

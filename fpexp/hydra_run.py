@@ -43,13 +43,15 @@ class HydraRun:
 
     ``code``: 0 ok, 2 bad input, 1 a fault or a failed sweep job, 130 interrupted.
     ``runs``: the runs it made (a sweep's jobs in job order); ``sweep_dir`` for a multirun;
-    ``failures``: a single run's failure, one line per problem (without ``fpexp: error:``).
+    ``failures``: a single run's failure, one line per problem (without ``fpexp: error:``);
+    ``stopped_by``: the signal that interrupted it (``SIGINT``, ``SIGTERM``), if one did.
     """
 
     code: int
     runs: tuple[RunOutcome, ...] = ()
     sweep_dir: Path | None = None
     failures: tuple[str, ...] = ()
+    stopped_by: str | None = None
 
     @property
     def run_dir(self) -> Path | None:
@@ -66,6 +68,7 @@ class HydraCall:
     past: PastRun | None = None  # the run a rerun reproduces
     runs: list[RunOutcome] = field(default_factory=list)
     failures: list[UsageError | RunFault] = field(default_factory=list)
+    stopped_by: str | None = None  # the signal that interrupted the call
 
     def exit_code(self) -> int:
         """A single run's failure as an exit code (a sweep job's failure raises instead)."""

@@ -132,8 +132,12 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> fpexp.Run:
     return fpexp.run(*FAST, root=tmp_path_factory.mktemp("warm"))
 
 
+_caught: list[int] = []  # what the caller's own handler received (cleared per test)
+
+
 def _mark(signum: int, frame: Any) -> None:
     """A caller's own signal handler."""
+    _caught.append(signum)
 
 
 @pytest.fixture
@@ -215,6 +219,7 @@ def test_state_after_a_call_is_the_state_before(outcome, notebook, tmp_path, mon
         _raise_in_pipeline(monkeypatch, inject)
     before = snapshot()
     logging.getLogger("notebook").info("before")
+    _caught.clear()
     with redirect_stderr(io.StringIO()) as err:
         if raises is None:
             assert fpexp.run(*FAST, *overrides, root=tmp_path / "out").status == "completed"
@@ -224,6 +229,10 @@ def test_state_after_a_call_is_the_state_before(outcome, notebook, tmp_path, mon
     assert_same(before, snapshot())
     assert "Traceback" not in err.getvalue()
     assert notebook.read_text() == "before\n"  # nothing of the run in the caller's log
+    # A SIGTERM goes on to the caller's own handler once the record says interrupted (by
+    # default that ends the process, as the signal asked); Ctrl-C is KeyboardInterrupt only.
+    expected = [signal.SIGTERM] if outcome == "SIGTERM" else []
+    assert _caught == expected
 
 
 def test_the_run_sees_a_new_process_torch_default_dtype(warm, notebook, tmp_path):
@@ -516,3 +525,30 @@ def test_reading_a_model_waits_for_a_run_in_another_thread(warm):
     reader.join(30)
     other.join(30)
     assert waited and len(built) == 1
+
+
+KERNEL = """
+import signal, sys, fpexp, fpexp.app
+real = fpexp.app.execute
+def execute(*args):
+    signal.raise_signal(signal.SIGTERM)  # the kernel is told to stop, mid-run
+    return real(*args)
+fpexp.app.execute = execute
+try:
+    fpexp.run("data=synthetic", "data.n_rows=8", root=sys.argv[1])
+except BaseException as err:
+    print("survived:", type(err).__name__)
+print("survived")
+"""
+
+
+@pytest.mark.slow
+def test_a_sigterm_during_a_call_ends_a_process_with_the_default_handler(tmp_path):
+    """A notebook kernel sent SIGTERM stops as told, once the record says interrupted."""
+    done = subprocess.run(
+        [sys.executable, "-c", KERNEL, str(tmp_path / "out")], capture_output=True, text=True
+    )
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr
+    assert "survived" not in done.stdout and "Traceback" not in done.stderr
+    (record,) = (tmp_path / "out").rglob("run.json")
+    assert json.loads(record.read_text())["status"] == "interrupted"
