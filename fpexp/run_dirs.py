@@ -86,7 +86,10 @@ def claim(key: str, directory: str | os.PathLike[str]) -> Path:
     Returns the absolute path; raises ``DirectoryRefused`` with a one-line problem.
     """
     path = Path(os.path.abspath(os.fspath(directory)))
-    what = _problem(path)
+    try:
+        what = _problem(path)
+    except OSError as err:  # a name too long, a loop of links, ...: asking already fails
+        what = _os_reason(err)
     if what is None:
         created = _first_existing(path)
         what = _probe(path)

@@ -93,7 +93,18 @@ TARGETS = {
     "under a file": (lambda t: _file(t) / "run", "lies under a file, not a directory"),
     "under /proc": (lambda t: Path("/proc/fpexp-no-such/run"), "cannot be created ("),
     "under /sys": (lambda t: Path("/sys/fpexp-no-such"), "cannot be "),
+    "name too long": (lambda t: t / ("a" * 300), "cannot be created (File name too long)"),
+    "under a loop of links": (
+        lambda t: _loop(t) / "run",
+        "cannot be created (Too many levels of symbolic links)",
+    ),
 }
+
+
+def _loop(tmp: Path) -> Path:
+    (tmp / "l1").symlink_to(tmp / "l2")
+    (tmp / "l2").symlink_to(tmp / "l1")
+    return tmp / "l1"
 
 
 @pytest.mark.parametrize("mode", ["run", "sweep"])
