@@ -64,7 +64,7 @@ class Sweep:
 
         found = []
         for job in jobs_of(self.dir, _plan(self.dir)):
-            if os.path.lexists(job.path / "run.json"):
+            if not job.path.is_symlink() and os.path.lexists(job.path / "run.json"):
                 found.append(Run(load_run(job.path)))
             else:
                 found.append(Run(Entry(job.path, {}, job.error), status=job.status))

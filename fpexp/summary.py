@@ -45,7 +45,12 @@ class Job:
     error: str
 
 
+LINKED_JOB = "the job directory is a link, not the directory its sweep made"
+
+
 def _job(num: int, path: Path, overrides: list[str]) -> Job:
+    if path.is_symlink():  # a job's directory is made by its sweep, never a link elsewhere
+        return Job(num, path, overrides, None, "unreadable", LINKED_JOB)
     if not path.is_dir():
         return Job(num, path, overrides, None, NOT_RUN, "the job never started")
     rec, why = read_job(path)

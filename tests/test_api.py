@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -210,7 +211,6 @@ def test_outputs_are_in_the_runs_dtype_bfloat16_as_float32(dtype, numpy_dtype, t
 
 
 def test_model_of_a_record_naming_another_module_is_refused_unimported(made, tmp_path):
-    import shutil
 
     copy = tmp_path / "copy"
     shutil.copytree(made.dir, copy)
@@ -377,6 +377,17 @@ def test_ctrl_c_in_a_sweep_raises_after_the_records_say_interrupted(tmp_path, mo
     assert fpexp.Sweep(sweep_dir).runs[2].status == "not run"
     (sweep_dir / "0" / "outputs.csv").write_text("damaged")  # a record's word is not taken
     assert fpexp.Sweep(sweep_dir).runs[0].status == "unreadable"
+    # A job directory replaced by a link to a run elsewhere is not that run (a crafted sweep)
+    elsewhere = fpexp.run("seed=9", root=tmp_path / "elsewhere")
+    (sweep_dir / "2").symlink_to(elsewhere.dir, target_is_directory=True)
+    linked = fpexp.Sweep(sweep_dir)
+    assert linked.runs[2].status == linked.summary[2]["status"] == "unreadable"
+    assert (
+        linked.summary[2]["error"]
+        == "the job directory is a link, not the directory its sweep made"
+    )
+    with pytest.raises(fpexp.UsageError):
+        linked.runs[2].record  # noqa: B018
 
 
 # --- fpexp.diff ---------------------------------------------------------------------------
@@ -429,7 +440,6 @@ def test_rerun_applies_overrides_and_takes_any_reference(made, tmp_path):
 
 
 def test_not_reproduced_when_an_output_changed(made, tmp_path):
-    import shutil
 
     copy = tmp_path / "copy"
     shutil.copytree(made.dir, copy)
@@ -458,7 +468,6 @@ def test_not_reproduced_when_an_output_changed(made, tmp_path):
 def test_rerun_of_a_run_recorded_before_fpexp_sweep_was_renamed(made, tmp_path):
     """Runs made before ``fpexp/sweep.py`` became ``fpexp/sweep_tracking.py`` name
     ``fpexp.sweep.SweepTracker`` in ``.hydra/hydra.yaml``; they still rerun and reproduce."""
-    import shutil
 
     old = tmp_path / "old"
     shutil.copytree(made.dir, old)
@@ -500,7 +509,6 @@ def test_rerun_errors_are_the_clis(swept, made, tmp_path):
 
 
 def _copy(run: fpexp.Run, to: Path) -> Path:
-    import shutil
 
     shutil.copytree(run.dir, to)
     return to
