@@ -79,7 +79,8 @@ class Sweep:
         text (floats to 6 significant digits). Recomputed from the job records, so a sweep
         stopped before its summary was written has one too.
 
-        Example: ``max(sweep.summary, key=lambda row: row["accuracy"])["job"]``."""
+        Example: ``max((r for r in sweep.summary if r["status"] == "completed"),
+        key=lambda row: row["accuracy"])["job"]``."""
         from fpexp.summary import summary_rows
 
         columns, rows = summary_rows(self.dir, _plan(self.dir))
