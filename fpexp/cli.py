@@ -28,6 +28,7 @@ from fpexp.config.store import CONFIG_NAME, config_dir, register, register_launc
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Problem, UsageError
 from fpexp.fast_exit import exit_process
 from fpexp.faults import EXIT_FAULT, RunFault, before_run
+from fpexp.hashing import forget as forget_input_hashes
 from fpexp.hydra_run import HydraCall, HydraRun, RunOutcome
 from fpexp.initial_weights import PastRun
 from fpexp.interrupts import during_run
@@ -205,6 +206,7 @@ def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
             with during_run(), hydra_speedups.installed():
                 code = _run(args, call)
         finally:
+            forget_input_hashes()  # shared by one sweep's jobs, never by the next call
             sys.argv = saved_argv
             if saved_env is None:
                 os.environ.pop("HYDRA_FULL_ERROR", None)

@@ -76,6 +76,12 @@ def background_hash(path: Path) -> BackgroundHash:
     return job
 
 
+def forget() -> None:
+    """Drop the hashes kept for the input (end of a CLI call: the jobs of one sweep share
+    one, but a later call in the same process, a notebook's, hashes its input afresh)."""
+    _running.clear()
+
+
 def prefetch(path: Path | None) -> None:
     """Start hashing ``path`` now, if it is a regular file (errors surface later, on use)."""
     if path is not None and Path(path).is_file():

@@ -812,3 +812,20 @@ def test_an_override_hydras_parser_chokes_on_is_a_usage_error(case, how, tmp_pat
     lines = [line for line in err.getvalue().splitlines() if line]
     assert len(lines) == 1 and "cannot parse override" in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_later_call_hashes_its_input_afresh(tmp_path):
+    """An input rewritten in place between two calls (same size, inode and mtime: a coarse
+    clock) is recorded with its new sha256, not the one kept from the earlier call."""
+    data = tmp_path / "in.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    stamp = data.stat().st_mtime_ns
+    args = ("data=file", f"data.path={data}", "task=regression")
+    with redirect_stdout(io.StringIO()):
+        first = fpexp.run(*args, root=tmp_path / "out")
+        with data.open("r+") as f:  # the same inode and size
+            f.write("a,b\n5,6\n7,8\n")
+        os.utime(data, ns=(stamp, stamp))
+        second = fpexp.run(*args, root=tmp_path / "out")
+    new = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert first.record["input"]["sha256"] != new == second.record["input"]["sha256"]
