@@ -99,11 +99,12 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
 
 
 def root_of(root: object) -> Path:
-    """``root`` as an absolute path (``UsageError`` for what is not a str or path)."""
+    """``root`` as an absolute path, ``~`` expanded as a shell would for the CLI
+    (``UsageError`` for what is not a str or path)."""
     if not isinstance(root, (str, os.PathLike)) or not isinstance(os.fspath(root), str):
         what = f"not a directory path but a {type(root).__name__}"
         raise UsageError([Problem("root", what, "a str or pathlib.Path")])
-    return Path(root).absolute()
+    return Path(root).expanduser().absolute()
 
 
 def overrides_of(overrides: tuple[object, ...], one_run: bool) -> list[str]:

@@ -829,3 +829,14 @@ def test_a_later_call_hashes_its_input_afresh(tmp_path):
         second = fpexp.run(*args, root=tmp_path / "out")
     new = hashlib.sha256(data.read_bytes()).hexdigest()
     assert first.record["input"]["sha256"] != new == second.record["input"]["sha256"]
+
+
+def test_a_root_with_a_tilde_is_under_the_home_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with redirect_stdout(io.StringIO()):
+        made = fpexp.run("data=synthetic", "data.n_rows=4", root="~/runs")
+    assert made.dir.parent.parent == tmp_path / "home" / "runs"
+    assert not (tmp_path / "~").exists()
+    assert [r.dir for r in fpexp.runs(root="~/runs")] == [made.dir]
+    assert fpexp.load("@latest", root="~/runs").dir == made.dir
