@@ -7,6 +7,7 @@ builder's ``build_model`` and the task head's activation, and given the run's sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def _specs(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    """The record's ``model.layers`` as builder specs, refused unless plain and torch-only."""
+def _specs(record: dict[str, Any], where: str, modules: Sequence[str]) -> list[dict[str, Any]]:
+    """The record's ``model.layers`` as builder specs, refused unless plain and from torch
+    or ``modules``."""
     from fpexp.replay import layer_problem, refuse_foreign_targets
 
     layers = (record.get("model") or {}).get("layers")
@@ -28,11 +30,11 @@ def _specs(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
     specs = [{"_target_": x.get("target"), **(x.get("args") or {})} for x in layers]
     if (why := layer_problem(specs, [])) is not None:
         raise UsageError([Problem("model.layers", why, where)])
-    refuse_foreign_targets({"model": {"layers": specs}}, where)
+    refuse_foreign_targets({"model": {"layers": specs}}, where, modules)
     return specs
 
 
-def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
+def rebuild(run_dir: Path, record: dict[str, Any], modules: Sequence[str] = ()) -> nn.Module:
     """The run's model with its saved weights loaded, in eval mode (``UsageError`` if the
     record or the weights cannot be used)."""
     import torch
@@ -51,7 +53,7 @@ def rebuild(run_dir: Path, record: dict[str, Any]) -> nn.Module:
     if not isinstance(width, int) or isinstance(width, bool) or width < 1:
         raise UsageError([Problem("task.out_features", f"{width!r} is not a width", where)])
     head = Head.of(str(task.get("kind")), width)
-    specs, state = _specs(record, where), load_state(weights)
+    specs, state = _specs(record, where, modules), load_state(weights)
     with torch.device("meta"):  # shapes first: a record's huge layer is never allocated
         _fits(build_model(specs, head), state.tensors)
     with ONE_AT_A_TIME, torch.random.fork_rng(devices=[]):  # throw-away initial draws:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fpexp.api import _run_dir, dir_override, guarded, outcome, overrides_of, root_of
-from fpexp.api_run import Run
+from fpexp.api_run import Run, module_names
 from fpexp.api_state import caller_state
 from fpexp.errors import Problem, UsageError
 
@@ -101,11 +101,7 @@ def rerun(
     """
     from fpexp.commands import rerun as command
 
-    if not isinstance(allow_modules, (list, tuple)) or not all(
-        isinstance(m, str) for m in allow_modules
-    ):  # a str would allow each of its letters as a module
-        what = f"{allow_modules!r} is not a list of module names"
-        raise UsageError([Problem("allow_modules", what, 'e.g. ["torchvision"]')])
+    module_names(allow_modules)
     command.refuse_flags([o for o in overrides if isinstance(o, str)])  # the CLI's message
     extra = overrides_of(overrides, one_run=True)
     original = _entry(run, root).usable(damaged=True)

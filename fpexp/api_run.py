@@ -7,6 +7,7 @@ its weights are read with ``fpexp.weights.load_state`` (tensors only, nothing un
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,13 +112,17 @@ class Run:
             raise UsageError([Problem(str(self.dir), why)])
         return table
 
-    def model(self) -> nn.Module:
+    def model(self, allow_modules: Sequence[str] = ()) -> nn.Module:
         """The model rebuilt from the record with the run's saved ``weights.safetensors``
-        loaded, in eval mode. Only torch modules are built (a record naming another module
-        is refused with ``UsageError``). Example: ``run.model()(torch.zeros(1, 6))``."""
+        loaded, in eval mode. Only torch modules are built unless ``allow_modules`` names
+        the others the record's layers come from (like ``fpexp rerun --allow-module``:
+        importing a module runs its code, and a run directory may be someone else's); a
+        record naming another module is refused with ``UsageError``, unimported.
+
+        Example: ``run.model()(torch.zeros(1, 6))``; ``run.model(allow_modules=["mypkg"])``."""
         from fpexp.api_model import rebuild
 
-        return rebuild(self.dir, self._result())
+        return rebuild(self.dir, self._result(), module_names(allow_modules))
 
     def _result(self) -> dict[str, Any]:
         """The record of a run that completed (``UsageError`` otherwise: a failed, stopped,
@@ -145,3 +150,12 @@ def _stacked(table: dict[str, np.ndarray], skip: tuple[str, ...], dtype: str | N
     if dtype is not None:
         return np.stack(values, axis=1).astype(dtype)
     return values[0] if len(values) == 1 else np.stack(values, axis=1)
+
+
+def module_names(modules: object) -> list[str]:
+    """``allow_modules`` as a list of module names (``UsageError`` for a single ``str``,
+    which would allow each of its letters, or anything else that is not a list of them)."""
+    if not isinstance(modules, (list, tuple)) or not all(isinstance(m, str) for m in modules):
+        what = f"{modules!r} is not a list of module names"
+        raise UsageError([Problem("allow_modules", what, 'e.g. ["torchvision"]')])
+    return list(modules)

@@ -840,3 +840,41 @@ def test_a_root_with_a_tilde_is_under_the_home_directory(tmp_path, monkeypatch):
     assert not (tmp_path / "~").exists()
     assert [r.dir for r in fpexp.runs(root="~/runs")] == [made.dir]
     assert fpexp.load("@latest", root="~/runs").dir == made.dir
+
+
+RESIDUAL = """
+from torch import nn
+
+
+class Residual(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.inner = nn.Linear(width, width)
+
+    def forward(self, x):
+        return x + self.inner(x)
+"""
+
+
+def test_model_of_a_users_own_layer_needs_its_module_named(tmp_path, monkeypatch):
+    import torch
+
+    (tmp_path / "fpexp_test_blocks.py").write_text(RESIDUAL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    layers = (
+        "model.layers=[{_target_:torch.nn.Linear,in_features:6,out_features:8},"
+        "{_target_:fpexp_test_blocks.Residual,width:8},"
+        "{_target_:torch.nn.Linear,in_features:8,out_features:1}]"
+    )
+    with redirect_stdout(io.StringIO()):
+        made = fpexp.run(layers, root=tmp_path / "out")
+    with pytest.raises(fpexp.UsageError, match="fpexp_test_blocks"):
+        made.model()
+    for wrong in ("fpexp_test_blocks", [1], None):  # a str would allow each letter
+        with pytest.raises(fpexp.UsageError, match="allow_modules"):
+            made.model(allow_modules=wrong)
+    model = made.model(allow_modules=["fpexp_test_blocks"])
+    assert type(model[1]).__name__ == "Residual" and not model.training
+    features = torch.tensor(np.loadtxt(ANIMALS, delimiter=",", skiprows=1, usecols=range(1, 7)))
+    with torch.inference_mode():
+        np.testing.assert_array_equal(model(features.float()).numpy(), made.outputs())
