@@ -2,7 +2,8 @@
 
 ``run_fpexp`` / ``run_into`` / ``fpexp_cli`` call ``fpexp.cli.main`` in this process (stdout,
 stderr, exit code and cwd as a process would have them), except in tests marked ``slow``:
-there the process is the point, and they start a real ``python -m fpexp``."""
+there the process is the point, and they start a real ``python -m fpexp`` (forked from a warm
+interpreter that has imported torch once: see ``warm_python``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
+from warm_python import WARM, WarmProcess
 
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 
@@ -104,14 +106,7 @@ def call_fpexp(
     stdout and stderr a process would have had (an unexpected exception: its traceback, 1).
     A real ``python -m fpexp`` in tests marked slow."""
     if _CURRENT["slow"]:
-        return subprocess.run(
-            [sys.executable, "-m", "fpexp", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=ENV,
-        )
+        return WARM.run(args, cwd, ENV, timeout=timeout)
     from fpexp.cli import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -195,11 +190,10 @@ class CliResult:
 
 def start_fpexp(
     cwd: Path, *args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE
-) -> subprocess.Popen:
-    """``python -m fpexp ARGS`` from ``cwd``, started in the background (to signal or read it)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "fpexp", *args], cwd=cwd, stdout=stdout, stderr=stderr, env=ENV
-    )
+) -> WarmProcess:
+    """``python -m fpexp ARGS`` from ``cwd``, started in the background (to signal or read it):
+    a real process, forked from the warm interpreter."""
+    return WARM.start(args, cwd, ENV, stdout=stdout, stderr=stderr)
 
 
 def run_fpexp(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ENV
+from warm_python import WARM, WarmProcess
 
 from fpexp import cli, writers
 from fpexp.app import run_experiment
@@ -177,32 +178,29 @@ def test_the_cli_exits_130_after_a_signal_between_forward_and_write(
     assert record(run_dir)["status"] == "interrupted" and leftovers(run_dir) == set()
 
 
-# A real process: stopped by the test at a phase boundary, from outside.
+# A real ``python -m fpexp`` (forked from the warm interpreter), stopped by the test at a phase
+# boundary, from outside: this runs in it before fpexp starts.
 PAUSE_AT = """
-import sys, threading
-from fpexp import cli
+import threading
 from fpexp.record import RunRecord
-real_save, boundary = RunRecord.save, sys.argv[1]
+real_save, boundary = RunRecord.save, {boundary!r}
 def save(self):
     real_save(self)
     if self.data["status"] == "running" and next(reversed(self.data["phases_s"]), "") == boundary:
         print("paused", flush=True)
         threading.Event().wait()
 RunRecord.save = save
-sys.argv = ["fpexp", *sys.argv[2:]]
-cli.entry()
 """
 
 
-def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[subprocess.Popen, Path]:
+def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[WarmProcess, Path]:
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PAUSE_AT, boundary, *args, f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = WARM.start(
+        [*args, f"hydra.run.dir={run_dir}"],
+        tmp_path,
+        ENV,
         text=True,
-        env=ENV,
+        prelude=PAUSE_AT.format(boundary=boundary),
     )
     for line in proc.stdout:
         if line.strip() == "paused":

@@ -303,6 +303,7 @@ def test_every_output_format_works_with_diff_and_rerun_check(tmp_path):
         assert data["outputs"]["flipped"] == []
 
 
+@pytest.mark.slow  # a real process (forked warm), interrupted from outside
 def test_interrupt_during_a_large_forward_pass(tmp_path):
     run = tmp_path / "big"
     args = ("data=synthetic", "data.n_rows=20000000", "batch_size=65536", "task=multiclass")
@@ -325,6 +326,7 @@ def test_interrupt_during_a_large_forward_pass(tmp_path):
     assert {p.name for p in run.iterdir()} == {".hydra", "run.json", "fpexp.log"}
 
 
+@pytest.mark.slow  # a real process (forked warm) whose stderr is a terminal
 def test_progress_bar_only_on_a_terminal(tmp_path):
     import fcntl
     import pty
@@ -417,6 +419,7 @@ def test_an_input_format_is_one_reader_module_and_one_table_entry(
     assert str(err.value.problems[0]).endswith("x.feather: not a Feather file, it is an .npy array")
 
 
+@pytest.mark.slow  # a fresh interpreter: which modules it imports
 def test_the_registry_tables_import_no_numpy_torch_or_pyarrow():
     """--help, config validation and `fpexp runs` read the tables: they stay light."""
     code = (

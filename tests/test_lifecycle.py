@@ -7,12 +7,12 @@ import os
 import pstats
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from conftest import ENV, start_fpexp
+from warm_python import WARM
 
 from fpexp import runner, write_behind, writers
 from fpexp.app import run_experiment
@@ -139,7 +139,10 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
     assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]
 
 
+@pytest.mark.slow
 def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
+    """Twenty real processes (forked from the warm interpreter: they start closer together
+    than cold ones would), racing for run directory names under the same ``outputs/``."""
     procs = [start_fpexp(tmp_path, f"seed={i}", stdout=subprocess.DEVNULL) for i in range(20)]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 20, errors
@@ -154,6 +157,7 @@ def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
         assert json.loads(json.dumps(rec["config"]))["seed"] == rec["seed"]
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_does_not_break_the_run(tmp_path):
     """``python -m fpexp | head -1``: the run still completes, with no logging errors."""
     proc = start_fpexp(tmp_path, "data=synthetic", "data.n_rows=100", f"hydra.run.dir={tmp_path}/r")
@@ -164,13 +168,14 @@ def test_a_closed_pipe_does_not_break_the_run(tmp_path):
     assert record(tmp_path / "r")["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_profiling_fpexp_still_writes_the_profile(tmp_path):
-    """The fast exit steps aside for profilers: ``python -m cProfile -o F -m fpexp`` writes F."""
+    """The fast exit steps aside for profilers: ``python -m cProfile -o F -m fpexp`` writes F.
+    A real process running cProfile's main; forked warm, so torch's import (most of a cold
+    start's profiled calls) happened before the profiler started."""
     prof = tmp_path / "fpexp.prof"
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "fpexp"]
-    done = subprocess.run(
-        [*cmd, f"hydra.run.dir={tmp_path}/r"], cwd=tmp_path, capture_output=True, env=ENV
-    )
+    args = ["-o", str(prof), "-m", "fpexp", f"hydra.run.dir={tmp_path}/r"]
+    done = WARM.run(args, tmp_path, ENV, module="cProfile")
     assert done.returncode == 0, done.stderr
     assert pstats.Stats(str(prof)).total_calls > 0
     assert record(tmp_path / "r")["status"] == "completed"
