@@ -6,14 +6,13 @@ import csv
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ENV, call_fpexp
+from conftest import call_fpexp
 
 REPO = Path(__file__).resolve().parent.parent
 JOB_FILES = {"model.txt", "weights.safetensors", "outputs.csv", "predictions.csv", "layers.csv"}
@@ -162,11 +161,19 @@ def _table(res: Sweep) -> list[dict]:
     ]
 
 
+LAUNCHED = ("model.width=2,8", "model.depth=1,2", "task=multiclass", "model.activation=gelu")
+
+
+@pytest.fixture(scope="module")
+def basic_sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
+    """The basic launcher's sweep of ``LAUNCHED``: what every other launcher must match."""
+    return sweep(tmp_path_factory.mktemp("launchers"), *LAUNCHED, name="basic")
+
+
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
-def test_launchers_give_bit_identical_jobs_and_the_same_summary(tmp_path, launcher):
-    args = ("model.width=2,8", "model.depth=1,2", "task=multiclass", "model.activation=gelu")
-    basic = sweep(tmp_path, *args, name="basic")
-    other = sweep(tmp_path, *args, f"hydra/launcher={launcher}", name=launcher)
+def test_launchers_give_bit_identical_jobs_and_the_same_summary(tmp_path, basic_sweep, launcher):
+    basic = basic_sweep
+    other = sweep(tmp_path, *LAUNCHED, f"hydra/launcher={launcher}", name=launcher)
     assert basic.returncode == other.returncode == 0, other.stderr
     assert len(basic.jobs()) == 4
     assert _fingerprint(other) == _fingerprint(basic)
@@ -180,20 +187,8 @@ def test_parallel_launcher_reports_failed_jobs_too(tmp_path):
 
 
 def test_slurm_launcher_config_composes(tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fpexp",
-            "--cfg",
-            "hydra",
-            "hydra/launcher=slurm",
-            "hydra.launcher.partition=gpu",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
+    done = call_fpexp(
+        ["--cfg", "hydra", "hydra/launcher=slurm", "hydra.launcher.partition=gpu"], tmp_path
     )
     assert done.returncode == 0, done.stderr
     launcher = yaml.safe_load(done.stdout)["hydra"]["launcher"]

@@ -33,13 +33,29 @@ def rows(sweep_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _no_renderer() -> None:
+    raise OSError("no helper process: the summary plots in-process")
+
+
 @pytest.fixture
-def finished(tmp_path, monkeypatch):
-    """A completed single run and a completed two-job sweep (in-process), from ``tmp_path``."""
-    monkeypatch.chdir(tmp_path)
-    assert main([f"hydra.run.dir={tmp_path / 'run'}"]) == 0
-    assert main(["-m", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"]) == 0
-    return tmp_path
+def undrawn(monkeypatch):
+    """summary.png not drawn (the tests that use this do not look at it; test_sweep does)."""
+    monkeypatch.setattr("fpexp.summary_plot.Renderer", _no_renderer)
+    monkeypatch.setattr("fpexp.summary_plot.plot_summary", lambda *a: None)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A completed single run and a completed two-job sweep (in-process), made once for the
+    module: the tests that use it must leave it byte-identical, and check that they did."""
+    root = tmp_path_factory.mktemp("finished")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setattr("fpexp.summary_plot.Renderer", _no_renderer)
+        mp.setattr("fpexp.summary_plot.plot_summary", lambda *a: None)
+        assert main([f"hydra.run.dir={root / 'run'}"]) == 0
+        assert main(["-m", "seed=1,2", f"hydra.sweep.dir={root / 'sweep'}"]) == 0
+    return root
 
 
 # -- 1. reusing a directory --------------------------------------------------------------------
@@ -70,6 +86,7 @@ def test_a_used_directory_is_refused_and_left_byte_identical(finished, capsys, a
     assert snapshot(finished) == before  # nothing written, overwritten, deleted or summarised
 
 
+@pytest.mark.usefixtures("undrawn")
 def test_an_existing_empty_directory_is_used(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "run").mkdir()
@@ -135,6 +152,8 @@ def test_an_unusable_directory_is_one_line_naming_key_and_path(
 # -- 3. a killed parallel job ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # loky's worker processes
+@pytest.mark.usefixtures("undrawn")
 @pytest.mark.parametrize("when", ["mid", "start"])
 def test_a_killed_joblib_job_fails_alone_and_the_others_complete(
     tmp_path, monkeypatch, capsys, when
@@ -172,6 +191,8 @@ def test_a_killed_joblib_job_fails_alone_and_the_others_complete(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.slow  # loky's worker processes
+@pytest.mark.usefixtures("undrawn")
 def test_a_killed_joblib_worker_ends_the_sweep_with_a_full_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "sweep"
@@ -224,6 +245,7 @@ def _faulty(monkeypatch, faults):
     monkeypatch.setattr(fpexp.app, "execute", execute)
 
 
+@pytest.mark.usefixtures("undrawn")
 def test_sys_exit_and_unexpected_exceptions_fail_one_job_each(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _faulty(monkeypatch, {2: SystemExit(3), 3: RuntimeError("boom\nsecond line")})
@@ -243,6 +265,7 @@ def test_sys_exit_and_unexpected_exceptions_fail_one_job_each(tmp_path, monkeypa
     assert "Traceback" in (root / "2" / "fpexp.log").read_text()  # the details, for the author
 
 
+@pytest.mark.usefixtures("undrawn")
 def test_ctrl_c_mid_sweep_lists_the_jobs_that_never_ran(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _faulty(monkeypatch, {2: KeyboardInterrupt()})
@@ -279,6 +302,7 @@ def test_a_bad_sweep_value_stops_with_one_line_and_no_table(tmp_path, monkeypatc
     assert "sweep summary" not in out and not (root / "summary.csv").exists()
 
 
+@pytest.mark.usefixtures("undrawn")
 def test_jobs_in_custom_subdirectories_are_summarised(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "sweep"
@@ -422,6 +446,7 @@ def test_a_job_subdir_that_is_shared_or_outside_the_sweep_is_refused_before_any_
     assert list(tmp_path.iterdir()) == [] and "sweep summary" not in out
 
 
+@pytest.mark.usefixtures("undrawn")
 @pytest.mark.parametrize("subdir", ["run_${hydra.job.num}", "${hydra.job.id}"])
 def test_a_job_subdir_of_its_own_lists_every_job(tmp_path, monkeypatch, capsys, subdir):
     monkeypatch.chdir(tmp_path)
@@ -435,6 +460,7 @@ def test_a_job_subdir_of_its_own_lists_every_job(tmp_path, monkeypatch, capsys, 
     assert "2 jobs, 0 not completed" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a fresh interpreter: which modules it imports
 def test_writing_a_summary_imports_no_torch(tmp_path):
     """After a signal torch may be half-imported: importing it again crashes the summary."""
     code = (
@@ -445,10 +471,6 @@ def test_writing_a_summary_imports_no_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "not run" in (tmp_path / "summary.md").read_text()
-
-
-def _no_renderer() -> None:
-    raise OSError("no helper process: the summary plots in-process")
 
 
 @pytest.mark.parametrize("name", ["summary.csv", "summary.md", "summary.png"])
