@@ -53,6 +53,25 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ["PYTEST_DEBUG_TEMPROOT"] = str(shm)
 
 
+# The modules holding the longest tests (mypy, process tests, sweeps through launchers): run
+# first, each kept whole (its module fixtures made once), so that with ``pytest -n 2`` no long
+# test is handed out last while the other worker has nothing left to do.
+LONG_FIRST = (
+    "test_speedups.py",
+    "test_types.py",
+    "test_sweep.py",
+    "test_lifecycle.py",
+    "test_packaging.py",
+    "test_trust_sweeps.py",
+    "test_faults.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))  # stable
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _CURRENT["slow"] = item.get_closest_marker("slow") is not None
 

@@ -7,6 +7,7 @@ import os
 import pstats
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -192,3 +193,28 @@ def test_fast_exit_leaves_the_normal_way_while_a_thread_still_works():
     finally:
         release.set()
         worker.join()
+
+
+@pytest.mark.slow
+def test_a_warm_process_exits_prints_and_records_as_a_cold_one(tmp_path):
+    """The forked ``python -m fpexp`` the slow tests use (tests/warm_python.py) is the CLI as a
+    cold start runs it: exit code, stdout, stderr and the recorded command line."""
+    args = ["model.hidden=[0]"]
+    cold = subprocess.run(
+        [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={tmp_path}/r1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    warm = WARM.run([*args, f"hydra.run.dir={tmp_path}/r2"], tmp_path, ENV)
+    assert cold.returncode == 2 and cold.stderr.startswith("fpexp: error: model.hidden[0]")
+    assert (warm.returncode, warm.stdout, warm.stderr) == (
+        cold.returncode,
+        cold.stdout,
+        cold.stderr,
+    )
+    commands = [record(tmp_path / r)["command"] for r in ("r1", "r2")]
+    assert commands[1]["argv"][:-1] == commands[0]["argv"][:-1]  # the last names the run dir
+    assert commands[1]["argv"][0] == str(Path(sys.modules["fpexp"].__file__).parent / "__main__.py")
+    assert [record(tmp_path / r)["status"] for r in ("r1", "r2")] == ["failed", "failed"]

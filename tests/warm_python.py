@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,7 +34,7 @@ from typing import Any
 PRELOAD = ("fpexp.cli", "fpexp.app", "torch", "numpy", "pyarrow", "pyarrow.csv", "hydra")
 
 SERVER = r"""
-import io, json, os, runpy, selectors, socket, sys, threading, traceback
+import io, json, os, runpy, selectors, signal, socket, sys, threading, traceback
 for name in json.loads(sys.argv[2]):
     __import__(name)
 # No Python thread to lose in a fork. The native pools (OpenBLAS, jemalloc) re-create their
@@ -44,6 +45,7 @@ listener.bind(sys.argv[1])
 listener.listen(64)
 sel = selectors.DefaultSelector()
 sel.register(listener, selectors.EVENT_READ, None)
+sel.register(0, selectors.EVENT_READ, "parent")  # its end of our stdin closes: the test ended
 
 
 def stream(fd, mode, unbuffered):
@@ -61,7 +63,7 @@ def child(req, fds, conn):
     code = 1
     try:
         for key in list(sel.get_map().values()):  # the server's sockets, its other children's
-            if key.data is not None:
+            if isinstance(key.data, tuple):
                 key.data[1].close()
                 os.close(key.fileobj)
         sel.close()
@@ -94,9 +96,9 @@ def child(req, fds, conn):
             else:
                 print(exit.code, file=sys.stderr)
                 code = 1
-        except BaseException:
+        except BaseException as error:
             traceback.print_exc()
-            code = 1
+            code = -signal.SIGINT if isinstance(error, KeyboardInterrupt) else 1
         import atexit
         atexit._run_exitfuncs()
         for s in (sys.stdout, sys.stderr):
@@ -105,12 +107,17 @@ def child(req, fds, conn):
             except (OSError, ValueError):
                 pass
     finally:
+        if code == -signal.SIGINT:  # as the interpreter does: die of the signal
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         os._exit(code)
 
 
 print("ready", flush=True)
 while True:
     for key, _ in sel.select():
+        if key.data == "parent":
+            os._exit(0)
         if key.data is None:
             conn, _ = listener.accept()
             msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
@@ -214,7 +221,9 @@ class WarmPython:
             path = os.path.join(self._dir, "s")
             cmd = [sys.executable, "-c", SERVER, path, json.dumps(self._preload)]
             env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-            self._server = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True)
+            self._server = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+            )
             line = self._server.stdout.readline()
             assert line.strip() == "ready", "the warm python server did not start"
             atexit.register(self.stop)
@@ -225,6 +234,8 @@ class WarmPython:
         if self._server is not None and self._server.poll() is None:
             self._server.kill()
             self._server.wait()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def start(
         self,
