@@ -140,6 +140,8 @@ def test_a_sweep_over_duplicate_values_runs_every_job(tmp_path, monkeypatch):
 
     seen, run = [], fpexp.app.run_experiment
     monkeypatch.setattr(fpexp.app, "run_experiment", lambda *a: seen.append(_active()) or run(*a))
+    monkeypatch.setattr("fpexp.summary_plot.Renderer", _no_renderer)  # summary.png: not looked at
+    monkeypatch.setattr("fpexp.summary_plot.plot_summary", lambda *a: None)
     monkeypatch.chdir(tmp_path)
     assert main(["-m", "seed=1,1", "hydra.sweep.dir=sweep"]) == 0
     for job in ("0", "1"):
@@ -148,6 +150,10 @@ def test_a_sweep_over_duplicate_values_runs_every_job(tmp_path, monkeypatch):
         )
     assert seen == [True, True]  # the speed-ups were on during fpexp's run
     assert not _active()  # and are off after it
+
+
+def _no_renderer() -> None:
+    raise OSError("not drawn")
 
 
 def _active() -> bool:
