@@ -170,6 +170,8 @@ def basic_sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     return sweep(tmp_path_factory.mktemp("launchers"), *LAUNCHED, name="basic")
 
 
+# Not marked slow (which would make each sweep a process of its own): in this process the
+# joblib sweeps reuse loky's worker pool, torch already imported in its workers.
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_launchers_give_bit_identical_jobs_and_the_same_summary(tmp_path, basic_sweep, launcher):
     basic = basic_sweep

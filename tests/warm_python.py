@@ -100,6 +100,7 @@ def child(req, fds, conn):
             traceback.print_exc()
             code = -signal.SIGINT if isinstance(error, KeyboardInterrupt) else 1
         import atexit
+        threading._shutdown()  # as the interpreter's exit: join threads, threading's atexit
         atexit._run_exitfuncs()
         for s in (sys.stdout, sys.stderr):
             try:
