@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ENV
-from warm_python import WARM, WarmProcess
 
 from fpexp import cli, writers
 from fpexp.app import run_experiment
@@ -180,27 +179,33 @@ def test_the_cli_exits_130_after_a_signal_between_forward_and_write(
 
 # A real ``python -m fpexp`` (forked from the warm interpreter), stopped by the test at a phase
 # boundary, from outside: this runs in it before fpexp starts.
+# A cold ``python`` (not a fork of tests/warm_python's server): a signal's delivery into a
+# paused run is this test's point, and a forked child hung once here under a full suite's load.
 PAUSE_AT = """
-import threading
+import sys, threading
+from fpexp import cli
 from fpexp.record import RunRecord
-real_save, boundary = RunRecord.save, {boundary!r}
+real_save, boundary = RunRecord.save, sys.argv[1]
 def save(self):
     real_save(self)
     if self.data["status"] == "running" and next(reversed(self.data["phases_s"]), "") == boundary:
         print("paused", flush=True)
         threading.Event().wait()
 RunRecord.save = save
+sys.argv = ["fpexp", *sys.argv[2:]]
+cli.entry()
 """
 
 
-def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[WarmProcess, Path]:
+def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[subprocess.Popen, Path]:
     run_dir = tmp_path / "run"
-    proc = WARM.start(
-        [*args, f"hydra.run.dir={run_dir}"],
-        tmp_path,
-        ENV,
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSE_AT, boundary, *args, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        prelude=PAUSE_AT.format(boundary=boundary),
+        env=ENV,
     )
     for line in proc.stdout:
         if line.strip() == "paused":
