@@ -256,3 +256,17 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> CliResult:
     result = run_fpexp([], base / "run", cwd=base)
     assert result.returncode == 0, result.stderr
     return result
+
+
+def _no_renderer() -> None:
+    raise OSError("no helper process: the summary plots in-process")
+
+
+@pytest.fixture(autouse=True)
+def _summary_png_undrawn(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process sweeps do not draw summary.png (its helper process imports matplotlib: 13% of
+    the suite's CPU) unless the test is marked ``png`` and looks at it. summary.csv/.md are
+    written as always; real ``python -m fpexp`` processes draw it as always."""
+    if request.node.get_closest_marker("png") is None:
+        monkeypatch.setattr("fpexp.summary_plot.Renderer", _no_renderer)
+        monkeypatch.setattr("fpexp.summary_plot.plot_summary", lambda *a: None)

@@ -44,6 +44,7 @@ def sweep(tmp_path: Path, *args: str, name: str = "sweep") -> Sweep:
     return Sweep(done.returncode, done.stdout, done.stderr, root)
 
 
+@pytest.mark.png
 def test_width_sweep_makes_one_full_run_per_width_and_a_summary(tmp_path):
     res = sweep(tmp_path, "model.hidden=[2],[4],[8],[16]")
     assert res.returncode == 0, res.stderr
@@ -110,6 +111,7 @@ def test_width_by_depth_grid_sweeps_nine_models(tmp_path):
     assert "width" not in rows[0]  # model.width is already a column
 
 
+@pytest.mark.png
 def test_failed_job_keeps_the_others_and_exits_non_zero(tmp_path):
     res = sweep(tmp_path, "model.hidden=[4],[0],[8]")
     assert res.returncode == 2
