@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import call_fpexp
 
 import fpexp
 import fpexp.app
@@ -384,15 +385,9 @@ def test_many_calls_in_one_process_equal_separate_processes(tmp_path):
         cwd=tmp_path,
     )
     dirs = json.loads(done.stdout.splitlines()[-1])
-    for i, args in enumerate(MANY):
+    for i, args in enumerate(MANY):  # each a process of its own (tests/warm_python.py's fork)
         alone = tmp_path / f"alone{i}"
-        subprocess.run(
-            [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={alone}"],
-            capture_output=True,
-            check=True,
-            env=env,
-            cwd=tmp_path,
-        )
+        assert call_fpexp([*args, f"hydra.run.dir={alone}"], tmp_path).returncode == 0
         assert hashes(Path(dirs[str(i)])) == hashes(alone), args
 
 
