@@ -161,6 +161,9 @@ def _active() -> bool:
 
 
 def _patched() -> dict[str, object]:
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # its first scan re-executes Hydra's core modules: read the classes kept
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.config_repository import CachingConfigRepository
     from hydra._internal.core_plugins.file_config_source import FileConfigSource
@@ -333,3 +336,28 @@ def test_cached_composition_is_identical(compose_cfg):
     with hydra_speedups.installed():
         fast = all_trees()
     assert fast == plain
+
+
+def test_yaml_parses_are_kept_for_the_process_by_exact_bytes(tmp_path, monkeypatch):
+    """A later call reuses the parse of identical bytes (a notebook's, a suite's next run) and
+    parses a file whose bytes changed afresh; the cache is bounded."""
+    from fpexp.config import hydra_patches
+
+    targets = hydra_speedups._targets()  # the class Hydra's plugin scan keeps
+    assert targets is not None
+    (source_class,) = [c for m, c in targets.items() if m[1] == "FileConfigSource"]
+    (tmp_path / "c.yaml").write_text("a: 1\n")
+    source = source_class(provider="test", path=f"file://{tmp_path}")
+    monkeypatch.setattr(hydra_patches, "PARSED", {})
+    with hydra_speedups.installed():
+        assert source.load_config("c.yaml").config == {"a": 1}
+    assert len(hydra_patches.PARSED) == 1  # kept after the block
+    with hydra_speedups.installed():
+        first = source.load_config("c.yaml").config
+        (tmp_path / "c.yaml").write_text("a: 2\n")  # same size, new bytes
+        assert source.load_config("c.yaml").config == {"a": 2} and first == {"a": 1}
+    monkeypatch.setattr(hydra_patches, "PARSED_LIMIT", 2)
+    with hydra_speedups.installed():
+        (tmp_path / "c.yaml").write_text("a: 3\n")
+        assert source.load_config("c.yaml").config == {"a": 3}
+    assert len(hydra_patches.PARSED) == 1  # full: cleared before the new parse

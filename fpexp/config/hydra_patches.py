@@ -16,12 +16,20 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+# YAML parses by (config source, file, exact bytes): what a parse returns depends on nothing
+# else, so every installation in the process shares them (a notebook's next call, a test
+# suite's next run) and a file whose bytes changed is parsed afresh. Bounded: cleared when full.
+PARSED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+PARSED_LIMIT = 1024
+
 
 @dataclasses.dataclass
 class State:
-    """One installation's caches; gone with it."""
+    """One installation's caches; gone with it (the YAML parses are the process's)."""
 
-    parsed: dict[tuple[Any, ...], tuple[Any, Any]] = dataclasses.field(default_factory=dict)
+    parsed: dict[tuple[Any, ...], tuple[Any, Any]] = dataclasses.field(
+        default_factory=lambda: PARSED
+    )
     validated: dict[tuple[int, tuple[str, ...]], list[tuple[Any, Any, list]]] = dataclasses.field(
         default_factory=dict
     )
@@ -58,6 +66,8 @@ def _parsed_once(state: State, load: Callable[[Any, str], Any]) -> Callable[[Any
         key = (type(self), self.provider, self.path, config_path, content)
         hit = state.parsed.get(key)
         if hit is None:
+            if len(state.parsed) >= PARSED_LIMIT:
+                state.parsed.clear()
             result = load(self, config_path)
             hit = state.parsed[key] = (result, OmegaConf.to_container(result.config))
         if state.reads is not None:

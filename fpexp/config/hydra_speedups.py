@@ -15,7 +15,8 @@ launcher composes it again), twice per single run (``Hydra.get_mode`` composes o
   and ``Hydra.run`` would again: it says None and hands the failure over once (where a sweep
   over hydra's settings makes the two differ, Hydra's own ``get_mode`` runs);
 * YAML config files are parsed once per content: each load reads the file and reuses the parse
-  of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns;
+  of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns (the
+  parses are kept for the process: keyed by the exact bytes, a changed file is parsed again);
 * the repository copy Hydra makes for every composition shares the ConfigStore instead of
   deep-copying it (nothing changes the store while composing; its ``load`` returns copies).
 
