@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 from warm_python import WARM, WarmProcess
 
-from fpexp.config.store import CONFIG_NAME, config_dir, register
+from fpexp.config.compose import compose_config
+from fpexp.config.store import register
 
 REPO = Path(__file__).resolve().parent.parent
 # The CLI as a user runs it: without HYDRA_FULL_ERROR, whatever the test environment has.
@@ -144,15 +144,6 @@ def call_fpexp(
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
-def _hydra_compose(overrides: Sequence[str]) -> DictConfig:
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            return compose(CONFIG_NAME, overrides=list(overrides))
-    finally:
-        GlobalHydra.instance().clear()
-
-
 @pytest.fixture(scope="session")
 def _composed_choices() -> dict[tuple[str, ...], DictConfig]:
     """The shipped config composed per list of group choices (read only: handed out as copies)."""
@@ -181,10 +172,10 @@ def compose_cfg(_composed_choices) -> Callable[..., DictConfig]:
         if any(
             o.is_sweep_override() or o.package is not None or "/" in o.key_or_group for o in parsed
         ) or any(o.key_or_group.split(".")[0] == "hydra" for o in parsed):
-            return _hydra_compose(overrides)
+            return compose_config(overrides)
         choices = tuple(o.input_line for o in parsed if o.key_or_group in groups)
         if choices not in _composed_choices:
-            _composed_choices[choices] = _hydra_compose(choices)
+            _composed_choices[choices] = compose_config(choices)
         cfg = copy.deepcopy(_composed_choices[choices])
         ConfigLoaderImpl._apply_overrides_to_config(
             [o for o in parsed if o.key_or_group not in groups], cfg

@@ -85,3 +85,18 @@ def lesson_forward(model: nn.Module) -> torch.Tensor:
     """``model`` in eval mode on the animals' features: its first output column."""
     with torch.no_grad():
         return model.eval()(torch.tensor(FEATURES, dtype=torch.float32))[:, 0]
+
+
+# A user's own layer (a module outside torch), for the tests of model.layers from user code.
+RESIDUAL_MODULE = """
+from torch import nn
+
+
+class Residual(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.inner = nn.Linear(width, width)
+
+    def forward(self, x):
+        return x + self.inner(x)
+"""

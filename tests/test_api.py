@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import call_fpexp
+from support import RESIDUAL_MODULE
 
 import fpexp
 
@@ -842,24 +843,10 @@ def test_a_root_with_a_tilde_is_under_the_home_directory(tmp_path, monkeypatch):
     assert fpexp.load("@latest", root="~/runs").dir == made.dir
 
 
-RESIDUAL = """
-from torch import nn
-
-
-class Residual(nn.Module):
-    def __init__(self, width: int):
-        super().__init__()
-        self.inner = nn.Linear(width, width)
-
-    def forward(self, x):
-        return x + self.inner(x)
-"""
-
-
 def test_model_of_a_users_own_layer_needs_its_module_named(tmp_path, monkeypatch):
     import torch
 
-    (tmp_path / "fpexp_test_blocks.py").write_text(RESIDUAL)
+    (tmp_path / "fpexp_test_blocks.py").write_text(RESIDUAL_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     layers = (
         "model.layers=[{_target_:torch.nn.Linear,in_features:6,out_features:8},"

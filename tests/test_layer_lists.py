@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 import yaml
 from conftest import ENV
 from safetensors.torch import load_file, save_file
+from support import RESIDUAL_MODULE
 from torch import nn
 
 from fpexp.cli import main
@@ -468,21 +468,7 @@ def test_foreign_targets_at_any_depth_and_allowed_modules():
 def test_a_users_own_module_from_a_package_on_pythonpath(tmp_path):
     (tmp_path / "mypkg").mkdir()
     (tmp_path / "mypkg" / "__init__.py").write_text("")
-    (tmp_path / "mypkg" / "blocks.py").write_text(
-        textwrap.dedent(
-            """
-            from torch import nn
-
-            class Residual(nn.Module):
-                def __init__(self, width: int):
-                    super().__init__()
-                    self.inner = nn.Linear(width, width)
-
-                def forward(self, x):
-                    return x + self.inner(x)
-            """
-        )
-    )
+    (tmp_path / "mypkg" / "blocks.py").write_text(RESIDUAL_MODULE)
     arg = layers_arg(
         "{_target_:torch.nn.Linear,in_features:6,out_features:8}",
         "{_target_:mypkg.blocks.Residual,width:8}",
