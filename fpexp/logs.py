@@ -26,6 +26,20 @@ class ConsoleHandler(logging.StreamHandler):
         import sys
 
         if isinstance(sys.exc_info()[1], BrokenPipeError):
-            self.setStream(open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the handler)
+            self._to_devnull()
             return
         super().handleError(record)
+
+    def _to_devnull(self) -> None:
+        """From now on write nowhere, without flushing what the closed pipe refused (that
+        raises again: the default, block-buffered stdout). The stream's file descriptor itself
+        points at /dev/null, so the stream's buffer and anything else writing to that
+        descriptor (``print``, the interpreter's last flush) land there too."""
+        try:
+            fd = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file: just replace it
+            self.stream = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the handler)
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)

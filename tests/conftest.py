@@ -199,11 +199,15 @@ class CliResult:
 
 
 def start_fpexp(
-    cwd: Path, *args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE
+    cwd: Path,
+    *args: str,
+    stdout: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
+    env: dict[str, str] | None = None,
 ) -> WarmProcess:
     """``python -m fpexp ARGS`` from ``cwd``, started in the background (to signal or read it):
-    a real process, forked from the warm interpreter."""
-    return WARM.start(args, cwd, ENV, stdout=stdout, stderr=stderr)
+    a real process, forked from the warm interpreter (``env``: instead of ``ENV``)."""
+    return WARM.start(args, cwd, ENV if env is None else env, stdout=stdout, stderr=stderr)
 
 
 def run_fpexp(

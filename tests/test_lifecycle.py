@@ -159,9 +159,15 @@ def test_twenty_runs_started_at_once_get_twenty_complete_directories(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_closed_pipe_does_not_break_the_run(tmp_path):
-    """``python -m fpexp | head -1``: the run still completes, with no logging errors."""
-    proc = start_fpexp(tmp_path, "data=synthetic", "data.n_rows=100", f"hydra.run.dir={tmp_path}/r")
+@pytest.mark.parametrize("buffered", [True, False], ids=["block-buffered", "unbuffered"])
+def test_a_closed_pipe_does_not_break_the_run(tmp_path, buffered):
+    """``python -m fpexp | head -1``: the run still completes, with no logging errors, also
+    with a user's default block-buffered stdout (the run failed with a broken pipe)."""
+    env = {k: v for k, v in ENV.items() if k != "PYTHONUNBUFFERED" or not buffered}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    args = ("data=synthetic", "data.n_rows=100", f"hydra.run.dir={tmp_path}/r")
+    proc = start_fpexp(tmp_path, *args, env=env)
     proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read().decode()
