@@ -15,6 +15,13 @@ PACKAGES = ("torch", "hydra-core", "omegaconf", "numpy", "pyarrow", "safetensors
 
 
 def package_versions() -> dict[str, str | None]:
+    """The installed versions of the packages a run uses, read once per process (a copy):
+    the modules a process imported do not change when a newer version is installed."""
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:

@@ -130,7 +130,8 @@ def save_torch() -> Restore:
     torch.set_default_dtype(torch.float32)
     if device is not None and device.type != "cpu":
         torch.set_default_device(None)
-    torch.use_deterministic_algorithms(False)
+    if deterministic != (False, False):  # setting it costs ~0.1 s: only when it changes
+        torch.use_deterministic_algorithms(False)
 
     def restore() -> None:
         if torch.get_default_dtype() != dtype:
