@@ -53,12 +53,12 @@ def cli_problems(lines: list[str]) -> list[Problem]:
 _DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")  # refused as overrides: root= names them
 
 
-def _run_dir(root: Path) -> Path:
-    """``root/<date>/<time>.<ms>-<random>``: the name the CLI gives a run (``fpexp.stamp``),
-    so runs made from Python sort with the CLI's and never share a directory."""
+def new_dir(root: object, *under: str) -> Path:
+    """``ROOT[/UNDER]/<date>/<time>.<ms>-<random>``: the name the CLI gives a run or sweep
+    (``fpexp.stamp``), so those made from Python sort with the CLI's and never share one."""
     from fpexp.config.store import run_stamp
 
-    return root / run_stamp()
+    return root_of(root).joinpath(*under) / run_stamp()
 
 
 def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
@@ -92,7 +92,7 @@ def run(*overrides: str, root: str | os.PathLike[str] = "outputs") -> Run:
     from fpexp.cli import run_hydra
 
     args = overrides_of(overrides, one_run=True)
-    target = _run_dir(root_of(root))
+    target = new_dir(root)
     with caller_state() as tee:
         done = guarded(lambda: run_hydra([*args, dir_override("run", target)]), target)
     return outcome(done.code, list(done.failures), tee.seen.getvalue(), target, done.stopped_by)

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fpexp.api import _run_dir, dir_override, guarded, outcome, overrides_of, root_of
+from fpexp.api import dir_override, guarded, new_dir, outcome, overrides_of, root_of
 from fpexp.api_run import Run, module_names
 from fpexp.api_state import caller_state
 from fpexp.errors import Problem, UsageError
@@ -105,7 +105,7 @@ def rerun(
     command.refuse_flags([o for o in overrides if isinstance(o, str)])  # the CLI's message
     extra = overrides_of(overrides, one_run=True)
     original = _entry(run, root).usable(damaged=True)
-    target = _run_dir(root_of(root))
+    target = new_dir(root)
     with caller_state() as tee:
         plan = command.prepare(original, extra, check, allow_modules)
         for line in plan.notes():

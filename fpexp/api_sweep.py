@@ -157,11 +157,11 @@ def sweep(
         for run, row in zip(sweep.runs, sweep.summary):
             print(run.dir, row["status"], row.get("accuracy"))
     """
-    from fpexp.api import _run_dir, dir_override, overrides_of, root_of
+    from fpexp.api import dir_override, new_dir, overrides_of
     from fpexp.cli import run_hydra
 
     args = overrides_of(overrides, one_run=False)
-    target = _run_dir(root_of(root) / "multirun")
+    target = new_dir(root, "multirun")
     with caller_state() as tee:  # asking Hydra for its launchers registers config: inside
         args += _launcher_override(launcher, args)
         done = guarded(lambda: run_hydra(["-m", *args, dir_override("sweep", target)]), target)

@@ -224,9 +224,9 @@ def test_model_of_a_record_naming_another_module_is_refused_unimported(made, tmp
 
 
 def test_runs_are_named_as_the_cli_names_them_and_never_share_a_directory(tmp_path):
-    from fpexp.api import _run_dir
+    from fpexp.api import new_dir
 
-    first, second = _run_dir(tmp_path), _run_dir(tmp_path)
+    first, second = new_dir(tmp_path), new_dir(tmp_path)
     assert second != first and second.parent == first.parent
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d\.\d{3}-[0-9a-f]{6}", str(first.relative_to(tmp_path))
