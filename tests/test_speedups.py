@@ -17,10 +17,11 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from warm_python import WARM
 
-from fpexp.config import hydra_speedups
+from fpexp.config import hydra_observe, hydra_patches, hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 
 CORE = "hydra._internal.core_plugins"
+LOADER = "hydra._internal.config_loader_impl"
 # name -> the command line after `python -m fpexp` (every one runs into its own directory)
 SWEEPS = {
     "duplicates_plus_tilde": [
@@ -160,24 +161,25 @@ def _active() -> bool:
     return hydra_speedups.active()
 
 
-def _patched() -> dict[str, object]:
+def _owners() -> dict[tuple[str, str], object]:
+    """Every class or module the speed-ups may patch, by (owner, name), read after Hydra's
+    plugin scan (its first scan re-executes Hydra's core modules: read the classes kept)."""
     from hydra.core.plugins import Plugins
 
-    Plugins.instance()  # its first scan re-executes Hydra's core modules: read the classes kept
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.config_repository import CachingConfigRepository
-    from hydra._internal.core_plugins.file_config_source import FileConfigSource
-    from hydra._internal.hydra import Hydra
-    from hydra.plugins.sweeper import Sweeper
+    Plugins.instance()
+    owners = {}
+    for module, owner_name, name in hydra_speedups._SIGNATURES:
+        owner = import_module(module)
+        owners[(owner_name or module.rsplit(".", 1)[-1], name)] = (
+            getattr(owner, owner_name) if owner_name else owner
+        )
+    return owners
 
-    return {
-        "__init__": CachingConfigRepository.__dict__["__init__"],
-        "load_config": FileConfigSource.__dict__["load_config"],
-        "load_sweep_config": ConfigLoaderImpl.__dict__["load_sweep_config"],
-        "load_configuration": ConfigLoaderImpl.__dict__["load_configuration"],
-        "get_mode": Hydra.__dict__["get_mode"],
-        "validate_batch_is_legal": Sweeper.__dict__["validate_batch_is_legal"],
-    }
+
+def _patched() -> dict[tuple[str, str], object]:
+    """What each patched name holds now."""
+    owners = _owners()
+    return {key: vars(owners[key]).get(key[1]) for key in hydra_patches.WRAPPERS}
 
 
 def test_importing_the_cli_patches_nothing():
@@ -216,18 +218,10 @@ def _other_signature(self, config_name, overrides, extra=None):
 
 
 def _marked() -> list[str]:
-    """The patched methods of Hydra's classes that carry a speed-up now."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.config_repository import CachingConfigRepository
-    from hydra._internal.core_plugins.file_config_source import FileConfigSource
-    from hydra._internal.hydra import Hydra
-    from hydra.plugins.sweeper import Sweeper
-
-    classes = (FileConfigSource, ConfigLoaderImpl, Hydra, Sweeper, CachingConfigRepository)
+    """The patched names of Hydra's classes and modules that carry a speed-up now."""
     return [
-        f"{cls.__name__}.{name}"
-        for cls in classes
-        for name, fn in vars(cls).items()
+        f"{owner}.{name}"
+        for (owner, name), fn in _patched().items()
         if hasattr(fn, "__fpexp_speedup__")
     ]
 
@@ -241,12 +235,25 @@ def _marked() -> list[str]:
         lambda mp: mp.delattr("hydra.plugins.sweeper.Sweeper.validate_batch_is_legal"),
         lambda mp: mp.setattr("hydra._internal.hydra.Hydra.get_mode", _other_signature),
         lambda mp: mp.delattr(import_module(f"{CORE}.basic_launcher"), "BasicLauncher"),
+        lambda mp: mp.setattr(import_module(LOADER), "create_defaults_list", _other_signature),
+        lambda mp: mp.delattr("hydra.core.config_store.ConfigStore._load"),
+        lambda mp: mp.setattr(_owners()[("StructuredConfigSource", "list")], "list", len),
     ],
-    ids=["newer-1.3", "1.4", "no-normalize", "no-validate", "get_mode-signature", "no-launcher"],
+    ids=[
+        "newer-1.3",
+        "1.4",
+        "no-normalize",
+        "no-validate",
+        "get_mode-signature",
+        "no-launcher",
+        "defaults-list-signature",
+        "no-store-load",
+        "source-list-builtin",
+    ],
 )
 def test_an_untested_hydra_runs_plain(monkeypatch, break_hydra):
     with hydra_speedups.installed():
-        assert len(_marked()) == 6  # the tested Hydra: every patch applies
+        assert len(_marked()) == len(hydra_patches.WRAPPERS)  # the tested Hydra: every one
     break_hydra(monkeypatch)
     with hydra_speedups.installed() as on:
         assert on is False
@@ -341,23 +348,19 @@ def test_cached_composition_is_identical(compose_cfg):
 def test_yaml_parses_are_kept_for_the_process_by_exact_bytes(tmp_path, monkeypatch):
     """A later call reuses the parse of identical bytes (a notebook's, a suite's next run) and
     parses a file whose bytes changed afresh; the cache is bounded."""
-    from fpexp.config import hydra_patches
-
-    targets = hydra_speedups._targets()  # the class Hydra's plugin scan keeps
-    assert targets is not None
-    (source_class,) = [c for m, c in targets.items() if m[1] == "FileConfigSource"]
+    source_class = _owners()[("FileConfigSource", "load_config")]
     (tmp_path / "c.yaml").write_text("a: 1\n")
     source = source_class(provider="test", path=f"file://{tmp_path}")
-    monkeypatch.setattr(hydra_patches, "PARSED", {})
+    monkeypatch.setattr(hydra_observe, "PARSED", {})
     with hydra_speedups.installed():
         assert source.load_config("c.yaml").config == {"a": 1}
-    assert len(hydra_patches.PARSED) == 1  # kept after the block
+    assert len(hydra_observe.PARSED) == 1  # kept after the block
     with hydra_speedups.installed():
         first = source.load_config("c.yaml").config
         (tmp_path / "c.yaml").write_text("a: 2\n")  # same size, new bytes
         assert source.load_config("c.yaml").config == {"a": 2} and first == {"a": 1}
-    monkeypatch.setattr(hydra_patches, "PARSED_LIMIT", 2)
+    monkeypatch.setattr(hydra_observe, "PARSED_LIMIT", 2)
     with hydra_speedups.installed():
         (tmp_path / "c.yaml").write_text("a: 3\n")
         assert source.load_config("c.yaml").config == {"a": 3}
-    assert len(hydra_patches.PARSED) == 1  # full: cleared before the new parse
+    assert len(hydra_observe.PARSED) == 1  # full: cleared before the new parse

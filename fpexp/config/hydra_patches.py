@@ -1,94 +1,27 @@
 """The wrappers that ``hydra_speedups.installed()`` puts on Hydra's methods (see there).
 
-``WRAPPERS`` maps a method's name to ``make(state, original)``, which returns its wrapper;
-``state`` holds one installation's caches.
+``WRAPPERS`` maps (class or module, name) to ``make(state, original)``, which returns the
+wrapper; ``state`` holds one installation's caches.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
-import os
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 from omegaconf import OmegaConf
 
-# YAML parses by (config source, file, exact bytes): what a parse returns depends on nothing
-# else, so every installation in the process shares them (a notebook's next call, a test
-# suite's next run) and a file whose bytes changed is parsed afresh. Bounded: cleared when full.
-PARSED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-PARSED_LIMIT = 1024
-
-
-@dataclasses.dataclass
-class State:
-    """One installation's caches; gone with it (the YAML parses are the process's)."""
-
-    parsed: dict[tuple[Any, ...], tuple[Any, Any]] = dataclasses.field(
-        default_factory=lambda: PARSED
-    )
-    validated: dict[tuple[int, tuple[str, ...]], list[tuple[Any, Any, list]]] = dataclasses.field(
-        default_factory=dict
-    )
-    ahead: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict)
-    failed: dict[tuple[Any, ...], Exception] = dataclasses.field(default_factory=dict)
-    reads: list | None = None  # (reader, content) of each file loaded, while recording
-    validating: bool = False
-
-
-def _reader(source: Any, config_path: str) -> Callable[[], bytes]:
-    """Reads the bytes Hydra's ``load_config`` of ``source`` parses for ``config_path``."""
-    name = source._normalize_file_name(config_path)
-    if source.scheme() == "file":
-        full_path = os.path.realpath(os.path.join(source.path, name))
-        return functools.partial(_read_file, full_path)
-    return resources.files(source.path).joinpath(name).read_bytes
-
-
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _parsed_once(state: State, load: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
-    @functools.wraps(load)
-    def load_config(self: Any, config_path: str) -> Any:
-        try:
-            read = _reader(self, config_path)
-            content = read()
-        except Exception:
-            if state.reads is not None:
-                state.reads.append((_unreadable, b""))  # cannot check it later: recompose
-            return load(self, config_path)  # Hydra's own error (missing file, ...)
-        key = (type(self), self.provider, self.path, config_path, content)
-        hit = state.parsed.get(key)
-        if hit is None:
-            if len(state.parsed) >= PARSED_LIMIT:
-                state.parsed.clear()
-            result = load(self, config_path)
-            hit = state.parsed[key] = (result, OmegaConf.to_container(result.config))
-        if state.reads is not None:
-            state.reads.append((read, content))
-        result, container = hit
-        return dataclasses.replace(
-            result, config=OmegaConf.create(container), header=dict(result.header)
-        )
-
-    return load_config
-
-
-def _unreadable() -> None:
-    return None
-
-
-def _unchanged(reads: list) -> bool:
-    try:
-        return all(read() == content for read, content in reads)
-    except Exception:
-        return False
+from fpexp.config.hydra_memo import memo_composed, memo_defaults
+from fpexp.config.hydra_observe import (
+    observed,
+    observed_store_load,
+    parsed_once,
+    recording,
+    still_true,
+)
+from fpexp.config.speedup_state import State
 
 
 def _validating(state: State, validate: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,17 +46,14 @@ def _queued_sweep_config(state: State, load: Callable[..., Any]) -> Callable[...
     def load_sweep_config(self: Any, master_config: Any, sweep_overrides: list[str]) -> Any:
         key = (id(master_config), tuple(sweep_overrides))
         if state.validating:
-            state.reads = []
-            try:
+            with recording(state.recorder) as seen:
                 config = load(self, master_config, sweep_overrides)
-                state.validated.setdefault(key, []).append((master_config, config, state.reads))
-            finally:
-                state.reads = None
+            state.validated.setdefault(key, []).append((master_config, config, seen))
             return config  # Hydra discards it: the queued object is not shared
         queue = state.validated.get(key)
         if queue:
-            master, config, reads = queue.pop(0)
-            if master is master_config and _unchanged(reads):
+            master, config, seen = queue.pop(0)
+            if master is master_config and still_true(seen):
                 OmegaConf.copy_cache(from_config=master_config, to_config=config)
                 return config
         return load(self, master_config, sweep_overrides)
@@ -198,7 +128,10 @@ def _composed_ahead(state: State, load: Callable[..., Any]) -> Callable[..., Any
             failed = state.failed.pop(key, None)
             if failed is not None:
                 raise failed
-        return load(self, config_name, overrides, run_mode, from_shell, validate_sweep_overrides)
+        with recording(state.recorder):
+            return load(
+                self, config_name, overrides, run_mode, from_shell, validate_sweep_overrides
+            )
 
     return load_configuration
 
@@ -216,11 +149,19 @@ def _store_shared(state: State, init: Callable[..., Any]) -> Callable[..., Any]:
     return __init__
 
 
-WRAPPERS: dict[str, Callable[[State, Callable[..., Any]], Callable[..., Any]]] = {
-    "load_config": _parsed_once,
-    "validate_batch_is_legal": _validating,
-    "load_sweep_config": _queued_sweep_config,
-    "get_mode": _mode_composed_ahead,
-    "load_configuration": _composed_ahead,
-    "__init__": _store_shared,
+_SOURCES = ("FileConfigSource", "ImportlibResourcesConfigSource", "StructuredConfigSource")
+_QUERIES = ("is_group", "is_config", "list", "available")
+
+WRAPPERS: dict[tuple[str, str], Callable[[State, Callable[..., Any]], Callable[..., Any]]] = {
+    ("FileConfigSource", "load_config"): parsed_once,
+    ("ImportlibResourcesConfigSource", "load_config"): parsed_once,
+    ("StructuredConfigSource", "load_config"): observed_store_load,
+    **{(source, query): observed for source in _SOURCES for query in _QUERIES},
+    ("Sweeper", "validate_batch_is_legal"): _validating,
+    ("ConfigLoaderImpl", "load_sweep_config"): _queued_sweep_config,
+    ("Hydra", "get_mode"): _mode_composed_ahead,
+    ("ConfigLoaderImpl", "load_configuration"): _composed_ahead,
+    ("CachingConfigRepository", "__init__"): _store_shared,
+    ("config_loader_impl", "create_defaults_list"): memo_defaults,
+    ("ConfigLoaderImpl", "_compose_config_from_defaults_list"): memo_composed,
 }

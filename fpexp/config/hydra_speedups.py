@@ -1,22 +1,27 @@
 """Speed-ups of Hydra's composition for fpexp's own run: exactly Hydra's configs, less work.
 
-Composition is most of a small sweep's time, and Hydra 1.3 does it twice per job
-(``Sweeper.validate_batch_is_legal`` composes every job's config and discards it, then the
-launcher composes it again), twice per single run (``Hydra.get_mode`` composes only to read
-``hydra.mode``), and re-parses every YAML file each time. Inside ``installed()``:
+Composition is most of a small run's and a sweep's time: Hydra 1.3 composes every job twice
+(``Sweeper.validate_batch_is_legal`` composes and discards it, then the launcher composes it
+again), every single run twice (``Hydra.get_mode`` composes only to read ``hydra.mode``), and
+re-parses every YAML file and rebuilds the same defaults list and merge each time. Inside
+``installed()``:
 
+* every composition records what it asked of the config sources (``hydra_observe``);
+* the defaults list and merged config of a composition are kept for the process and reused by
+  a later composition with the same group choices, search path and version base while every one
+  of those questions still gets the same answer; value overrides are applied afresh
+  (``hydra_memo``);
 * the configs a sweep validates for Hydra's basic launcher are queued, one per job and in order
   (duplicate overrides get one each), and the launcher's call for that job takes its own from the
-  queue: each object goes to exactly one job, and only if every file it was composed from still
-  has the same content, else the job is composed afresh; resolver caches are copied from the
-  master config at hand-over, as Hydra does at launch;
+  queue: each object goes to exactly one job, and only if every answer it was composed from still
+  holds, else the job is composed afresh; resolver caches are copied from the master config at
+  hand-over, as Hydra does at launch;
 * ``get_mode`` composes what ``Hydra.run``/``multirun`` will ask for next and hands it over once;
   where both compositions fail (bad overrides), Hydra's own ``get_mode`` would fail the same way
   and ``Hydra.run`` would again: it says None and hands the failure over once (where a sweep
   over hydra's settings makes the two differ, Hydra's own ``get_mode`` runs);
 * YAML config files are parsed once per content: each load reads the file and reuses the parse
-  of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns (the
-  parses are kept for the process: keyed by the exact bytes, a changed file is parsed again);
+  of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns;
 * the repository copy Hydra makes for every composition shares the ConfigStore instead of
   deep-copying it (nothing changes the store while composing; its ``load`` returns copies).
 
@@ -30,37 +35,53 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from fpexp.config.hydra_patches import WRAPPERS, State
+from fpexp.config.hydra_patches import WRAPPERS
+from fpexp.config.speedup_state import State
 
 TESTED_HYDRA = frozenset({"1.3.8"})
 _MARK = "__fpexp_speedup__"
 _HYDRA = "hydra._internal."
-# (module, class, method) -> the parameters of Hydra's method, as tested
+_LOADER = f"{_HYDRA}config_loader_impl"
+_SOURCE_MODULES = {
+    "FileConfigSource": f"{_HYDRA}core_plugins.file_config_source",
+    "ImportlibResourcesConfigSource": f"{_HYDRA}core_plugins.importlib_resources_config_source",
+    "StructuredConfigSource": f"{_HYDRA}core_plugins.structured_config_source",
+}
+_QUERIES = {
+    "load_config": "self config_path",
+    "is_group": "self config_path",
+    "is_config": "self config_path",
+    "list": "self config_path results_filter",
+    "available": "self",
+}
+# (module, class or "" for the module itself, name) -> the parameters of Hydra's code, as tested
 _SIGNATURES = {
-    (f"{_HYDRA}core_plugins.file_config_source", "FileConfigSource", "load_config"): (
-        "self config_path"
-    ),
-    (
-        f"{_HYDRA}core_plugins.importlib_resources_config_source",
-        "ImportlibResourcesConfigSource",
-        "load_config",
-    ): "self config_path",
-    (f"{_HYDRA}config_loader_impl", "ConfigLoaderImpl", "load_sweep_config"): (
-        "self master_config sweep_overrides"
-    ),
-    (f"{_HYDRA}config_loader_impl", "ConfigLoaderImpl", "load_configuration"): (
+    **{
+        (module, cls, query): params
+        for cls, module in _SOURCE_MODULES.items()
+        for query, params in _QUERIES.items()
+    },
+    (_LOADER, "ConfigLoaderImpl", "load_sweep_config"): "self master_config sweep_overrides",
+    (_LOADER, "ConfigLoaderImpl", "load_configuration"): (
         "self config_name overrides run_mode from_shell validate_sweep_overrides"
+    ),
+    (_LOADER, "ConfigLoaderImpl", "_compose_config_from_defaults_list"): "self defaults repo",
+    (_LOADER, "", "create_defaults_list"): (
+        "repo config_name overrides_list prepend_hydra skip_missing"
     ),
     (f"{_HYDRA}hydra", "Hydra", "get_mode"): "self config_name overrides",
     (f"{_HYDRA}config_repository", "CachingConfigRepository", "__init__"): "self delegate",
     ("hydra.plugins.sweeper", "Sweeper", "validate_batch_is_legal"): "self batch",
     ("hydra.plugins.config_source", "ConfigSource", "_normalize_file_name"): "filename",
+    ("hydra.core.config_store", "ConfigStore", "_load"): "self config_path",
+    (f"{_HYDRA}defaults_list", "Overrides", "__init__"): "self repo overrides_list",
 }
 
 
-def _targets() -> dict[tuple[str, str, str], type] | None:
-    """The classes to patch, or None where this Hydra is not exactly the one tested."""
+def _targets() -> dict[tuple[str, str, str], Any] | None:
+    """The classes (or modules) to patch, or None where this Hydra is not the one tested."""
     import importlib
 
     import hydra
@@ -72,17 +93,23 @@ def _targets() -> dict[tuple[str, str, str], type] | None:
 
         Plugins.instance()  # its plugin scan re-executes Hydra's core modules: patch what it keeps
         found = {}
-        for (module, cls_name, method), params in _SIGNATURES.items():
-            cls = getattr(importlib.import_module(module), cls_name)
-            fn = cls.__dict__.get(method)  # defined there, not inherited: restored there
+        for (module, owner_name, name), params in _SIGNATURES.items():
+            owner = importlib.import_module(module)
+            owner = getattr(owner, owner_name) if owner_name else owner
+            fn = owner.__dict__.get(name)  # defined there, not inherited: restored there
             fn = fn.__func__ if isinstance(fn, staticmethod) else fn
             if not callable(fn) or " ".join(inspect.signature(fn).parameters) != params:
                 return None
-            found[(module, cls_name, method)] = cls
+            found[(module, owner_name, name)] = owner
         launchers = importlib.import_module("hydra._internal.core_plugins.basic_launcher")
         return found if isinstance(getattr(launchers, "BasicLauncher", None), type) else None
     except (ImportError, AttributeError, TypeError, ValueError):
         return None
+
+
+def _wrapper_key(target: tuple[str, str, str]) -> tuple[str, str]:
+    module, owner_name, name = target
+    return (owner_name or module.rsplit(".", 1)[-1], name)
 
 
 def active() -> bool:
@@ -90,7 +117,11 @@ def active() -> bool:
     targets = _targets()
     if targets is None:
         return False
-    return any(hasattr(getattr(c, m[2]), _MARK) for m, c in targets.items() if m[2] in WRAPPERS)
+    return any(
+        hasattr(getattr(owner, t[2]), _MARK)
+        for t, owner in targets.items()
+        if _wrapper_key(t) in WRAPPERS
+    )
 
 
 @contextmanager
@@ -107,15 +138,17 @@ def installed() -> Iterator[bool]:
     state = State()
     saved = []
     try:
-        for (_, _, method), cls in targets.items():
-            if method not in WRAPPERS:
+        for target, owner in targets.items():
+            make = WRAPPERS.get(_wrapper_key(target))
+            if make is None:
                 continue
-            original = cls.__dict__[method]
-            saved.append((cls, method, original))
-            wrapper = WRAPPERS[method](state, original)
+            name = target[2]
+            original = owner.__dict__[name]
+            saved.append((owner, name, original))
+            wrapper = make(state, original)
             setattr(wrapper, _MARK, True)
-            setattr(cls, method, wrapper)
+            setattr(owner, name, wrapper)
         yield True
     finally:
-        for cls, method, original in reversed(saved):
-            setattr(cls, method, original)
+        for owner, name, original in reversed(saved):
+            setattr(owner, name, original)

@@ -1,0 +1,189 @@
+"""A process-wide memo of Hydra's defaults lists and merged configs (see ``hydra_speedups``).
+
+Most of a composition is the defaults list and the merge of its configs; neither depends on
+value overrides (``model.hidden=[8]``, ``hydra.run.dir=...``), which Hydra applies afterwards.
+So a sweep's jobs, a notebook's next call and a test suite's next run share them: keyed by the
+config name, the overrides that choose defaults (groups, appends, deletions), the search path
+and the version base, and used only while every question the composition asked of its sources
+(``hydra_observe``) gets the same answer. A key is kept from its second composition on (a single
+run pays no copy), and never for a composition that warned (a later one would not warn again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import functools
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fpexp.config.hydra_observe import still_true
+from fpexp.config.speedup_state import Observation, State
+
+MEMO: dict[tuple[Any, ...], Entry] = {}
+SIGHTED: dict[tuple[Any, ...], None] = {}  # keys composed once
+MEMO_LIMIT = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    seen: tuple[Observation, ...]
+    defaults_list: Any  # what Hydra's create_defaults_list returned
+    config: Any  # the merged config before any value override (a private copy)
+
+
+def memo_defaults(state: State, create: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(create)
+    def create_defaults_list(
+        repo: Any, config_name: Any, overrides_list: Any, prepend_hydra: bool, skip_missing: bool
+    ) -> Any:
+        turn = state.turn
+        turn.pending = turn.serving = None
+        args = (repo, config_name, overrides_list, prepend_hydra, skip_missing)
+        key, overrides = _key(*args)
+        if key is None or state.recorder.seen is None:
+            return create(*args)
+        entry = MEMO.get(key)
+        if entry is not None and still_true(entry.seen):
+            result = _reused(entry.defaults_list, overrides)
+            turn.serving = (result.defaults, entry)
+            return result
+        with _watching_warnings() as warned:
+            result = create(*args)
+        if not warned[0]:
+            turn.pending = (key, result)
+        return result
+
+    return create_defaults_list
+
+
+def memo_composed(state: State, compose: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(compose)
+    def _compose_config_from_defaults_list(self: Any, defaults: Any, repo: Any) -> Any:
+        turn = state.turn
+        serving, pending = turn.serving, turn.pending
+        turn.serving = turn.pending = None
+        if serving is not None and serving[0] is defaults:
+            return copy.deepcopy(serving[1].config)
+        with _watching_warnings() as warned:
+            config = compose(self, defaults, repo)
+        seen = state.recorder.seen
+        if (
+            pending is not None
+            and pending[1].defaults is defaults
+            and seen is not None
+            and not warned[0]
+        ):
+            _remember(pending[0], Entry(tuple(seen), pending[1], config))
+        return config
+
+    return _compose_config_from_defaults_list
+
+
+def _key(
+    repo: Any, config_name: Any, overrides_list: Any, prepend_hydra: bool, skip_missing: bool
+) -> tuple[tuple[Any, ...] | None, Any]:
+    """The memo key and Hydra's reading of the overrides (None where it cannot read them)."""
+    from hydra import version
+    from hydra._internal.defaults_list import Overrides
+
+    try:
+        overrides = Overrides(repo=repo, overrides_list=overrides_list)
+    except Exception:
+        return None, None  # Hydra's create_defaults_list raises the same: let it
+    values = {id(o) for o in overrides.config_overrides}
+    choosing = [o.input_line for o in overrides_list if id(o) not in values]
+    if any(not isinstance(line, str) for line in choosing):
+        return None, None
+    sources = tuple((type(s).__qualname__, s.provider, s.path) for s in repo.get_sources())
+    base = str(version.getbase())
+    return (config_name, tuple(choosing), prepend_hydra, skip_missing, sources, base), overrides
+
+
+def _reused(defaults_list: Any, overrides: Any) -> Any:
+    """A kept defaults list with this composition's value overrides."""
+    from hydra._internal.defaults_list import DefaultsList
+
+    kept = copy.copy(defaults_list.overrides)
+    kept.config_overrides = overrides.config_overrides
+    return DefaultsList(
+        defaults=list(defaults_list.defaults),
+        config_overrides=overrides.config_overrides,
+        defaults_tree=defaults_list.defaults_tree,
+        overrides=kept,
+    )
+
+
+def _remember(key: tuple[Any, ...], entry: Entry) -> None:
+    if key not in SIGHTED:
+        if len(SIGHTED) >= MEMO_LIMIT * 4:
+            SIGHTED.clear()
+        SIGHTED[key] = None
+        return
+    if len(MEMO) >= MEMO_LIMIT and key not in MEMO:
+        MEMO.clear()
+    MEMO[key] = dataclasses.replace(entry, config=copy.deepcopy(entry.config))
+
+
+class _Counts(threading.local):
+    counts: list[int] | None = None
+
+
+class _WarnWatch:
+    """``warnings.warn`` wrapped while any thread watches, one frame up (the caller's
+    ``stacklevel`` names the same line), restored when the last one stops."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.watchers = 0
+        self.original: Callable[..., Any] = warnings.warn
+        self.local = _Counts()
+
+    def warn(
+        self, message: Any, category: Any = None, stacklevel: int = 1, source: Any = None, **kw: Any
+    ) -> None:
+        counts = self.local.counts
+        if counts is not None:
+            counts[0] += 1
+        self.original(message, category, stacklevel + 1, source, **kw)
+
+    def start(self) -> None:
+        with self.lock:
+            if self.watchers == 0:
+                self.original = warnings.warn
+                warnings.warn = _counting_warn
+            self.watchers += 1
+
+    def stop(self) -> None:
+        with self.lock:
+            self.watchers -= 1
+            if self.watchers == 0 and warnings.warn is _counting_warn:
+                warnings.warn = self.original
+
+
+_WARNINGS = _WarnWatch()
+
+
+def _counting_warn(
+    message: Any, category: Any = None, stacklevel: int = 1, source: Any = None, **kw: Any
+) -> None:
+    _WARNINGS.warn(message, category, stacklevel + 1, source, **kw)
+
+
+@contextlib.contextmanager
+def _watching_warnings() -> Iterator[list[int]]:
+    """Counts this thread's ``warnings.warn`` calls in the block (each still warns as before)."""
+    local = _WARNINGS.local
+    outer, counts = local.counts, [0]
+    local.counts = counts
+    _WARNINGS.start()
+    try:
+        yield counts
+    finally:
+        _WARNINGS.stop()
+        local.counts = outer
+        if outer is not None:
+            outer[0] += counts[0]

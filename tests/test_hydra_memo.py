@@ -1,0 +1,192 @@
+"""The composition memo (fpexp/config/hydra_memo.py): reused only when nothing it read changed."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from fpexp.config import hydra_memo, hydra_speedups
+
+LOADER = "hydra._internal.config_loader_impl"
+WARN = warnings.warn
+
+
+@pytest.fixture
+def memo(monkeypatch):
+    """An empty memo for the test (the process's own is left as it was)."""
+    monkeypatch.setattr(hydra_memo, "MEMO", {})
+    monkeypatch.setattr(hydra_memo, "SIGHTED", {})
+    return hydra_memo
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many times Hydra's own create_defaults_list runs (the memo wraps this counter)."""
+    module = import_module(LOADER)
+    original, calls = module.create_defaults_list, []
+
+    def create_defaults_list(repo, config_name, overrides_list, prepend_hydra, skip_missing):
+        calls.append(config_name)
+        return original(repo, config_name, overrides_list, prepend_hydra, skip_missing)
+
+    monkeypatch.setattr(module, "create_defaults_list", create_defaults_list)
+    return calls
+
+
+def _compose(conf: Path, *overrides: str, name: str = "c") -> dict:
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            cfg = compose(name, overrides=list(overrides))
+            return OmegaConf.to_container(cfg, resolve=False)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _tree(tmp_path: Path) -> Path:
+    conf = tmp_path / "conf"
+    (conf / "g").mkdir(parents=True)
+    (conf / "c.yaml").write_text("defaults:\n  - g: one\n  - optional o: x\n  - _self_\nv: 0\n")
+    (conf / "g" / "one.yaml").write_text("y: 1\n")
+    (conf / "g" / "two.yaml").write_text("y: 2\n")
+    return conf
+
+
+def test_value_overrides_share_one_composition_and_group_choices_do_not(tmp_path, memo, counted):
+    conf = _tree(tmp_path)
+    with hydra_speedups.installed():
+        got = [_compose(conf, f"v={i}") for i in range(5)]
+        assert got == [{"g": {"y": 1}, "v": i} for i in range(5)]
+        assert len(counted) == 2  # kept from the second composition, reused from the third
+        assert _compose(conf, "g=two", "v=7") == {"g": {"y": 2}, "v": 7}
+        assert _compose(conf, "g=two", "v=8") == {"g": {"y": 2}, "v": 8}
+        assert len(counted) == 4  # another choice, another key
+        assert _compose(conf, "g=two", "v=9") == {"g": {"y": 2}, "v": 9}
+        assert len(counted) == 4
+    assert len(memo.MEMO) == 2
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda conf: (conf / "g" / "one.yaml").write_text("y: 5\n"), {"g": {"y": 5}, "v": 0}),
+        (
+            lambda conf: (conf / "o").mkdir() or (conf / "o" / "x.yaml").write_text("z: 1\n"),
+            {"g": {"y": 1}, "o": {"z": 1}, "v": 0},
+        ),
+        (
+            lambda conf: (conf / "c.yaml").write_text("defaults:\n  - g: two\n  - _self_\nv: 3\n"),
+            {"g": {"y": 2}, "v": 3},
+        ),
+        (lambda conf: (conf / "g" / "one.yaml").unlink(), "MissingConfigException"),
+    ],
+    ids=["option-edited", "optional-appears", "primary-edited", "option-deleted"],
+)
+def test_any_change_to_what_was_read_composes_afresh(tmp_path, memo, counted, change, expected):
+    conf = _tree(tmp_path)
+    with hydra_speedups.installed():
+        for _ in range(3):
+            assert _compose(conf) == {"g": {"y": 1}, "v": 0}
+        assert len(counted) == 2
+        change(conf)
+        try:
+            got = _compose(conf)
+        except Exception as err:
+            got = type(err).__name__
+        assert got == expected
+        assert len(counted) == 3
+
+
+def test_a_file_shadowing_a_later_one_on_the_search_path_is_seen(tmp_path, memo):
+    """``g/one.yaml`` comes from the second search path entry until the first one gets one."""
+    conf, extra = tmp_path / "conf", tmp_path / "extra"
+    conf.mkdir()
+    (extra / "g").mkdir(parents=True)
+    (extra / "g" / "one.yaml").write_text("y: 1\n")
+    (conf / "c.yaml").write_text(
+        f"defaults:\n  - g: one\n  - _self_\nhydra:\n  searchpath: [file://{extra}]\n"
+    )
+    with hydra_speedups.installed():
+        for _ in range(3):
+            assert _compose(conf) == {"g": {"y": 1}}
+        (conf / "g").mkdir()
+        (conf / "g" / "one.yaml").write_text("y: 9\n")
+        assert _compose(conf) == {"g": {"y": 9}}
+
+
+def test_a_configstore_node_registered_again_is_seen(tmp_path, memo, monkeypatch):
+    store = ConfigStore.instance()
+    monkeypatch.setitem(store.repo, "s", {})  # the group, gone after the test
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "c.yaml").write_text("defaults:\n  - s: a\n  - _self_\n")
+    store.store(group="s", name="a", node={"k": 1})
+    with hydra_speedups.installed():
+        for _ in range(3):
+            assert _compose(conf) == {"s": {"k": 1}}
+        store.store(group="s", name="a", node={"k": 2})
+        assert _compose(conf) == {"s": {"k": 2}}
+
+
+def test_a_composition_that_warns_warns_every_time_and_is_not_kept(tmp_path, memo):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "c.yaml").write_text("x: 1\n")
+    store = ConfigStore.instance()
+    store.store(name="c", node={"x": 0})  # automatic schema matching: deprecated, warns
+    try:
+        with hydra_speedups.installed():
+            for _ in range(4):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    assert _compose(conf) == {"x": 1}
+                assert any(
+                    "ConfigStore schema with the same name" in str(w.message) for w in caught
+                )
+        assert memo.MEMO == {}
+    finally:
+        store.repo.pop("c.yaml", None)
+    assert warnings.warn is WARN  # the watch over warnings.warn is gone with the compositions
+
+
+def test_threads_compose_at_once_each_its_own_config(tmp_path, memo):
+    """Observations and the memo's bookkeeping are per thread: six loaders compose at once."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.types import RunMode
+
+    conf = _tree(tmp_path)
+    results: dict[int, list] = {}
+    start = threading.Barrier(6)
+
+    def work(i: int) -> None:
+        loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(conf)))
+        start.wait()
+        overrides = [f"g={'one' if i % 2 else 'two'}", f"v={i}"]
+        results[i] = [
+            OmegaConf.to_container(
+                loader.load_configuration("c", overrides, RunMode.RUN), resolve=False
+            )
+            for _ in range(4)
+        ]
+
+    with hydra_speedups.installed():
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for i in range(6):
+        assert len(results[i]) == 4
+        for got in results[i]:
+            got.pop("hydra")
+            assert got == {"g": {"y": 1 if i % 2 else 2}, "v": i}
+    assert len(memo.MEMO) == 2
