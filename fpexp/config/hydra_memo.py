@@ -11,17 +11,15 @@ run pays no copy), and never for a composition that warned (a later one would no
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import functools
-import threading
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from fpexp.config.hydra_observe import still_true
 from fpexp.config.speedup_state import Observation, State
+from fpexp.config.warning_watch import watching
 
 MEMO: dict[tuple[Any, ...], Entry] = {}
 SIGHTED: dict[tuple[Any, ...], None] = {}  # keys composed once
@@ -51,7 +49,7 @@ def memo_defaults(state: State, create: Callable[..., Any]) -> Callable[..., Any
             result = _reused(entry.defaults_list, overrides)
             turn.serving = (result.defaults, entry)
             return result
-        with _watching_warnings() as warned:
+        with watching() as warned:
             result = create(*args)
         if not warned[0]:
             turn.pending = (key, result)
@@ -68,7 +66,7 @@ def memo_composed(state: State, compose: Callable[..., Any]) -> Callable[..., An
         turn.serving = turn.pending = None
         if serving is not None and serving[0] is defaults:
             return copy.deepcopy(serving[1].config)
-        with _watching_warnings() as warned:
+        with watching() as warned:
             config = compose(self, defaults, repo)
         seen = state.recorder.seen
         if (
@@ -126,64 +124,3 @@ def _remember(key: tuple[Any, ...], entry: Entry) -> None:
     if len(MEMO) >= MEMO_LIMIT and key not in MEMO:
         MEMO.clear()
     MEMO[key] = dataclasses.replace(entry, config=copy.deepcopy(entry.config))
-
-
-class _Counts(threading.local):
-    counts: list[int] | None = None
-
-
-class _WarnWatch:
-    """``warnings.warn`` wrapped while any thread watches, one frame up (the caller's
-    ``stacklevel`` names the same line), restored when the last one stops."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.watchers = 0
-        self.original: Callable[..., Any] = warnings.warn
-        self.local = _Counts()
-
-    def warn(
-        self, message: Any, category: Any = None, stacklevel: int = 1, source: Any = None, **kw: Any
-    ) -> None:
-        counts = self.local.counts
-        if counts is not None:
-            counts[0] += 1
-        self.original(message, category, stacklevel + 1, source, **kw)
-
-    def start(self) -> None:
-        with self.lock:
-            if self.watchers == 0:
-                self.original = warnings.warn
-                warnings.warn = _counting_warn
-            self.watchers += 1
-
-    def stop(self) -> None:
-        with self.lock:
-            self.watchers -= 1
-            if self.watchers == 0 and warnings.warn is _counting_warn:
-                warnings.warn = self.original
-
-
-_WARNINGS = _WarnWatch()
-
-
-def _counting_warn(
-    message: Any, category: Any = None, stacklevel: int = 1, source: Any = None, **kw: Any
-) -> None:
-    _WARNINGS.warn(message, category, stacklevel + 1, source, **kw)
-
-
-@contextlib.contextmanager
-def _watching_warnings() -> Iterator[list[int]]:
-    """Counts this thread's ``warnings.warn`` calls in the block (each still warns as before)."""
-    local = _WARNINGS.local
-    outer, counts = local.counts, [0]
-    local.counts = counts
-    _WARNINGS.start()
-    try:
-        yield counts
-    finally:
-        _WARNINGS.stop()
-        local.counts = outer
-        if outer is not None:
-            outer[0] += counts[0]

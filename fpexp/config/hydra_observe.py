@@ -27,7 +27,7 @@ _PLAIN = (bytes, str, bool, int, tuple, type(None))
 # YAML parses by (config source, file, exact bytes): what a parse returns depends on nothing
 # else, so every installation in the process shares them (a notebook's next call, a test
 # suite's next run) and a file whose bytes changed is parsed afresh. Bounded: cleared when full.
-PARSED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+PARSED: dict[tuple[Any, ...], tuple[Any, Any, bool]] = {}
 PARSED_LIMIT = 1024
 
 
@@ -98,7 +98,12 @@ def observed_store_load(state: State, load: Callable[..., Any]) -> Callable[...,
         seen = state.recorder.seen
         if seen is not None:
             ask = functools.partial(self.store._load, self._normalize_file_name(config_path))
-            seen.append((ask, asked(ask)))
+            answer = asked(ask)
+            node = getattr(answer[1], "node", None) if answer[0] == "ok" else None
+            interpolates = node is not None and _interpolates_defaults(
+                OmegaConf.to_container(node, resolve=False)
+            )
+            seen.append((ask, NEVER if interpolates else answer))
         return load(self, config_path)
 
     return load_config
@@ -123,10 +128,11 @@ def parsed_once(state: State, load: Callable[[Any, str], Any]) -> Callable[[Any,
             if len(PARSED) >= PARSED_LIMIT:
                 PARSED.clear()
             result = load(self, config_path)
-            hit = PARSED[key] = (result, OmegaConf.to_container(result.config))
+            container = OmegaConf.to_container(result.config)
+            hit = PARSED[key] = (result, container, _interpolates_defaults(container))
+        result, container, interpolates = hit
         if seen is not None:
-            seen.append((read, ("ok", content)))
-        result, container = hit
+            seen.append((read, NEVER if interpolates else ("ok", content)))
         return dataclasses.replace(
             result, config=OmegaConf.create(container), header=dict(result.header)
         )
@@ -134,17 +140,25 @@ def parsed_once(state: State, load: Callable[[Any, str], Any]) -> Callable[[Any,
     return load_config
 
 
+def _interpolates_defaults(container: Any) -> bool:
+    """Whether a config's defaults list holds an interpolation: Hydra resolves it while
+    composing, with any resolver (``${oc.env:...}``), so the composition cannot be checked later
+    by asking the sources again."""
+    defaults = container.get("defaults") if isinstance(container, dict) else None
+    return isinstance(defaults, list) and "${" in repr(defaults)
+
+
 def _reader(source: Any, config_path: str) -> Callable[[], bytes]:
-    """Reads the bytes Hydra's ``load_config`` of ``source`` parses for ``config_path``."""
+    """Reads the bytes Hydra's ``load_config`` of ``source`` parses for ``config_path`` (a
+    relative search path is relative to the working directory at each read, as in Hydra)."""
     name = source._normalize_file_name(config_path)
     if source.scheme() == "file":
-        full_path = os.path.realpath(os.path.join(source.path, name))
-        return functools.partial(_read_file, full_path)
+        return functools.partial(_read_file, source.path, name)
     return resources.files(source.path).joinpath(name).read_bytes
 
 
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as f:
+def _read_file(directory: str, name: str) -> bytes:
+    with open(os.path.realpath(os.path.join(directory, name)), "rb") as f:
         return f.read()
 
 

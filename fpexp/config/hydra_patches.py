@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from omegaconf import OmegaConf
 
 from fpexp.config.hydra_memo import memo_composed, memo_defaults
 from fpexp.config.hydra_observe import (
+    asked,
     observed,
     observed_store_load,
     parsed_once,
@@ -22,6 +24,7 @@ from fpexp.config.hydra_observe import (
     still_true,
 )
 from fpexp.config.speedup_state import State
+from fpexp.config.warning_watch import watching
 
 
 def _validating(state: State, validate: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,9 +49,11 @@ def _queued_sweep_config(state: State, load: Callable[..., Any]) -> Callable[...
     def load_sweep_config(self: Any, master_config: Any, sweep_overrides: list[str]) -> Any:
         key = (id(master_config), tuple(sweep_overrides))
         if state.validating:
-            with recording(state.recorder) as seen:
+            with recording(state.recorder) as seen, watching() as warned:
                 config = load(self, master_config, sweep_overrides)
-            state.validated.setdefault(key, []).append((master_config, config, seen))
+            if not warned[0]:  # else the launch composes (and warns) again, as in plain Hydra
+                seen.extend(_job_settings_read(config))
+                state.validated.setdefault(key, []).append((master_config, config, seen))
             return config  # Hydra discards it: the queued object is not shared
         queue = state.validated.get(key)
         if queue:
@@ -59,6 +64,20 @@ def _queued_sweep_config(state: State, load: Callable[..., Any]) -> Callable[...
         return load(self, master_config, sweep_overrides)
 
     return load_sweep_config
+
+
+def _job_settings_read(config: Any) -> list[Any]:
+    """What Hydra read besides the config sources to finish a job's config: the working
+    directory, the job's name and each ``hydra.job.env_copy`` variable (a job run before this
+    one may have changed them)."""
+    from hydra.core.utils import JobRuntime
+
+    asks: list[Callable[[], Any]] = [
+        os.getcwd,
+        functools.partial(JobRuntime.instance().get, "name"),
+    ]
+    asks += [functools.partial(os.environ.__getitem__, k) for k in config.hydra.job.env_copy]
+    return [(ask, asked(ask)) for ask in asks]
 
 
 def _mode_composed_ahead(state: State, get_mode: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,9 +91,10 @@ def _mode_composed_ahead(state: State, get_mode: Callable[..., Any]) -> Callable
         errors: dict[Any, Exception] = {}
         for run_mode in (RunMode.RUN, RunMode.MULTIRUN):
             try:
-                cfg = loader.load_configuration(
-                    config_name=config_name, overrides=list(overrides), run_mode=run_mode
-                )
+                with watching() as warned:
+                    cfg = loader.load_configuration(
+                        config_name=config_name, overrides=list(overrides), run_mode=run_mode
+                    )
             except Exception as err:
                 errors[run_mode] = err
                 continue
@@ -83,7 +103,7 @@ def _mode_composed_ahead(state: State, get_mode: Callable[..., Any]) -> Callable
                 cfg.hydra.mode = run_mode
                 cfg.hydra.overrides.hydra.append(f"hydra.mode={run_mode.name}")
                 key = (*key, f"hydra.mode={run_mode.name}")
-            if mode in (None, run_mode):
+            if mode in (None, run_mode) and not warned[0]:  # one that warned: Hydra composes again
                 state.ahead[(id(loader), config_name, run_mode, key)] = cfg
             return mode
         if not _sweeps_hydra(overrides):
