@@ -17,7 +17,7 @@ import subprocess
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,23 @@ _CURRENT = {"slow": False}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _whole_modules_longest_first(config)
+    _tmp_on_ram_disk(config)
+
+
+def _whole_modules_longest_first(config: pytest.Config) -> None:
+    """``pytest -n N`` hands out whole modules (xdist's ``loadfile``) in ``LONG_FIRST``'s order
+    instead of single tests: each module's fixtures are made once, not on every worker (9% of
+    the suite's time), and no long module starts last. An explicit ``--dist`` is kept."""
+    given = config.invocation_params.args
+    if getattr(config.option, "dist", "no") == "load" and not any(
+        str(a).startswith("--dist") for a in given
+    ):
+        config.option.dist = "loadfile"
+        config.option.loadscopereorder = False  # LONG_FIRST's order, not by number of tests
+
+
+def _tmp_on_ram_disk(config: pytest.Config) -> None:
     """``tmp_path`` on a RAM disk where there is one and no place was chosen (``--basetemp``,
     ``PYTEST_DEBUG_TEMPROOT``). fpexp fsyncs every file it writes, and run.json at every phase:
     the same calls cost ~3.5 ms each on this machine's disk and ~0.06 ms on tmpfs, a fifth of
@@ -53,17 +70,30 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ["PYTEST_DEBUG_TEMPROOT"] = str(shm)
 
 
-# The modules holding the longest tests (mypy, process tests, sweeps through launchers): run
-# first, each kept whole (its module fixtures made once), so that with ``pytest -n 2`` no long
-# test is handed out last while the other worker has nothing left to do.
+# The modules by their measured time, longest first (mypy's among them: cold on a clean clone):
+# with ``pytest -n 2`` each runs whole on one worker, in this order (_whole_modules_longest_first).
 LONG_FIRST = (
-    "test_speedups.py",
-    "test_types.py",
-    "test_sweep.py",
-    "test_lifecycle.py",
-    "test_packaging.py",
+    "test_compose_equivalence.py",
+    "test_api.py",
     "test_trust_sweeps.py",
     "test_faults.py",
+    "test_sweep.py",
+    "test_types.py",
+    "test_api_state.py",
+    "test_trust_records.py",
+    "test_layer_lists.py",
+    "test_diagnose.py",
+    "test_trust_model.py",
+    "test_lifecycle.py",
+    "test_files.py",
+    "test_speedups.py",
+    "test_commands.py",
+    "test_trust_data.py",
+    "test_norm_checkpoints.py",
+    "test_packaging.py",
+    "test_review_tasks.py",
+    "test_state.py",
+    "test_hydra_memo.py",
 )
 
 
@@ -257,11 +287,27 @@ def _no_renderer() -> None:
     raise OSError("no helper process: the summary plots in-process")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _summary_png_undrawn() -> Iterator[tuple[Any, Any]]:
+    """In-process sweeps (module-scoped fixtures' too) do not draw summary.png (its helper
+    process imports matplotlib: 13% of the suite's CPU) unless the test is marked ``png`` and
+    looks at it (``_summary_png_drawn_if_marked``). summary.csv/.md are written as always; real
+    ``python -m fpexp`` processes draw it as always."""
+    import fpexp.summary_plot
+
+    drawn = (fpexp.summary_plot.Renderer, fpexp.summary_plot.plot_summary)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fpexp.summary_plot, "Renderer", _no_renderer)
+        mp.setattr(fpexp.summary_plot, "plot_summary", lambda *a: None)
+        yield drawn
+
+
 @pytest.fixture(autouse=True)
-def _summary_png_undrawn(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-process sweeps do not draw summary.png (its helper process imports matplotlib: 13% of
-    the suite's CPU) unless the test is marked ``png`` and looks at it. summary.csv/.md are
-    written as always; real ``python -m fpexp`` processes draw it as always."""
-    if request.node.get_closest_marker("png") is None:
-        monkeypatch.setattr("fpexp.summary_plot.Renderer", _no_renderer)
-        monkeypatch.setattr("fpexp.summary_plot.plot_summary", lambda *a: None)
+def _summary_png_drawn_if_marked(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, _summary_png_undrawn
+) -> None:
+    """The real drawing, for a test marked ``png``."""
+    if request.node.get_closest_marker("png") is not None:
+        renderer, plot = _summary_png_undrawn
+        monkeypatch.setattr("fpexp.summary_plot.Renderer", renderer)
+        monkeypatch.setattr("fpexp.summary_plot.plot_summary", plot)

@@ -38,7 +38,11 @@ from omegaconf.basecontainer import BaseContainer
 from fpexp.config import hydra_memo, hydra_observe, hydra_speedups
 from fpexp.config.store import CONFIG_NAME, config_dir, register
 
-REPEAT = 3
+# Compositions of one step in a row: the memo keeps each composition at once here (``_Sighted``)
+# and the second reuses it (the compose API way shows it step by step). A CLI run's own
+# hand-overs (get_mode's composition, a sweep's validated jobs) and reuses (a sweep's jobs after
+# the first) happen within one run; KEPT runs start with the caches the previous run left.
+REPEAT = {"api": 2, "cli": 1, "cli_exact": 1}
 COMPOSING = ("compose", "load_configuration", "job")
 
 
@@ -170,7 +174,7 @@ class Expect:
 
 @dataclasses.dataclass(frozen=True)
 class Compose:
-    """Compose ``REPEAT`` times in a row, as the world's way says; record each composition.
+    """Compose ``REPEAT[way]`` times in a row, as the world's way says; record each composition.
     ``multirun``: ``python -m fpexp -m ...`` (the CLI way only: the compose API has no sweeps)."""
 
     name: str = "c"
@@ -186,12 +190,13 @@ class Compose:
             return
         world.last = []
         # Plain Hydra keeps nothing from one composition to the next: unless the step changes
-        # the world itself, its one composition is the expected record of all REPEAT.
+        # the world itself, its one composition is the expected record of all repeats.
+        repeat = 1 if self.during_jobs else REPEAT[world.way]
         once = not world.fast and not self.during_jobs
-        for _ in range(1 if once else REPEAT):
+        for _ in range(1 if once else repeat):
             world.last += WAYS[world.way](self, world)
         if once:
-            world.last *= REPEAT
+            world.last *= repeat
         world.records += world.last
 
 
@@ -693,6 +698,15 @@ def _clear_caches() -> None:
     hydra_observe.PARSED.clear()
 
 
+class _Sighted(dict):
+    """Every key counts as composed before: the memo keeps each composition at once, so the
+    second of a step's compositions already reuses it (the rule that a key is kept from its
+    second composition on is tests/test_hydra_memo.py's)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
 def _run(steps: list[Any], root: Path, way: str, fast: bool) -> list[dict]:
     """One run of a scenario in a fresh copy of its world (same paths: same messages)."""
     shutil.rmtree(root, ignore_errors=True)
@@ -705,6 +719,7 @@ def _run(steps: list[Any], root: Path, way: str, fast: bool) -> list[dict]:
         for key in ("SELF_WARNING_AS_ERROR", "HYDRA_DEPRECATION_WARNINGS_AS_ERRORS", "EQ_G"):
             mp.delenv(key, raising=False)
         mp.chdir(root)
+        mp.setattr(hydra_memo, "SIGHTED", _Sighted())
         world = World(root=root, way=way, fast=fast, mp=mp)
         with hydra_speedups.installed() if fast else nullcontext(False) as on:
             assert on == fast
