@@ -677,8 +677,8 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], list[Any]]] = {
             E("x=4", every=False),
         ],
     ),
-    "fpexps_own_config": (
-        BOTH,
+    "fpexps_own_config": (  # its CLI path: tests/test_speedups.py, every run file byte for byte
+        API,
         [
             C(name=CONFIG_NAME, overrides=("task=multiclass", "model.hidden=[8]"), conf=FPEXP),
             C(name=CONFIG_NAME, overrides=("data=synthetic", "seed=3"), conf=FPEXP),
