@@ -774,6 +774,10 @@ def test_a_cli_run_emits_each_composition_warning_as_often_as_plain_hydra(tmp_pa
 SWEEP_BASE = [*BASE, W("conf/c.yaml", "defaults:\n  - g: ${oc.env:EQ_G,one}\n  - _self_\nx: 1\n")]
 DURING_JOBS: dict[str, tuple[list[Any], tuple[Any, ...]]] = {
     "file_rewritten": ([], (R("conf/g/one.yaml", "y: 7\n"),)),
+    "file_rewritten_memo_reused": (  # no interpolation: job 1's validation reuses job 0's merge
+        [W("conf/c.yaml", "defaults:\n  - g: one\n  - _self_\nx: 1\n")],
+        (R("conf/g/one.yaml", "y: 7\n"),),
+    ),
     "env_in_the_defaults_list": ([], (Env("EQ_G", "two"),)),
     "env_copied": ([Env("EQ_V", "0")], (Env("EQ_V", "1"),)),
     "config_store_node": ([Store("s", SchemaA, group="g")], (Store("s", SchemaB, group="g"),)),

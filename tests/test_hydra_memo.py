@@ -190,3 +190,41 @@ def test_threads_compose_at_once_each_its_own_config(tmp_path, memo):
             got.pop("hydra")
             assert got == {"g": {"y": 1 if i % 2 else 2}, "v": i}
     assert len(memo.MEMO) == 2
+
+
+def _rewrite_in_place(path: Path, text: str) -> None:
+    """New content, same size, inode and mtime: only the content tells the edit."""
+    import os
+
+    st = path.stat()
+    with open(path, "r+") as f:
+        f.write(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_group_option_edited_by_a_sweep_job_is_seen_by_every_later_job(
+    tmp_path, memo, monkeypatch
+):
+    """A job's validated config is handed to its launch only if what it was composed from is
+    unchanged, also when its validation took the defaults list and merge from the memo."""
+    import sys
+
+    import hydra
+
+    conf = tmp_path / "conf"
+    (conf / "g").mkdir(parents=True)
+    (conf / "c.yaml").write_text("defaults:\n  - g: one\n  - _self_\nx: 0\n")
+    (conf / "g" / "one.yaml").write_text("y: 1\n")
+    seen = []
+
+    def task(cfg):
+        seen.append((cfg.x, cfg.g.y))
+        _rewrite_in_place(conf / "g" / "one.yaml", f"y: {cfg.x + 1}\n")
+
+    app = hydra.main(version_base="1.3", config_path=str(conf), config_name="c")(task)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["app", "-m", "x=1,2,3,4", "hydra.sweep.dir=sweep"])
+    with hydra_speedups.installed() as on:
+        assert on
+        app()
+    assert seen == [(1, 1), (2, 2), (3, 3), (4, 4)]

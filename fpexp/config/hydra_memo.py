@@ -46,6 +46,7 @@ def memo_defaults(state: State, create: Callable[..., Any]) -> Callable[..., Any
             return create(*args)
         entry = MEMO.get(key)
         if entry is not None and still_true(entry.seen):
+            state.recorder.seen.extend(entry.seen)  # what this composition now rests on
             result = _reused(entry.defaults_list, overrides)
             turn.serving = (result.defaults, entry)
             return result
