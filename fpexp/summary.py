@@ -122,6 +122,26 @@ def summary_rows(
     sweep_dir: Path, planned: list[list[str]] | None = None
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Column names and one row per job."""
+    columns, rows, _ = _summary(sweep_dir, planned)
+    return columns, rows
+
+
+def _headline_metrics(records: list[dict[str, Any]]) -> list[str]:
+    """Each head's key metric (accuracy, mse, ...) that some job measured (it had labels)."""
+    from fpexp.heads import head_of_record
+
+    names: list[str] = []
+    for rec in records:
+        head, metrics = head_of_record(rec), rec.get("metrics")
+        name = head.headline_metric if head is not None else ""
+        if name and isinstance(metrics, dict) and name in metrics and name not in names:
+            names.append(name)
+    return names
+
+
+def _summary(
+    sweep_dir: Path, planned: list[list[str]] | None
+) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     jobs = jobs_of(sweep_dir, planned)
     swept = swept_keys([j.record for j in jobs if j.record is not None])
     shown_overrides = varying([j.overrides for j in jobs])
@@ -144,7 +164,8 @@ def summary_rows(
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
-    return columns, rows
+    done = [j.record for j in jobs if j.record is not None and j.status == "completed"]
+    return columns, rows, _headline_metrics(done)
 
 
 def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
@@ -198,25 +219,28 @@ def write_summary(
     raises ``SummaryNotWritten``, which carries the table. Never imports torch: this runs
     after a signal that may have left torch half-imported.
     """
-    columns, rows = summary_rows(sweep_dir, planned)
+    columns, rows, metrics = _summary(sweep_dir, planned)
     name = "summary.csv"
     try:
         write_text(sweep_dir / name, to_csv(columns, rows))
         name = "summary.md"
         write_text(sweep_dir / name, to_markdown(columns, rows))
         name = "summary.png"
-        _write_plot(sweep_dir / name, columns, rows, renderer)
+        _write_plot(sweep_dir / name, (columns, rows, metrics), renderer)
     except OSError as err:
         raise SummaryNotWritten(name, err, (columns, rows)) from None
     return columns, rows
 
 
-def _write_plot(png: Path, columns: list[str], rows: list[dict[str, Any]], renderer: Any) -> None:
-    if renderer is not None and rows and renderer.render(png, columns, rows):
+def _write_plot(
+    png: Path, table: tuple[list[str], list[dict[str, Any]], list[str]], renderer: Any
+) -> None:
+    columns, rows, metrics = table
+    if renderer is not None and rows and renderer.render(png, columns, rows, metrics):
         return
     if renderer is not None:
         renderer.close()
     if rows:
         from fpexp.summary_plot import plot_summary
 
-        plot_summary(png, columns, rows)
+        plot_summary(png, columns, rows, metrics)

@@ -228,3 +228,174 @@ def test_a_group_option_edited_by_a_sweep_job_is_seen_by_every_later_job(
         assert on
         app()
     assert seen == [(1, 1), (2, 2), (3, 3), (4, 4)]
+
+
+# Found by a hostile review of the memo: each composed the wrong config (or leaked the patches).
+@pytest.mark.parametrize("again", [True, False], ids=["stored-again", "not-stored-again"])
+def test_a_configstore_replaced_by_a_new_one_is_the_one_asked(tmp_path, memo, again):
+    """Hydra's own pytest fixture resets the singletons after each test: a composition must use
+    the store it is given, not answers from the old one (stale node, or no 'Could not find')."""
+    import copy
+
+    from hydra.core.singleton import Singleton
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "c.yaml").write_text("defaults:\n  - db: s\n  - _self_\n")
+    saved = copy.deepcopy(Singleton.get_state())
+    try:
+        ConfigStore.instance().store(group="db", name="s", node={"host": "one"})
+        with hydra_speedups.installed():
+            for _ in range(3):
+                assert _compose(conf) == {"db": {"host": "one"}}
+            Singleton.set_state(copy.deepcopy(saved))
+            if again:
+                ConfigStore.instance().store(group="db", name="s", node={"host": "two"})
+                assert _compose(conf) == {"db": {"host": "two"}}
+            else:
+                with pytest.raises(Exception, match="Could not find 'db/s'"):
+                    _compose(conf)
+    finally:
+        Singleton.set_state(saved)
+
+
+def test_a_search_path_read_from_the_environment_is_composed_at_each_jobs_launch(
+    tmp_path, memo, monkeypatch
+):
+    import os
+    import sys
+
+    import hydra
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "c.yaml").write_text(
+        "defaults:\n  - db: a\n  - _self_\nhydra:\n  searchpath: ['file://${oc.env:EXTRA}']\nx: 0\n"
+    )
+    for name in ("A", "B"):
+        (tmp_path / name / "db").mkdir(parents=True)
+        (tmp_path / name / "db" / "a.yaml").write_text(f"host: from-{name}\n")
+    monkeypatch.setenv("EXTRA", str(tmp_path / "A"))
+    seen = []
+
+    def task(cfg):
+        seen.append((cfg.x, cfg.db.host))
+        os.environ["EXTRA"] = str(tmp_path / "B")
+
+    app = hydra.main(version_base="1.3", config_path=str(conf), config_name="c")(task)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["app", "-m", "x=1,2,3", "hydra.sweep.dir=sweep"])
+    with hydra_speedups.installed():
+        app()
+    assert seen == [(1, "from-A"), (2, "from-B"), (3, "from-B")]
+
+
+def test_a_config_source_plugin_turns_the_memo_off(tmp_path, memo, monkeypatch):
+    """A ConfigSource plugin's answers are not recorded: nothing composed from one is kept."""
+    from hydra._internal.sources_registry import SourcesRegistry
+    from hydra.core.object_type import ObjectType
+    from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
+
+    options = {"db/a.yaml": {"host": "one"}}
+
+    class MemSource(ConfigSource):
+        @staticmethod
+        def scheme() -> str:
+            return "memtest"
+
+        def load_config(self, config_path: str) -> ConfigResult:
+            name = self._normalize_file_name(config_path)
+            if name not in options:
+                raise ConfigLoadError(f"not found {name}")
+            return ConfigResult(
+                config=OmegaConf.create(options[name]),
+                path=f"memtest://{self.path}",
+                provider=self.provider,
+                header={"package": None},
+            )
+
+        def available(self) -> bool:
+            return True
+
+        def is_group(self, config_path: str) -> bool:
+            path = config_path.strip("/")
+            return path == "" or any(k.startswith(path + "/") for k in options)
+
+        def is_config(self, config_path: str) -> bool:
+            return self._normalize_file_name(config_path) in options
+
+        def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
+            path = config_path.strip("/") + "/"
+            return sorted(k[len(path) : -5] for k in options if k.startswith(path))
+
+    registry = SourcesRegistry.instance()
+    monkeypatch.setitem(registry.types, "memtest", MemSource)
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "c.yaml").write_text(
+        "defaults:\n  - db: a\n  - _self_\nhydra:\n  searchpath: [memtest://x]\n"
+    )
+    with hydra_speedups.installed():
+        for _ in range(3):
+            assert _compose(conf) == {"db": {"host": "one"}}
+        options["db/a.yaml"] = {"host": "two"}
+        assert _compose(conf) == {"db": {"host": "two"}}
+    assert memo.MEMO == {}
+
+
+def test_a_file_edited_while_hydra_reads_it_is_not_kept_as_its_old_bytes(tmp_path, monkeypatch):
+    """An edit landing between fpexp's read of a file and Hydra's own: the parse is not kept
+    under the bytes fpexp read (a later composition of those bytes got the edit's content)."""
+    from fpexp.config import hydra_observe
+
+    monkeypatch.setattr(hydra_observe, "PARSED", {})
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    path = conf / "c.yaml"
+    path.write_bytes(b"x: AAA\n")
+    source_class = hydra_speedups._targets()[
+        ("hydra._internal.core_plugins.file_config_source", "FileConfigSource", "load_config")
+    ]
+    real, edits = source_class.load_config, [b"x: BBB\n"]
+
+    def saved_meanwhile(self, config_path):
+        if edits and config_path.startswith("c"):
+            path.write_bytes(edits.pop())  # an editor saves right now
+        return real(self, config_path)
+
+    monkeypatch.setattr(source_class, "load_config", saved_meanwhile)
+    with hydra_speedups.installed():
+        assert _compose(conf) == {"x": "BBB"}  # what Hydra read
+        path.write_bytes(b"x: AAA\n")
+        assert _compose(conf) == {"x": "AAA"}
+        assert _compose(conf) == {"x": "AAA"}
+
+
+def _holder(start: threading.Barrier):
+    import time
+
+    def hold(seconds: float) -> None:
+        start.wait()
+        with hydra_speedups.installed():
+            assert hydra_speedups.active()
+            time.sleep(seconds)
+
+    return hold
+
+
+def test_threads_entering_and_leaving_at_once_leave_hydra_as_it_was():
+    """The first block to enter installs the speed-ups, the last to leave removes them."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    original = ConfigLoaderImpl.__dict__["load_configuration"]
+    hydra_speedups._targets()
+    for _ in range(30):
+        start = threading.Barrier(3)
+        hold = _holder(start)
+        threads = [threading.Thread(target=hold, args=(s,)) for s in (0.0, 0.001, 0.003)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not hydra_speedups.active()
+        assert ConfigLoaderImpl.__dict__["load_configuration"] is original

@@ -169,9 +169,9 @@ def _owners() -> dict[tuple[str, str], object]:
     Plugins.instance()
     owners = {}
     for module, owner_name, name in hydra_speedups._SIGNATURES:
-        owner = import_module(module)
+        owner = hydra_speedups._source_in_use(owner_name) or import_module(module)
         owners[(owner_name or module.rsplit(".", 1)[-1], name)] = (
-            getattr(owner, owner_name) if owner_name else owner
+            getattr(owner, owner_name, owner) if owner_name else owner
         )
     return owners
 

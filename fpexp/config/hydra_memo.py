@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from fpexp.config.hydra_observe import still_true
+from fpexp.config.hydra_observe import UNCHECKABLE, observed_sources, still_true
 from fpexp.config.speedup_state import Observation, State
 from fpexp.config.warning_watch import watching
 
@@ -42,11 +42,15 @@ def memo_defaults(state: State, create: Callable[..., Any]) -> Callable[..., Any
         turn.pending = turn.serving = None
         args = (repo, config_name, overrides_list, prepend_hydra, skip_missing)
         key, overrides = _key(*args)
-        if key is None or state.recorder.seen is None:
+        seen = state.recorder.seen
+        if seen is not None and not observed_sources(repo.get_sources()):
+            seen.append(UNCHECKABLE)  # a source whose answers are not recorded: compose afresh
+            key = None
+        if key is None or seen is None:
             return create(*args)
         entry = MEMO.get(key)
         if entry is not None and still_true(entry.seen):
-            state.recorder.seen.extend(entry.seen)  # what this composition now rests on
+            seen.extend(entry.seen)  # what this composition now rests on
             result = _reused(entry.defaults_list, overrides)
             turn.serving = (result.defaults, entry)
             return result
@@ -97,7 +101,10 @@ def _key(
     choosing = [o.input_line for o in overrides_list if id(o) not in values]
     if any(not isinstance(line, str) for line in choosing):
         return None, None
-    sources = tuple((type(s).__qualname__, s.provider, s.path) for s in repo.get_sources())
+    sources = tuple(
+        (type(s).__qualname__, s.provider, s.path, getattr(s, "store", None))  # the store object
+        for s in repo.get_sources()
+    )
     base = str(version.getbase())
     return (config_name, tuple(choosing), prepend_hydra, skip_missing, sources, base), overrides
 

@@ -22,6 +22,10 @@ from omegaconf import OmegaConf
 from fpexp.config.speedup_state import Observation, Recorder, State
 
 NEVER = ("never",)  # the answer to a question that cannot be asked again: never the same
+OBSERVED = ("FileConfigSource", "ImportlibResourcesConfigSource", "StructuredConfigSource")
+MARK = "__fpexp_speedup__"  # on every wrapper hydra_speedups puts on
+_RECORDING = ("load_config", "is_group", "is_config", "list", "available")
+_CORE = "hydra._internal.core_plugins."
 _PLAIN = (bytes, str, bool, int, tuple, type(None))
 
 # YAML parses by (config source, file, exact bytes): what a parse returns depends on nothing
@@ -52,6 +56,25 @@ def asked(ask: Callable[[], Any]) -> tuple[Any, ...]:
     except Exception as err:
         return ("error", type(err), str(err))
     return ("ok", tuple(value) if isinstance(value, list) else value)
+
+
+def _never() -> None:
+    return None
+
+
+UNCHECKABLE = (_never, NEVER)  # an observation that no later answer matches
+
+
+def observed_sources(sources: Any) -> bool:
+    """Whether every config source is one whose answers are being recorded: Hydra's file,
+    package and ConfigStore sources with the recording methods on (a ConfigSource plugin's
+    are not; nor a class Hydra's plugin scan made anew after they were put on)."""
+    return all(
+        type(s).__qualname__ in OBSERVED
+        and type(s).__module__.startswith(_CORE)
+        and all(getattr(getattr(type(s), m, None), MARK, False) for m in _RECORDING)
+        for s in sources
+    )
 
 
 def still_true(seen: tuple[Observation, ...] | list[Observation]) -> bool:
@@ -120,14 +143,18 @@ def parsed_once(state: State, load: Callable[[Any, str], Any]) -> Callable[[Any,
             content = read()
         except Exception:
             if seen is not None:
-                seen.append((_unreadable, NEVER))  # cannot be checked later: compose afresh
+                seen.append(UNCHECKABLE)  # cannot be checked later: compose afresh
             return load(self, config_path)  # Hydra's own error (missing file, ...)
         key = (type(self), self.provider, self.path, config_path, content)
         hit = PARSED.get(key)
         if hit is None:
+            result = load(self, config_path)  # Hydra reads the file again: the same bytes?
+            if _changed(read, content):  # edited meanwhile: what Hydra parsed is unknown
+                if seen is not None:
+                    seen.append(UNCHECKABLE)
+                return result
             if len(PARSED) >= PARSED_LIMIT:
                 PARSED.clear()
-            result = load(self, config_path)
             container = OmegaConf.to_container(result.config)
             hit = PARSED[key] = (result, container, _interpolates_defaults(container))
         result, container, interpolates = hit
@@ -140,12 +167,22 @@ def parsed_once(state: State, load: Callable[[Any, str], Any]) -> Callable[[Any,
     return load_config
 
 
+def _changed(read: Callable[[], bytes], content: bytes) -> bool:
+    try:
+        return read() != content
+    except Exception:
+        return True
+
+
 def _interpolates_defaults(container: Any) -> bool:
-    """Whether a config's defaults list holds an interpolation: Hydra resolves it while
-    composing, with any resolver (``${oc.env:...}``), so the composition cannot be checked later
-    by asking the sources again."""
-    defaults = container.get("defaults") if isinstance(container, dict) else None
-    return isinstance(defaults, list) and "${" in repr(defaults)
+    """Whether a config's defaults list or ``hydra.searchpath`` holds an interpolation: Hydra
+    resolves them while composing, with any resolver (``${oc.env:...}``), so the composition
+    cannot be checked later by asking the sources again."""
+    if not isinstance(container, dict):
+        return False
+    hydra = container.get("hydra")
+    searchpath = hydra.get("searchpath") if isinstance(hydra, dict) else None
+    return any("${" in repr(part) for part in (container.get("defaults"), searchpath) if part)
 
 
 def _reader(source: Any, config_path: str) -> Callable[[], bytes]:
@@ -160,7 +197,3 @@ def _reader(source: Any, config_path: str) -> Callable[[], bytes]:
 def _read_file(directory: str, name: str) -> bytes:
     with open(os.path.realpath(os.path.join(directory, name)), "rb") as f:
         return f.read()
-
-
-def _unreadable() -> None:
-    return None

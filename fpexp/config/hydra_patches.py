@@ -35,11 +35,11 @@ def _validating(state: State, validate: Callable[..., Any]) -> Callable[..., Any
         state.validated.clear()  # the previous batch's launch is over
         if type(getattr(self, "launcher", None)) is not BasicLauncher:
             return validate(self, batch)  # a launcher that may compose elsewhere: keep nothing
-        state.validating = True
+        state.turn.validating = True
         try:
             return validate(self, batch)
         finally:
-            state.validating = False
+            state.turn.validating = False
 
     return validate_batch_is_legal
 
@@ -48,7 +48,7 @@ def _queued_sweep_config(state: State, load: Callable[..., Any]) -> Callable[...
     @functools.wraps(load)
     def load_sweep_config(self: Any, master_config: Any, sweep_overrides: list[str]) -> Any:
         key = (id(master_config), tuple(sweep_overrides))
-        if state.validating:
+        if state.turn.validating:
             with recording(state.recorder) as seen, watching() as warned:
                 config = load(self, master_config, sweep_overrides)
             if not warned[0]:  # else the launch composes (and warns) again, as in plain Hydra

@@ -33,15 +33,17 @@ signature; anything else runs plain Hydra. They are removed when the block exits
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fpexp.config.hydra_observe import MARK
 from fpexp.config.hydra_patches import WRAPPERS
 from fpexp.config.speedup_state import State
 
 TESTED_HYDRA = frozenset({"1.3.8"})
-_MARK = "__fpexp_speedup__"
+_MARK = MARK
 _HYDRA = "hydra._internal."
 _LOADER = f"{_HYDRA}config_loader_impl"
 _SOURCE_MODULES = {
@@ -94,8 +96,8 @@ def _targets() -> dict[tuple[str, str, str], Any] | None:
         Plugins.instance()  # its plugin scan re-executes Hydra's core modules: patch what it keeps
         found = {}
         for (module, owner_name, name), params in _SIGNATURES.items():
-            owner = importlib.import_module(module)
-            owner = getattr(owner, owner_name) if owner_name else owner
+            owner = _source_in_use(owner_name) or importlib.import_module(module)
+            owner = getattr(owner, owner_name, owner) if owner_name else owner
             fn = owner.__dict__.get(name)  # defined there, not inherited: restored there
             fn = fn.__func__ if isinstance(fn, staticmethod) else fn
             if not callable(fn) or " ".join(inspect.signature(fn).parameters) != params:
@@ -105,6 +107,21 @@ def _targets() -> dict[tuple[str, str, str], Any] | None:
         return found if isinstance(getattr(launchers, "BasicLauncher", None), type) else None
     except (ImportError, AttributeError, TypeError, ValueError):
         return None
+
+
+_SCHEMES = {"FileConfigSource": "file", "ImportlibResourcesConfigSource": "pkg"}
+_SCHEMES["StructuredConfigSource"] = "structured"
+
+
+def _source_in_use(name: str) -> Any:
+    """The config source class compositions use for ``name`` (Hydra's SourcesRegistry): after a
+    ``Singleton.set_state`` (Hydra's pytest fixture) it may not be the module's current class."""
+    if name not in _SCHEMES:
+        return None
+    from hydra._internal.sources_registry import SourcesRegistry
+
+    cls = SourcesRegistry.instance().types.get(_SCHEMES[name])
+    return cls if isinstance(cls, type) and cls.__name__ == name else None
 
 
 def _wrapper_key(target: tuple[str, str, str]) -> tuple[str, str]:
@@ -124,31 +141,55 @@ def active() -> bool:
     )
 
 
+class _Installation:
+    """The one installation of the process: made by the first block to enter (any thread),
+    removed when the last one leaves; entering and leaving are atomic."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved: list[tuple[Any, str, Any]] = []
+
+
+_INSTALLATION = _Installation()
+
+
 @contextmanager
 def installed() -> Iterator[bool]:
     """Hydra's composition speed-ups for the block; yields whether they are in effect.
 
-    Plain Hydra where this Hydra is not the tested one. Reentrant: a block inside another
-    changes nothing, and the outer one removes the patches when it exits.
+    Plain Hydra where this Hydra is not the tested one. Reentrant and thread-safe: the first
+    block to enter installs them, the last to leave removes them, however it ends.
     """
     targets = _targets()
-    if targets is None or active():
-        yield targets is not None
+    if targets is None:
+        yield False
         return
-    state = State()
-    saved = []
+    with _INSTALLATION.lock:
+        if _INSTALLATION.users == 0:
+            _INSTALLATION.saved = _install(targets)
+        _INSTALLATION.users += 1
     try:
-        for target, owner in targets.items():
-            make = WRAPPERS.get(_wrapper_key(target))
-            if make is None:
-                continue
-            name = target[2]
-            original = owner.__dict__[name]
-            saved.append((owner, name, original))
-            wrapper = make(state, original)
-            setattr(wrapper, _MARK, True)
-            setattr(owner, name, wrapper)
         yield True
     finally:
-        for owner, name, original in reversed(saved):
-            setattr(owner, name, original)
+        with _INSTALLATION.lock:
+            _INSTALLATION.users -= 1
+            if _INSTALLATION.users == 0:
+                for owner, name, original in reversed(_INSTALLATION.saved):
+                    setattr(owner, name, original)
+                _INSTALLATION.saved = []
+
+
+def _install(targets: dict[tuple[str, str, str], Any]) -> list[tuple[Any, str, Any]]:
+    state, saved = State(), []
+    for target, owner in targets.items():
+        make = WRAPPERS.get(_wrapper_key(target))
+        if make is None:
+            continue
+        name = target[2]
+        original = owner.__dict__[name]
+        saved.append((owner, name, original))
+        wrapper = make(state, original)
+        setattr(wrapper, _MARK, True)
+        setattr(owner, name, wrapper)
+    return saved

@@ -22,6 +22,7 @@ class Turn(threading.local):
 
     pending: tuple[Any, Any] | None = None  # (key, defaults list) composed afresh
     serving: tuple[Any, Any] | None = None  # (defaults, memo entry) taken from the memo
+    validating: bool = False  # a sweep's batch is being validated on this thread
 
 
 @dataclasses.dataclass
@@ -33,6 +34,5 @@ class State:
     )
     ahead: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict)
     failed: dict[tuple[Any, ...], Exception] = dataclasses.field(default_factory=dict)
-    validating: bool = False
     recorder: Recorder = dataclasses.field(default_factory=Recorder)
     turn: Turn = dataclasses.field(default_factory=Turn)
