@@ -12,6 +12,7 @@ is refused with one line each. Accepted overrides are kept verbatim, so each rer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,16 @@ def _hydra_problem(key: str, value: Any) -> str | None:
     return "not resumed from a sweep record"
 
 
+def _dir_override(sweep_dir: Path) -> str:
+    """``hydra.sweep.dir=PATH``, quoted only where Hydra's grammar needs it (as a user types)."""
+    from fpexp.overrides import render
+
+    bare = f"hydra.sweep.dir={sweep_dir}"
+    override, _ = _parse(bare, "")
+    same = override is not None and override.value() == str(sweep_dir)
+    return bare if same else f"hydra.sweep.dir={render(str(sweep_dir))}"
+
+
 def hydra_overrides(
     recorded: list[str], sweep_dir: Path, where: str
 ) -> tuple[list[str], list[str], list[Problem]]:
@@ -66,8 +77,6 @@ def hydra_overrides(
     each that is refused. The sweep directory is always ``sweep_dir``: a recorded
     ``hydra.sweep.dir`` that names another place (relative to another working directory, or
     the default ``multirun/${now:...}``) is replaced, and that is said."""
-    from fpexp.overrides import render
-
     kept, notes, problems, has_dir = [], [], [], False
     allowed = f"{where}: mode, launcher and its settings, sweep dir, hydra.job.chdir, verbose"
     for text in recorded:
@@ -76,23 +85,26 @@ def hydra_overrides(
             problems.append(problem)
             continue
         key, value = override.key_or_group, override.value()
-        if key == "hydra.sweep.dir":
+        if key == "hydra.sweep.dir":  # in its place: hydra.yaml lists the same overrides
             same = isinstance(value, str) and Path(value).resolve() == sweep_dir
-            kept += [text] if same else []
-            has_dir = has_dir or same
+            kept.append(text if same else _dir_override(sweep_dir))
+            notes += [] if same else [f"note: {text} is now hydra.sweep.dir={sweep_dir}"]
+            has_dir = True
         elif (why := _hydra_problem(key, value)) is not None:
             problems.append(Problem(key, why, allowed))
         else:
             kept.append(text)
     if not has_dir:
-        kept.append(f"hydra.sweep.dir={render(str(sweep_dir))}")
+        kept.append(_dir_override(sweep_dir))
         notes.append(f"note: the sweep directory is given as hydra.sweep.dir={sweep_dir}")
     return kept, notes, [p for p in problems if p is not None]
 
 
-def job_override_problems(overrides: list[str], where: str) -> list[Problem]:
+def job_override_problems(
+    overrides: list[str], where: str, modules: Sequence[str] = ()
+) -> list[Problem]:
     """Every override of a planned job that is not an fpexp key or group option with a plain
-    value (model.layers: torch targets only)."""
+    value (model.layers: targets from torch or ``modules`` only)."""
     from fpexp.config.store import group_names
     from fpexp.data.sources import SOURCES
     from fpexp.replay import choice_problems, config_problems, foreign_targets
@@ -119,5 +131,5 @@ def job_override_problems(overrides: list[str], where: str) -> list[Problem]:
         source = choices.get("data", "animals")
         data["source"] = source if source in SOURCES else "animals"
     problems += choice_problems(choices, where)
-    problems += config_problems(config, where) + foreign_targets(config, where)
+    problems += config_problems(config, where) + foreign_targets(config, where, modules)
     return [p for p in problems if p is not None]

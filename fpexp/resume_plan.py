@@ -12,6 +12,7 @@ cannot be told dead) stops the resume.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -97,11 +98,11 @@ def _job(sweep_dir: Path, num: int, overrides: list[str]) -> Todo | Problem | No
     from fpexp.liveness import is_alive
     from fpexp.summary import jobs_of
 
-    path = sweep_dir / str(num)
+    path, named = sweep_dir / str(num), f"{shown(sweep_dir)}/{num}"  # a link: not followed
     if path.is_symlink():
-        return Problem(shown(path), "is a link, not a job directory its sweep made", "a directory")
+        return Problem(named, "is a link, not a job directory its sweep made", "a directory")
     if path.exists() and not path.is_dir():
-        return Problem(shown(path), "is not a directory", "a job directory or nothing")
+        return Problem(named, "is not a directory", "a job directory or nothing")
     (job,) = [j for j in jobs_of(sweep_dir, [overrides] * (num + 1)) if j.num == num]
     if job.status == "completed":
         return None
@@ -125,7 +126,7 @@ def check_replanned(sweep_dir: Path, jobs: list[list[str]] | None) -> list[list[
     return planned
 
 
-def plan_resume(sweep_dir: Path) -> ResumePlan:
+def plan_resume(sweep_dir: Path, modules: Sequence[str] = ()) -> ResumePlan:
     """Everything ``fpexp resume`` needs, or one ``UsageError`` naming every problem."""
     if sweep_dir.is_symlink() or not sweep_dir.is_dir():
         raise _refuse(shown(sweep_dir), "is not a directory", "a sweep directory of fpexp -m")
@@ -133,7 +134,7 @@ def plan_resume(sweep_dir: Path) -> ResumePlan:
     jobs = read_plan(sweep_dir)
     task, hydra = read_master(sweep_dir)
     where = shown(sweep_dir / PLAN)
-    problems = [p for overrides in jobs for p in job_override_problems(overrides, where)]
+    problems = [p for overrides in jobs for p in job_override_problems(overrides, where, modules)]
     kept, notes, hydra_problems = hydra_overrides(hydra, sweep_dir, shown(sweep_dir / MASTER))
     problems += hydra_problems
     todo = []

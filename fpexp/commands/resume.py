@@ -26,6 +26,13 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(prog="fpexp resume", description=__doc__.split(": ", 1)[1].split("\n")[0])
     p.add_argument("sweep_dir", help="a sweep directory of fpexp -m (with sweep.json)")
     p.add_argument("--dry-run", action="store_true", help="only say which jobs would rerun")
+    p.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="let the jobs' model.layers import MODULE (torch's are always allowed)",
+    )
     return p
 
 
@@ -71,7 +78,7 @@ def execute(plan: ResumePlan) -> int:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    plan = plan_resume(Path(args.sweep_dir))
+    plan = plan_resume(Path(args.sweep_dir), args.allow_module)
     for line in describe(plan):
         print(line)
     if args.dry_run or not plan.todo:
