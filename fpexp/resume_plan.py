@@ -12,6 +12,7 @@ cannot be told dead) stops the resume.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,11 @@ def _job(sweep_dir: Path, num: int, overrides: list[str]) -> Todo | Problem | No
     if path.exists() and not path.is_dir():
         return Problem(named, "is not a directory", "a job directory or nothing")
     (job,) = [j for j in jobs_of(sweep_dir, [overrides] * (num + 1)) if j.num == num]
+    process = (job.record or {}).get("process")
+    pid = process.get("pid") if isinstance(process, dict) else None
+    if job.status != "stale" and pid != os.getpid() and is_alive(process):
+        what = f"the process that ran it (pid {pid}) still runs: its sweep may not be over"
+        return Problem(f"job {num}", what, "wait for the sweep to end, or stop it first")
     if job.status == "completed":
         return None
     if job.status == "stale":
@@ -118,11 +124,17 @@ def _job(sweep_dir: Path, num: int, overrides: list[str]) -> Todo | Problem | No
 
 def check_replanned(sweep_dir: Path, jobs: list[list[str]] | None) -> list[list[str]]:
     """The job list Hydra expands from the sweep's command line must be the recorded plan
-    (same jobs, same numbers); ``UsageError`` otherwise, before any job runs."""
-    planned = read_plan(sweep_dir)
+    (same jobs, same numbers); ``DirectoryRefused`` otherwise (Hydra's callback runner lets
+    only a ``BaseException`` through), before any job runs or anything is moved."""
+    from fpexp.run_dirs import DirectoryRefused
+
+    try:
+        planned = read_plan(sweep_dir)
+    except UsageError as err:  # changed since the resume read it
+        raise DirectoryRefused(err.problems[0]) from None
     if jobs != planned:
         what = "Hydra expands the sweep's command line into other jobs than this plan"
-        raise _refuse(shown(sweep_dir / PLAN), what, "a plan written by the same sweep")
+        raise DirectoryRefused(Problem(shown(sweep_dir / PLAN), what, SWEEP_MADE))
     return planned
 
 
