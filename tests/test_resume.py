@@ -123,6 +123,32 @@ def test_nothing_to_resume_says_so_and_touches_nothing(copy):
     assert files(copy) == before and not (copy / ".resumed").exists()
 
 
+def test_a_job_that_fails_again_fails_the_resume_as_the_sweep_did_then_completes(tmp_path):
+    import fpexp
+
+    animals = (Path(fpexp.__file__).parent / "data" / "animals.csv").read_text()
+    data = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    data[0].write_text(animals)
+    data[1].write_text(animals.replace(",1,", ",x,", 1))  # a feature that is not a number
+    args = ("data=file", "data.id=name", f"data.path={data[0]},{data[1]}")
+    root = tmp_path / "sweep"
+    first = call_fpexp(["-m", *args, f"hydra.sweep.dir={root}"], tmp_path)
+    assert first.returncode == 2 and record(root / "1")["status"] == "failed"
+    kept = files(root / "0")
+    again = resume(root)
+    assert again.returncode == first.returncode, again.stderr  # exit code as fpexp -m's
+    assert "sweep summary: sweep/summary.md (2 jobs, 1 not completed)" in again.stdout
+    assert "job 1 failed: data.path: " in again.stderr and "is not a number" in again.stderr
+    data[1].write_text(animals)
+    done = resume(root)
+    assert done.returncode == 0, done.stderr
+    assert record(root / "1")["status"] == "completed" and files(root / "0") == kept
+    assert [r["status"] for r in summary(root)] == ["completed", "completed"]
+    aside = sorted((root / ".resumed").iterdir())  # both failed attempts, kept
+    assert [p.name[:2] for p in aside] == ["1-", "1-"]
+    assert all(record(p)["status"] == "failed" for p in aside)
+
+
 def _no_plan(root: Path) -> str:
     (root / "sweep.json").unlink()
     return "sweep/sweep.json: is missing: no plan of the sweep's jobs to resume"
