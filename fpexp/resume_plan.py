@@ -21,9 +21,11 @@ from typing import Any, TypeGuard
 from fpexp.catalog import _load_yaml, shown
 from fpexp.errors import Problem, UsageError
 from fpexp.resume_hydra import hydra_overrides, job_override_problems
+from fpexp.summary import Job, jobs_of
 from fpexp.sweep_plan import PLAN
 
 MASTER = "multirun.yaml"
+ASIDE = ".resumed"  # where an incomplete job's old directory is moved
 SWEEP_MADE = "the sweep.json that fpexp -m writes (Hydra's basic sweeper, default subdir)"
 
 
@@ -94,32 +96,39 @@ def read_master(sweep_dir: Path) -> tuple[list[str], list[str]]:
     return list(task), list(hydra)
 
 
-def _job(sweep_dir: Path, num: int, overrides: list[str]) -> Todo | Problem | None:
-    """Job ``num`` to rerun, a problem that stops the resume, or None when it completed."""
+def _job(sweep_dir: Path, job: Job) -> Todo | Problem | None:
+    """``job`` to rerun, a problem that stops the resume, or None when it completed."""
     from fpexp.liveness import is_alive
-    from fpexp.summary import jobs_of
 
-    path, named = sweep_dir / str(num), f"{shown(sweep_dir)}/{num}"  # a link: not followed
+    path, named = job.path, f"{shown(sweep_dir)}/{job.num}"  # a link: not followed
     if path.is_symlink():
         return Problem(named, "is a link, not a job directory its sweep made", "a directory")
     if path.exists() and not path.is_dir():
         return Problem(named, "is not a directory", "a job directory or nothing")
-    (job,) = [j for j in jobs_of(sweep_dir, [overrides] * (num + 1)) if j.num == num]
     process = (job.record or {}).get("process")
     pid = process.get("pid") if isinstance(process, dict) else None
-    if job.status != "stale" and pid != os.getpid() and is_alive(process):
+    alive = is_alive(process)
+    if job.status == "stale" and alive is not False:
+        what = "is still running" if alive else "says running; cannot tell its process died"
+        return Problem(f"job {job.num}", what, "wait for it, or stop its process first")
+    if alive and pid != os.getpid():  # the in-process sweep of a notebook has ended
         what = f"the process that ran it (pid {pid}) still runs: its sweep may not be over"
-        return Problem(f"job {num}", what, "wait for the sweep to end, or stop it first")
+        return Problem(f"job {job.num}", what, "wait for the sweep to end, or stop it first")
     if job.status == "completed":
         return None
     if job.status == "stale":
-        alive = is_alive((job.record or {}).get("process"))
-        if alive is not False:
-            what = "is still running" if alive else "says running; cannot tell its process died"
-            return Problem(f"job {num}", what, "wait for it, or stop its process first")
-        return Todo(num, overrides, "stale: its process died while it ran")
+        return Todo(job.num, job.overrides, "stale: its process died while it ran")
     why = "never started" if job.status == "not run" else f"{job.status}: {job.error}"
-    return Todo(num, overrides, why)
+    return Todo(job.num, job.overrides, why)
+
+
+def _aside_problem(sweep_dir: Path) -> list[Problem]:
+    """Where old job directories go must be a plain directory of the sweep (or nothing)."""
+    aside = sweep_dir / ASIDE
+    if aside.is_symlink() or (aside.exists() and not aside.is_dir()):
+        what = "is not a directory the resume made"
+        return [Problem(f"{shown(sweep_dir)}/{ASIDE}", what, "a directory, or nothing")]
+    return []
 
 
 def check_replanned(sweep_dir: Path, jobs: list[list[str]] | None) -> list[list[str]]:
@@ -140,7 +149,7 @@ def check_replanned(sweep_dir: Path, jobs: list[list[str]] | None) -> list[list[
 
 def plan_resume(sweep_dir: Path, modules: Sequence[str] = ()) -> ResumePlan:
     """Everything ``fpexp resume`` needs, or one ``UsageError`` naming every problem."""
-    if sweep_dir.is_symlink() or not sweep_dir.is_dir():
+    if not sweep_dir.is_dir():
         raise _refuse(shown(sweep_dir), "is not a directory", "a sweep directory of fpexp -m")
     sweep_dir = sweep_dir.resolve()
     jobs = read_plan(sweep_dir)
@@ -149,9 +158,10 @@ def plan_resume(sweep_dir: Path, modules: Sequence[str] = ()) -> ResumePlan:
     problems = [p for overrides in jobs for p in job_override_problems(overrides, where, modules)]
     kept, notes, hydra_problems = hydra_overrides(hydra, sweep_dir, shown(sweep_dir / MASTER))
     problems += hydra_problems
+    problems += _aside_problem(sweep_dir)
     todo = []
-    for num, overrides in enumerate(jobs):
-        found = _job(sweep_dir, num, overrides)
+    for job in jobs_of(sweep_dir, jobs):
+        found = _job(sweep_dir, job) if job.num < len(jobs) else None
         if isinstance(found, Problem):
             problems.append(found)
         elif found is not None:

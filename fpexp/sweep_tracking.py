@@ -97,15 +97,16 @@ class SweepTracker(Callback):
         renderer, so it warms up while the jobs run."""
         claim_job_subdir(raw_subdir(config), _job_subdir(config, 0), _job_subdir(config, 1))
         jobs, state = planned_jobs(config), _CURRENT.get()
-        if state is not None and state.resuming is not None:
-            from fpexp.resume_plan import check_replanned  # the sweep dir exists: not claimed
+        resuming = state.resuming if state is not None else None
+        if resuming is not None:  # fpexp resume: the sweep dir and its plan are kept
+            from fpexp.resume_plan import check_replanned
 
-            state.sweep_dir, state.jobs = state.resuming, check_replanned(state.resuming, jobs)
-            return
-        root = claim("hydra.sweep.dir", _directory(config, "hydra.sweep.dir"))
+            root, jobs = resuming, check_replanned(resuming, jobs)
+        else:
+            root = claim("hydra.sweep.dir", _directory(config, "hydra.sweep.dir"))
         if state is not None:  # noted first: the summary is written even if the plan is not
             state.sweep_dir, state.jobs = root, jobs
-        if jobs is not None:
+        if jobs is not None and resuming is None:
             write_plan(root, jobs)
         if state is None:
             return  # not started by run_hydra: no summary will be written

@@ -193,6 +193,11 @@ def _sweep_alive(root: Path) -> str:
     return f"job 0: the process that ran it (pid {os.getppid()}) still runs"
 
 
+def _aside_link(root: Path) -> str:
+    (root / ".resumed").symlink_to(root.parent)  # old job dirs would leave the sweep
+    return "sweep/.resumed: is not a directory the resume made (a directory, or nothing)"
+
+
 def _other_plan(root: Path) -> str:
     plan = json.loads((root / "sweep.json").read_text())
     plan["jobs"][3]["overrides"][0] = "model.hidden=[9]"  # valid, but not what the sweep ran
@@ -204,7 +209,7 @@ def _other_plan(root: Path) -> str:
     "damage",
     [
         *(_no_plan, _not_a_sweep, _linked_job, _alive, _sweep_alive),
-        *(_hostile_hydra, _hostile_job, _other_plan),
+        *(_hostile_hydra, _hostile_job, _aside_link, _other_plan),
     ],
 )
 def test_a_sweep_that_cannot_be_resumed_is_refused_with_one_line(copy, damage):

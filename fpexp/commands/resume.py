@@ -17,9 +17,7 @@ from pathlib import Path
 from fpexp.atomic import write_bytes
 from fpexp.catalog import shown
 from fpexp.commands import Parser
-from fpexp.resume_plan import MASTER, ResumePlan, plan_resume
-
-ASIDE = ".resumed"
+from fpexp.resume_plan import ASIDE, MASTER, ResumePlan, plan_resume
 
 
 def parser() -> argparse.ArgumentParser:
