@@ -71,12 +71,12 @@ def _dir_override(sweep_dir: Path) -> str:
 
 
 def hydra_overrides(
-    recorded: list[str], sweep_dir: Path, where: str
+    recorded: list[str], sweep_dir: Path, where: str, cwd: Path
 ) -> tuple[list[str], list[str], list[Problem]]:
     """The recorded Hydra overrides to run again (verbatim), console notes, and a problem for
     each that is refused. The sweep directory is always ``sweep_dir``: a recorded
-    ``hydra.sweep.dir`` that names another place (relative to another working directory, or
-    the default ``multirun/${now:...}``) is replaced, and that is said."""
+    ``hydra.sweep.dir`` that names another place from ``cwd``, where the jobs run (a sweep
+    moved, or the default ``multirun/${now:...}``), is replaced, and that is said."""
     kept, notes, problems, has_dir = [], [], [], False
     allowed = f"{where}: mode, launcher and its settings, sweep dir, hydra.job.chdir, verbose"
     for text in recorded:
@@ -86,7 +86,7 @@ def hydra_overrides(
             continue
         key, value = override.key_or_group, override.value()
         if key == "hydra.sweep.dir":  # in its place: hydra.yaml lists the same overrides
-            same = isinstance(value, str) and Path(value).resolve() == sweep_dir
+            same = isinstance(value, str) and (cwd / value).resolve() == sweep_dir
             kept.append(text if same else _dir_override(sweep_dir))
             notes += [] if same else [f"note: {text} is now hydra.sweep.dir={sweep_dir}"]
             has_dir = True
@@ -133,3 +133,36 @@ def job_override_problems(
     problems += choice_problems(choices, where)
     problems += config_problems(config, where) + foreign_targets(config, where, modules)
     return [p for p in problems if p is not None]
+
+
+MODE = "hydra.mode=MULTIRUN"  # Hydra adds it to a sweep's Hydra overrides itself
+
+
+def original_order(args: list[str], records: list[dict[str, Any]]) -> list[str]:
+    """``-m`` and ``args``, in the order the sweep's own command line had them (a job's
+    ``command.argv``), so each rerun job records the same command; only a command line made of
+    exactly these overrides and ``-m`` is taken from a record."""
+    wanted = sorted(a for a in args if a != MODE)
+    for rec in records:
+        command = rec.get("command")
+        argv = command.get("argv") if isinstance(command, dict) else None
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            continue
+        words = argv[1:]
+        flags = [w for w in words if w.startswith("-")]
+        rest = sorted(w for w in words if not w.startswith("-") and w != MODE)
+        if flags in (["-m"], ["--multirun"]) and rest == wanted:
+            return list(words)
+    return ["-m", *args]
+
+
+def original_cwd(recorded: Any, notes: list[str]) -> Path | None:
+    """The working directory the sweep ran in (``hydra.runtime.cwd``), where relative paths
+    in its overrides resolve; None (with a note) when it is gone."""
+    path = Path(recorded) if isinstance(recorded, str) and recorded else None
+    if path is None or not path.is_absolute() or not path.is_dir():
+        notes.append(f"note: the sweep's working directory {recorded!r} is gone: jobs run here")
+        return None
+    if path.resolve() != Path.cwd().resolve():
+        notes.append(f"note: jobs run in {path}, the working directory the sweep ran in")
+    return path

@@ -20,7 +20,12 @@ from typing import Any, TypeGuard
 
 from fpexp.catalog import _load_yaml, shown
 from fpexp.errors import Problem, UsageError
-from fpexp.resume_hydra import hydra_overrides, job_override_problems
+from fpexp.resume_hydra import (
+    hydra_overrides,
+    job_override_problems,
+    original_cwd,
+    original_order,
+)
 from fpexp.summary import Job, jobs_of
 from fpexp.sweep_plan import PLAN
 
@@ -47,6 +52,7 @@ class ResumePlan:
     todo: list[Todo]
     argv: list[str]
     notes: list[str]
+    cwd: Path | None  # where the sweep ran (relative paths resolve there); None: here
 
 
 def _refuse(key: str, what: str, allowed: str = "") -> UsageError:
@@ -81,8 +87,9 @@ def _strings(value: Any) -> TypeGuard[list[str]]:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def read_master(sweep_dir: Path) -> tuple[list[str], list[str]]:
-    """The sweep's command-line overrides and Hydra overrides from ``multirun.yaml``."""
+def read_master(sweep_dir: Path) -> tuple[list[str], list[str], Any]:
+    """The sweep's command-line overrides, Hydra overrides and working directory (as
+    recorded) from ``multirun.yaml``."""
     path = sweep_dir / MASTER
     if not path.is_file() or path.is_symlink():
         raise _refuse(shown(path), "is missing: not a sweep directory", "a directory of fpexp -m")
@@ -93,7 +100,8 @@ def read_master(sweep_dir: Path) -> tuple[list[str], list[str]]:
     if not _strings(task) or not _strings(hydra):
         what = "has no hydra.overrides.task/hydra lists of strings"
         raise _refuse(shown(path), what, "the multirun.yaml Hydra writes")
-    return list(task), list(hydra)
+    runtime = master["hydra"].get("runtime")
+    return list(task), list(hydra), runtime.get("cwd") if isinstance(runtime, dict) else None
 
 
 def _job(sweep_dir: Path, job: Job) -> Todo | Problem | None:
@@ -153,14 +161,18 @@ def plan_resume(sweep_dir: Path, modules: Sequence[str] = ()) -> ResumePlan:
         raise _refuse(shown(sweep_dir), "is not a directory", "a sweep directory of fpexp -m")
     sweep_dir = sweep_dir.resolve()
     jobs = read_plan(sweep_dir)
-    task, hydra = read_master(sweep_dir)
+    task, hydra, cwd = read_master(sweep_dir)
     where = shown(sweep_dir / PLAN)
     problems = [p for overrides in jobs for p in job_override_problems(overrides, where, modules)]
-    kept, notes, hydra_problems = hydra_overrides(hydra, sweep_dir, shown(sweep_dir / MASTER))
+    notes: list[str] = []
+    run_in = original_cwd(cwd, notes)
+    master = shown(sweep_dir / MASTER)
+    kept, more, hydra_problems = hydra_overrides(hydra, sweep_dir, master, run_in or Path.cwd())
+    notes += more
     problems += hydra_problems
     problems += _aside_problem(sweep_dir)
-    todo = []
-    for job in jobs_of(sweep_dir, jobs):
+    todo, found_jobs = [], jobs_of(sweep_dir, jobs)
+    for job in found_jobs:
         found = _job(sweep_dir, job) if job.num < len(jobs) else None
         if isinstance(found, Problem):
             problems.append(found)
@@ -168,4 +180,6 @@ def plan_resume(sweep_dir: Path, modules: Sequence[str] = ()) -> ResumePlan:
             todo.append(found)
     if problems:
         raise UsageError(list(dict.fromkeys(problems)))
-    return ResumePlan(sweep_dir, jobs, todo, ["-m", *kept, *task], notes)
+    records = [j.record for j in found_jobs if j.record is not None]
+    argv = original_order([*kept, *task], records)
+    return ResumePlan(sweep_dir, jobs, todo, argv, notes, run_in)

@@ -149,6 +149,23 @@ def test_a_job_that_fails_again_fails_the_resume_as_the_sweep_did_then_completes
     assert all(record(p)["status"] == "failed" for p in aside)
 
 
+def test_jobs_rerun_in_the_directory_the_sweep_ran_in(tmp_path):
+    import fpexp
+
+    ran, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    ran.mkdir(), elsewhere.mkdir()
+    shutil.copy(Path(fpexp.__file__).parent / "data" / "animals.csv", ran / "a.csv")
+    args = ["-m", "seed=1,2", "data=file", "data.id=name", "data.path=a.csv"]
+    assert call_fpexp([*args, "hydra.sweep.dir=sweep"], ran).returncode == 0
+    reference = record(ran / "sweep" / "1")
+    shutil.rmtree(ran / "sweep" / "1")
+    done = resume(ran / "sweep", cwd=elsewhere)  # a.csv is relative to the project
+    assert done.returncode == 0, done.stderr
+    assert f"note: jobs run in {ran}, the working directory the sweep ran in" in done.stdout
+    rec = record(ran / "sweep" / "1")
+    assert rec["outputs"] == reference["outputs"] and rec["command"] == reference["command"]
+
+
 def _no_plan(root: Path) -> str:
     (root / "sweep.json").unlink()
     return "sweep/sweep.json: is missing: no plan of the sweep's jobs to resume"
@@ -202,7 +219,8 @@ def _other_plan(root: Path) -> str:
     plan = json.loads((root / "sweep.json").read_text())
     plan["jobs"][3]["overrides"][0] = "model.hidden=[9]"  # valid, but not what the sweep ran
     (root / "sweep.json").write_text(json.dumps(plan))
-    return "sweep/sweep.json: Hydra expands the sweep's command line into other jobs than this"
+    where = root / "sweep.json"  # shown from where the jobs run: the sweep's own directory
+    return f"{where}: Hydra expands the sweep's command line into other jobs than this plan"
 
 
 @pytest.mark.parametrize(
@@ -293,6 +311,8 @@ def test_a_sigkilled_sweep_resumed_equals_an_uninterrupted_sweep(tmp_path):
     reruns = [int(line.split()[1]) for line in lines if line.startswith("job ") and " (" in line]
     assert reruns == left and f"killed: {len(left)} of 12 jobs did not complete" in resumed.stdout
     assert {n: files(killed / str(n)) for n in kept} == kept
+    first, last = record(killed / "0")["command"], record(killed / "11")["command"]
+    assert last == {**first, "overrides": ["model.hidden=[12]", "data=animals"], "job_num": 11}
     whole = _sweep(tmp_path / "whole", TWELVE, "data=animals")
     for n in range(12):
         assert record(killed / str(n))["outputs"] == record(whole / str(n))["outputs"], n

@@ -65,10 +65,13 @@ def execute(plan: ResumePlan) -> int:
     master = plan.sweep_dir / MASTER
     original = master.read_bytes()  # Hydra's sweeper saves its own over it
     todo = {t.num for t in plan.todo}
+    here = os.getcwd()
     try:
+        os.chdir(plan.cwd or here)
         with selective(todo, lambda num: move_aside(plan.sweep_dir, num)):
             done = cli.run_hydra(plan.argv, resuming=plan.sweep_dir)
     finally:
+        os.chdir(here)
         if master.read_bytes() != original:
             write_bytes(master, original)
     return done.code
