@@ -149,6 +149,25 @@ def test_a_job_that_fails_again_fails_the_resume_as_the_sweep_did_then_completes
     assert all(record(p)["status"] == "failed" for p in aside)
 
 
+TIMES = {"started_at", "ended_at", "duration_s", "phases_s", "process"}
+
+
+def test_a_rerun_job_records_what_the_uninterrupted_sweep_recorded_apart_from_times(tmp_path):
+    root = _sweep(tmp_path / "sweep", "seed=1,2")
+    reference = tmp_path / "reference"
+    shutil.copytree(root / "1", reference)
+    shutil.rmtree(root / "1")
+    assert resume(root).returncode == 0
+    new, old = record(root / "1"), record(reference)
+    assert {k: v for k, v in new.items() if k not in TIMES} == {
+        k: v for k, v in old.items() if k not in TIMES
+    }
+    for name in ("hydra.yaml", "config.yaml", "overrides.yaml"):
+        assert (root / "1" / ".hydra" / name).read_bytes() == (
+            reference / ".hydra" / name
+        ).read_bytes()
+
+
 def test_jobs_rerun_in_the_directory_the_sweep_ran_in(tmp_path):
     import fpexp
 
