@@ -184,8 +184,11 @@ def _root_logging_restored() -> Iterator[None]:
         root.setLevel(level)
 
 
-def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
-    """Run Hydra on ``args``; ``past`` is the run a ``rerun`` reproduces. Exit codes: 0 ok,
+def run_hydra(
+    args: list[str], past: PastRun | None = None, resuming: Path | None = None
+) -> HydraRun:
+    """Run Hydra on ``args``; ``past`` is the run a ``rerun`` reproduces, ``resuming`` the
+    existing sweep directory ``fpexp resume`` reruns jobs in. Exit codes: 0 ok,
     2 bad input, 1 a fault (a full disk, ...) or a sweep job failed, 130 stopped.
 
     A multirun's summary is written however the sweep ended, before any error propagates.
@@ -199,7 +202,7 @@ def run_hydra(args: list[str], past: PastRun | None = None) -> HydraRun:
     register()  # each call: the Python API puts back the ConfigStore and resolvers it found
     register_launcher()
     code, sweep_code, sweep_dir = 0, 0, None
-    with _root_logging_restored(), sweep.tracking() as state:
+    with _root_logging_restored(), sweep.tracking(resuming) as state:
         try:
             # From Hydra's startup on, SIGTERM stops like Ctrl-C (exit 130), also before the
             # run's record exists (a run installs its own handlers while it runs); restored after.

@@ -42,6 +42,7 @@ class SweepState:
     sweep_dir: Path | None = None
     jobs: list[list[str]] | None = None  # each job's overrides, when the job list is known
     renderer: Renderer | None = None  # draws summary.png; warms up while the jobs run
+    resuming: Path | None = None  # ``fpexp resume``: this existing sweep dir, its plan kept
 
     def close(self) -> None:
         if self.renderer is not None:
@@ -53,10 +54,10 @@ _CURRENT: ContextVar[SweepState | None] = ContextVar("fpexp_sweep_state", defaul
 
 
 @contextmanager
-def tracking() -> Iterator[SweepState]:
+def tracking(resuming: Path | None = None) -> Iterator[SweepState]:
     """A new ``SweepState`` that ``SweepTracker`` fills during the block (and only then);
-    its renderer is closed on the way out."""
-    state = SweepState()
+    its renderer is closed on the way out. ``resuming``: the sweep ``fpexp resume`` reruns."""
+    state = SweepState(resuming=resuming)
     token = _CURRENT.set(state)
     try:
         yield state
@@ -95,11 +96,17 @@ class SweepTracker(Callback):
         """Claim the sweep directory, write ``sweep.json`` and start the summary plot's
         renderer, so it warms up while the jobs run."""
         claim_job_subdir(raw_subdir(config), _job_subdir(config, 0), _job_subdir(config, 1))
-        root = claim("hydra.sweep.dir", _directory(config, "hydra.sweep.dir"))
         jobs, state = planned_jobs(config), _CURRENT.get()
+        resuming = state.resuming if state is not None else None
+        if resuming is not None:  # fpexp resume: the sweep dir and its plan are kept
+            from fpexp.resume_plan import check_replanned
+
+            root, jobs = resuming, check_replanned(resuming, jobs)
+        else:
+            root = claim("hydra.sweep.dir", _directory(config, "hydra.sweep.dir"))
         if state is not None:  # noted first: the summary is written even if the plan is not
             state.sweep_dir, state.jobs = root, jobs
-        if jobs is not None:
+        if jobs is not None and resuming is None:
             write_plan(root, jobs)
         if state is None:
             return  # not started by run_hydra: no summary will be written

@@ -1,4 +1,4 @@
-"""Subcommands that work on recorded runs: ``runs``, ``diff``, ``rerun``."""
+"""Subcommands that work on recorded runs: ``runs``, ``diff``, ``rerun``, ``resume``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from fpexp.errors import Problem
 
-COMMANDS = ("runs", "diff", "rerun")
+COMMANDS = ("runs", "diff", "rerun", "resume")
 
 
 class Parser(argparse.ArgumentParser):
