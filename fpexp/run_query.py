@@ -140,15 +140,19 @@ def select(rows: Sequence[dict[str, Any]], where: Sequence[str]) -> list[int]:
     return [i for i, row in enumerate(rows) if all(c.holds(row) for c in conditions)]
 
 
-def sort_order(rows: Sequence[dict[str, Any]], sort: str | None) -> list[int]:
+def sort_order(
+    rows: Sequence[dict[str, Any]], sort: str | None, known: Sequence[str] | None = None
+) -> list[int]:
     """Row indices ordered by ``KEY`` (ascending) or ``-KEY`` (descending); stable, rows
-    missing the key (or null there) last either way. Numbers before text before the rest."""
+    missing the key (or null there) last either way. Numbers before text before the rest.
+    The key is checked against ``known`` (default: the rows' keys)."""
     indices = list(range(len(rows)))
     if not sort:
         return indices
     descending, key = sort.startswith("-"), sort.removeprefix("-")
-    if rows:
-        check_keys("--sort", [key], known_keys(rows))
+    known = known_keys(rows) if known is None else known
+    if known:
+        check_keys("--sort", [key], known)
     present = [i for i in indices if rows[i].get(key) is not None]
     missing = [i for i in indices if rows[i].get(key) is None]
     present.sort(key=lambda i: _sort_key(rows[i][key], descending), reverse=descending)

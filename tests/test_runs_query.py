@@ -3,10 +3,16 @@ sort=)``: the query language on its own, then on real runs of two sweeps and a s
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+
 import pytest
 
+import fpexp
 from fpexp.errors import UsageError
 from fpexp.run_query import parse, select, sort_order
+from tests.conftest import call_fpexp
 
 FORM = "(KEY OP VALUE with OP one of = != < <= > >= ~)"
 
@@ -119,3 +125,234 @@ def test_an_unknown_key_names_near_matches(call, line):
     with pytest.raises(UsageError) as err:
         call()
     assert err.value.lines() == [f"fpexp: error: {line}"]
+
+
+# --- fpexp runs on real runs: two sweeps, a single run, an unreadable one ------------------
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """``ws/o``: sweep A (binary, hidden x seed), sweep B (multiclass, activation), one
+    synthetic run, and a run directory whose run.json is not JSON."""
+    ws = tmp_path_factory.mktemp("query")
+    root = ws / "o"
+    a = fpexp.sweep("model.hidden=[2],[4]", "seed=1,2", root=root)
+    b = fpexp.sweep("task=multiclass", "model.activation=relu,tanh", root=root)
+    one = fpexp.run("seed=7", "data=synthetic", root=root)
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "run.json").write_text("{not json")
+    rel = {p: str(p.relative_to(ws)) for p in [*(r.dir for r in (*a.runs, *b.runs)), one.dir]}
+    return {
+        "ws": ws,
+        "a": [rel[r.dir] for r in a.runs],
+        "b": [rel[r.dir] for r in b.runs],
+        "one": rel[one.dir],
+        "a_dir": a.dir,
+        "bad": "o/bad",
+    }
+
+
+def runs(made, *args: str, code: int = 0) -> str:
+    done = call_fpexp(["runs", "o", *args], made["ws"])
+    assert done.returncode == code, done.stderr
+    return done.stdout if code == 0 else done.stderr
+
+
+def listing(made, *args: str) -> list[dict]:
+    return json.loads(runs(made, *args, "--json"))
+
+
+A_METRICS = [
+    "metrics.n",
+    "metrics.accuracy",
+    "metrics.bce",
+    "metrics.tp",
+    "metrics.fp",
+    "metrics.tn",
+    "metrics.fn",
+]
+
+
+def test_default_columns_are_what_differs_then_metrics(made):
+    rows = listing(made)
+    assert [r["run"] for r in rows] == [
+        made["bad"],
+        made["one"],
+        *made["b"][::-1],
+        *made["a"][::-1],
+    ]  # newest first; the unreadable run's time is its run.json's, written last
+    keys = list(rows[0])
+    config = keys[3 : keys.index("metrics.n")]
+    assert keys[:3] == ["started_at", "run", "status"] and keys[-1] == "note"
+    assert config == [
+        "task.kind",
+        "task.out_features",
+        "task.threshold",
+        "model.hidden",
+        "model.activation",
+        "data.source",
+        "data.n_rows",
+        "data.n_features",
+        "data.seed",
+        "seed",
+    ]
+    bad = next(r for r in rows if r["run"] == made["bad"])
+    assert bad["status"] == "unreadable" and bad["note"].startswith("run.json")
+    head = runs(made).splitlines()[0].split()
+    assert head == ["when", "run", "status", *config, *keys[keys.index("metrics.n") :]]
+
+
+def test_a_where_selection_shows_only_what_differs_among_it(made):
+    rows = listing(made, "--where", "task.kind=binary", "--where", "data.source=animals")
+    assert [r["run"] for r in rows] == made["a"][::-1]
+    assert list(rows[0]) == ["started_at", "run", "status", "model.hidden", "seed", *A_METRICS]
+    assert [(r["model.hidden"], r["seed"]) for r in rows] == [
+        ([4], 2),
+        ([4], 1),
+        ([2], 2),
+        ([2], 1),
+    ]
+    assert all(r["status"] == "completed" for r in rows)
+
+
+def test_a_sweep_dir_lists_its_jobs(made):
+    done = call_fpexp(["runs", str(made["a_dir"]), "--json"], made["ws"])
+    rows = json.loads(done.stdout)
+    assert [r["run"] for r in rows] == made["a"][::-1]
+    assert list(rows[0]) == ["started_at", "run", "status", "model.hidden", "seed", *A_METRICS]
+
+
+@pytest.mark.parametrize(
+    ("args", "runs_of"),
+    [
+        (["--where", "model.hidden=[4]", "--where", "seed>=2"], lambda m: [m["a"][3]]),
+        (["--where", "model.activation~t*"], lambda m: [m["b"][1]]),
+        (
+            [
+                "--where",
+                "seed!=1",
+                "--where",
+                "task.kind!=multiclass",
+                "--where",
+                "status=completed",
+            ],
+            lambda m: [m["one"], m["a"][3], m["a"][1]],
+        ),
+        (["--where", "task.threshold=null"], lambda m: [m["bad"], *m["b"][::-1]]),
+        (
+            ["--where", "metrics.accuracy>=0", "--sort", "-metrics.bce", "--last", "9"],
+            lambda m: None,
+        ),
+    ],
+)
+def test_where_selects_exact_runs(made, args, runs_of):
+    rows = listing(made, *args)
+    expected = runs_of(made)
+    if expected is None:  # sorted by bce, descending: the multiclass runs (no bce) last
+        bce = [r["metrics.bce"] for r in rows]
+        assert bce[:4] == sorted(bce[:4], reverse=True) and bce[4:] == [None, None]
+        assert [r["run"] for r in rows][4:] == made["b"][::-1]
+        return
+    assert [r["run"] for r in rows] == expected
+
+
+def test_sort_by_a_key_missing_in_some_runs_puts_them_last_both_ways(made):
+    up = [r["run"] for r in listing(made, "--sort", "metrics.tp", "--columns", "run")]
+    down = [r["run"] for r in listing(made, "--sort", "-metrics.tp", "--columns", "run")]
+    missing = [made["bad"], made["one"], *made["b"][::-1]]
+    assert up[-4:] == missing and down[-4:] == missing
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--where", "model.widht=8"],
+            "--where: no listed run has the key 'model.widht' "
+            "(did you mean model.width, model.weights, model.depth?)",
+        ),
+        (
+            ["--sort", "-metrics.acuracy"],
+            "--sort: no listed run has the key 'metrics.acuracy' "
+            "(did you mean metrics.accuracy, metrics.bce, metrics.n?)",
+        ),
+        (
+            ["--columns", "run,sed"],
+            "--columns: no listed run has the key 'sed' (did you mean seed?)",
+        ),
+        (["--where", "seed=>1"], f"--where: 'seed=>1': => is not an operator {FORM}"),
+        (["--where", "seed"], f"--where: 'seed' is not an expression {FORM}"),
+    ],
+)
+def test_bad_queries_are_one_line_and_exit_2(made, args, line):
+    assert runs(made, *args, code=2) == f"fpexp: error: {line}\n"
+
+
+def test_columns_and_all(made):
+    rows = listing(
+        made,
+        "--columns",
+        "when,run,model.hidden,metrics.bce",
+        "--last",
+        "1",
+        "--where",
+        "status=completed",
+    )
+    assert rows == [
+        {
+            "started_at": rows[0]["started_at"],
+            "run": made["one"],
+            "model.hidden": None,
+            "metrics.bce": rows[0]["metrics.bce"],
+        }
+    ]
+    every = listing(made, "--all")
+    keys = list(every[0])
+    assert keys[:4] == ["started_at", "run", "status", "duration_s"]
+    assert {"model.width", "dtype", "device", "output.format", "results.rows", "note"} <= set(keys)
+    assert keys.index("seed") < keys.index("metrics.n") < keys.index("results.rows")
+
+
+@pytest.mark.parametrize("fmt", ["--csv", "--md", "table"])
+def test_csv_md_and_table_say_what_json_says(made, fmt):
+    args = ["--where", "task.kind=binary", "--columns", "when,run,model.hidden,metrics.bce"]
+    rows = listing(made, *args)
+    text = runs(made, *args, *([fmt] if fmt != "table" else []))
+    if fmt == "--csv":
+        back = list(csv.DictReader(io.StringIO(text)))
+        assert [b["run"] for b in back] == [r["run"] for r in rows]
+        assert [float(b["metrics.bce"]) for b in back if b["metrics.bce"]] == [
+            r["metrics.bce"] for r in rows if r["metrics.bce"] is not None
+        ]
+        assert [b["model.hidden"] for b in back] == [
+            "" if r["model.hidden"] is None else json.dumps(r["model.hidden"]) for r in rows
+        ]
+        return
+    lines = text.splitlines()
+    if fmt == "--md":
+        assert lines[1].startswith("|--")
+        cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+        assert [c[0] for c in [[x.strip() for x in lines[0].strip("|").split("|")]]] == ["when"]
+    else:
+        cells = [line.split() for line in lines[1:]]
+        assert lines[0].split() == ["when", "run", "model.hidden", "metrics.bce"]
+    assert len(cells) == len(rows)
+    for c, r in zip(cells, rows, strict=True):
+        assert r["run"] in c
+        if r["metrics.bce"] is not None:
+            assert f"{r['metrics.bce']:.6g}" in c
+
+
+def test_the_python_api_applies_the_same_query(made):
+    root = made["ws"] / "o"
+    got = fpexp.runs(root=root, where=["task.kind=binary", "seed=2"], sort="-model.hidden")
+    assert [str(r.dir.relative_to(made["ws"])) for r in got] == [made["a"][3], made["a"][1]]
+    assert [r.dir for r in fpexp.runs(root=root, where="model.activation=relu")] == [
+        made["ws"] / made["b"][0]
+    ]
+    for where, sort in ((["model.widht=8"], None), (["seed=>1"], None), ([], "-metrics.acuracy")):
+        with pytest.raises(UsageError) as err:
+            fpexp.runs(root=root, where=where, sort=sort)
+        args = [a for w in where for a in ("--where", w)] + (["--sort", sort] if sort else [])
+        assert err.value.lines() == runs(made, *args, code=2).splitlines()
