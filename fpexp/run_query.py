@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from fpexp.errors import Problem, UsageError
@@ -114,7 +115,7 @@ def parse(expr: str) -> Condition:
 
 def known_keys(rows: Iterable[dict[str, Any]]) -> list[str]:
     """Every key some row has, in order of first appearance."""
-    return list(dict.fromkeys(k for row in rows for k in row))
+    return list(dict.fromkeys(chain.from_iterable(rows)))
 
 
 def check_keys(option: str, keys: Sequence[str], known: Sequence[str]) -> None:

@@ -12,8 +12,10 @@ import csv
 import io
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fpexp.catalog import Run, shown
@@ -26,34 +28,42 @@ ALIASES = {v: k for k, v in HEADERS.items()}
 _LOCATIONS = ("hydra.", "run_dir")  # where a run was written: never "what differs"
 
 
-def fields(run: Run) -> dict[str, Any]:
-    """The run's flat, typed fields (an unreadable run: when, run, status and note only)."""
-    row: dict[str, Any] = {"started_at": run.started_at, "run": shown(run.path)}
-    row["status"] = run.status
+def fields(run: Run, flat: dict[str, Any] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    """The run's flat, typed fields (an unreadable run: when, run, status and note only);
+    ``flat``: its ``record_fields`` when already known (the index keeps them)."""
+    status = run.status
+    row: dict[str, Any] = {"started_at": run.started_at, "run": _shown(run.path, cwd)}
+    row["status"] = status
     if run.problem is None:
-        rec = run.record
-        row["duration_s"] = rec.get("duration_s")
-        row.update(config_fields(rec))
-        for part in ("metrics", "results"):
-            flat = flatten(rec.get(part) or {}, f"{part}.")
-            row.update((k, v) for k, v in flat.items() if v != {})
-    note = _note(run)
-    if note:
-        row["note"] = note
+        row.update(record_fields(run.record) if flat is None else flat)
+    if status in ("stale", "unreadable"):
+        row["note"] = run.status_note().split(": ", 1)[1]
+    elif status == "failed" and (error := str(run.record.get("error") or "").strip()):
+        row["note"] = error.splitlines()[0]
     return row
 
 
-def config_fields(rec: dict[str, Any]) -> dict[str, Any]:
-    """The record's config as dotted keys (layer lists by index, as overrides key them)."""
+def record_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    """The fields a record alone decides: duration_s, the config's dotted keys (layer lists by
+    index, as overrides key them), metrics.* and results.*."""
     config = rec.get("config")
-    return flatten(config, lists=True) if isinstance(config, dict) else {}
+    row: dict[str, Any] = {"duration_s": rec.get("duration_s")}
+    row.update(flatten(config, lists=True) if isinstance(config, dict) else {})
+    for part in ("metrics", "results"):
+        flat = flatten(rec.get(part) or {}, f"{part}.")
+        row.update((k, v) for k, v in flat.items() if v != {})
+    return row
 
 
-def _note(run: Run) -> str:
-    if run.status in ("stale", "unreadable"):
-        return run.status_note().split(": ", 1)[1]
-    error = run.record.get("error") if run.status == "failed" else None
-    return str(error).strip().splitlines()[0] if error else ""
+def _shown(path: Path, cwd: Path | None) -> str:
+    """``catalog.shown`` for a resolved path, the working directory resolved once."""
+    if cwd is None:
+        return shown(path)
+    text, inside = str(path), str(cwd)
+    if text == inside:
+        return "."
+    prefix = inside.rstrip(os.sep) + os.sep
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 @dataclass(frozen=True)
@@ -70,10 +80,14 @@ def pick(
     where: Sequence[str] = (),
     sort: str | None = None,
     last: int | None = None,
+    flats: Sequence[dict[str, Any] | None] = (),
 ) -> Listing:
     """The runs that satisfy every ``where`` (the ``last`` newest of them), ordered by
-    ``sort``; keys are checked against every key of ``runs``."""
-    rows = [fields(r) for r in runs]
+    ``sort``; keys are checked against every key of ``runs``. ``flats``: the runs'
+    ``record_fields`` where known."""
+    cwd = Path.cwd().resolve()
+    known_flats = list(flats) or [None] * len(runs)
+    rows = [fields(r, f, cwd) for r, f in zip(runs, known_flats, strict=True)]
     known = known_keys(rows)
     kept = select(rows, where)[:last]
     order = sort_order([rows[i] for i in kept], sort, known)
@@ -107,8 +121,11 @@ def _is_config(key: str) -> bool:
     )
 
 
-def _same(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+def _same(value: Any) -> Any:
+    """A hashable stand-in for a value: equal for equal values (1 and 1.0 alike, not True)."""
+    if value is None or isinstance(value, (str, int, float)):
+        return (type(value) is bool, value)
+    return (None, json.dumps(value, sort_keys=True))
 
 
 def chosen(text: str, known: Sequence[str]) -> list[str]:

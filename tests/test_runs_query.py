@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -356,3 +357,109 @@ def test_the_python_api_applies_the_same_query(made):
             fpexp.runs(root=root, where=where, sort=sort)
         args = [a for w in where for a in ("--where", w)] + (["--sort", sort] if sort else [])
         assert err.value.lines() == runs(made, *args, code=2).splitlines()
+
+
+# --- the index: same answers as the run directories, which stay the source of truth --------
+
+
+@pytest.fixture
+def copied(made, tmp_path):
+    """A copy of the runs (the unreadable one too) in a fresh root, and how to list it."""
+    import shutil
+
+    shutil.copytree(made["ws"] / "o", tmp_path / "o")
+
+    def listed(*args: str) -> list[dict]:
+        done = call_fpexp(["runs", "o", "--all", "--json", *args], tmp_path)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        return json.loads(done.stdout)
+
+    return tmp_path / "o", listed
+
+
+def _unindexed(root: Path) -> list[dict]:
+    from fpexp import run_table
+    from fpexp.catalog import find_runs
+
+    listed = run_table.pick(find_runs(root))
+    return json.loads(run_table.as_json(run_table.columns(listed.rows, every=True), listed.rows))
+
+
+def test_a_warm_index_answers_as_the_run_dirs_do(copied, monkeypatch):
+    import fpexp.run_index as run_index
+
+    root, listed = copied
+    cold = listed()
+    assert (root / ".fpexp-index.sqlite").is_file()
+    monkeypatch.setattr(run_index, "load_run", lambda path: pytest.fail(f"read {path}"))
+    warm = listed()
+    monkeypatch.chdir(root.parent)
+    assert warm == cold == _unindexed(Path("o"))  # warm: nothing read again
+
+
+def _rewrite(run_dir: Path, change) -> None:
+    data = json.loads((run_dir / "run.json").read_text())
+    change(data)
+    (run_dir / "run.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "record changed",
+        "dir vanished",
+        "dir added",
+        "output damaged",
+        "index corrupt",
+        "index unwritable",
+    ],
+)
+def test_the_index_follows_the_run_dirs(copied, case, monkeypatch):
+    import shutil
+    import sqlite3
+
+    root, listed = copied
+    listed()
+    one = next(p.parent for p in root.rglob("run.json") if p.parent.name == "1")
+    if case == "record changed":
+        _rewrite(one, lambda d: d["config"].update(seed=99))
+    elif case == "dir vanished":
+        shutil.rmtree(one)
+    elif case == "dir added":
+        shutil.copytree(one, root / "added")
+    elif case == "output damaged":
+        (one / "outputs.csv").write_text("id\n")
+    elif case == "index corrupt":
+        (root / ".fpexp-index.sqlite").write_bytes(b"not a database" * 100)
+    else:
+
+        def refuse(*args, **kwargs):
+            raise sqlite3.OperationalError("unable to open database file")
+
+        monkeypatch.setattr(sqlite3, "connect", refuse)
+    rows = listed()
+    monkeypatch.chdir(root.parent)
+    assert rows == _unindexed(Path("o"))
+    by_run = {Path(r["run"]).name: r for r in rows}
+    expected = {
+        "record changed": lambda: by_run["1"]["seed"] == 99,
+        "dir vanished": lambda: len(rows) == 7,
+        "dir added": lambda: len(rows) == 9 and by_run["added"]["status"] == "completed",
+        "output damaged": lambda: (
+            by_run["1"]["status"] == "unreadable"
+            and "outputs.csv changed since the run" in by_run["1"]["note"]
+        ),
+    }.get(case, lambda: len(rows) == 8)
+    assert expected(), rows
+    if case != "index unwritable":
+        with sqlite3.connect(root / ".fpexp-index.sqlite") as db:
+            assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == len(rows)
+
+
+def test_no_index_is_written_into_a_sweep_or_run_dir(made):
+    sweep = made["a_dir"]
+    assert call_fpexp(["runs", str(sweep)], made["ws"]).returncode == 0
+    job = sweep / "0"
+    assert call_fpexp(["runs", str(job)], made["ws"]).returncode == 0
+    assert not (sweep / ".fpexp-index.sqlite").exists()
+    assert not (job / ".fpexp-index.sqlite").exists()

@@ -7,8 +7,9 @@ import argparse
 from pathlib import Path
 
 from fpexp import run_table
-from fpexp.catalog import DEFAULT_ROOT, find_runs
+from fpexp.catalog import DEFAULT_ROOT
 from fpexp.commands import Parser
+from fpexp.run_index import indexed_runs
 from fpexp.run_query import FORM
 
 STATUSES = ("completed", "failed", "interrupted", "running", "stale", "unreadable")
@@ -60,10 +61,9 @@ def _joined(argv: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(_joined(argv))
-    runs = find_runs(Path(args.root))
-    if args.status:
-        runs = [r for r in runs if r.status == args.status]
-    listed = run_table.pick(runs, args.where, args.sort, args.last)
+    runs, flats = indexed_runs(Path(args.root))
+    where = [*args.where, *([f"status={args.status}"] if args.status else [])]
+    listed = run_table.pick(runs, where, args.sort, args.last, flats)
     rows = listed.rows
     fmt = next((n for n in FORMATS if getattr(args, n, False)), "table")
     if args.columns:

@@ -1,0 +1,152 @@
+"""A listing cache for ``fpexp runs``: ``<root>/.fpexp-index.sqlite`` (stdlib sqlite3).
+
+The run directories stay the source of truth: a row is used only while its ``run.json`` has
+the same mtime, size and inode as when it was read (else the record is read and checked again),
+rows of vanished directories are dropped, and what a run's status depends on besides its record
+(output files' sizes, a running process) is checked live. An index that cannot be written
+(read-only root) is skipped, and none is kept in a run or sweep directory; one that is
+corrupt, another user's, or made for another root is rebuilt. A row holds what the
+listing needs of the checked record (status keys, flat fields) as JSON, nothing executable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fpexp.catalog import Run, find_runs, load_run
+from fpexp.record import RECORD
+
+INDEX = ".fpexp-index.sqlite"
+_SCHEMA = 3
+_SKIP = {".hydra", ".submitit"}  # as fpexp.catalog.find_runs
+_KEEP = ("status", "started_at", "error", "process", "outputs")  # what a run's status reads
+_Key = tuple[int, int, int]
+
+
+def indexed_runs(root: Path) -> tuple[list[Run], list[dict[str, Any] | None]]:
+    """``find_runs(root)`` (same runs, same order) through the index when it can be used, and
+    each run's ``record_fields`` where the index had them (else None)."""
+    root = Path(root)
+    if not root.is_dir() or (root / RECORD).exists() or (root / "multirun.yaml").exists():
+        runs = find_runs(root)  # a run or a sweep directory: nothing is written into it
+        return runs, [None] * len(runs)
+    try:
+        with _open(root) as db:
+            found = _refresh(db, root)
+    except (sqlite3.Error, OSError):
+        runs = find_runs(root)
+        return runs, [None] * len(runs)
+    found.sort(key=lambda rf: (rf[0].started_at, str(rf[0].path)), reverse=True)
+    return [r for r, _ in found], [f for _, f in found]
+
+
+class _open:
+    """The index of ``root`` as a connection, rebuilt when unusable; committed on exit."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / INDEX
+        self.root = str(root.resolve())
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.db = self._usable()
+        except sqlite3.DatabaseError:
+            self.path.unlink(missing_ok=True)  # corrupt or foreign: rebuilt from the runs
+            self.db = self._usable()
+        return self.db
+
+    def _usable(self) -> sqlite3.Connection:
+        if self.path.exists() and (
+            self.path.is_symlink() or self.path.stat().st_uid != os.getuid()
+        ):
+            raise sqlite3.DatabaseError("not this user's index")
+        db = sqlite3.connect(self.path, timeout=1.0, isolation_level="DEFERRED")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if meta != {"schema": str(_SCHEMA), "root": self.root}:
+                db.execute("DROP TABLE IF EXISTS runs")
+                db.execute("DELETE FROM meta")
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("schema", str(_SCHEMA)), ("root", self.root)],
+                )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS runs (dir TEXT PRIMARY KEY, mtime INTEGER,"
+                " size INTEGER, ino INTEGER, record TEXT, fields TEXT, problem TEXT)"
+            )
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def __exit__(self, kind: object, err: object, tb: object) -> None:
+        try:
+            if kind is None:
+                self.db.commit()
+        finally:
+            self.db.close()
+
+
+def _refresh(db: sqlite3.Connection, root: Path) -> list[tuple[Run, dict[str, Any] | None]]:
+    """Every run under ``root`` with its fields: unchanged ones from the index, the others
+    read, checked and stored."""
+    from fpexp.run_table import record_fields
+
+    rows = {d: (m, s, i, r, f, p) for d, m, s, i, r, f, p in db.execute("SELECT * FROM runs")}
+    found: list[tuple[Run, dict[str, Any] | None]] = []
+    real, skip = root.resolve(), len(os.path.join(str(root), ""))
+    for path, key in _run_dirs(root):
+        name = path[skip:]
+        row = rows.pop(name, None)
+        if key is not None and row is not None and row[:3] == key:
+            record = json.loads(row[3]) if row[3] else {}
+            flat = json.loads(row[4]) if row[4] else None
+            found.append((Run(real / name, record, row[5]), flat))
+            continue
+        run = load_run(Path(path))
+        flat = record_fields(run.record) if run.problem is None else None
+        found.append((run, flat))
+        if key is not None:
+            values = (_kept(run.record), json.dumps(flat) if flat else "")
+            db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, *key, *values, run.problem),
+            )
+    db.executemany("DELETE FROM runs WHERE dir = ?", [(d,) for d in rows])  # vanished
+    return found
+
+
+def _kept(record: dict[str, Any]) -> str:
+    """What a run's status and note read of its record, as JSON ("" for none)."""
+    kept = {k: record[k] for k in _KEEP if k in record}
+    if record.get("status") != "running":
+        kept.pop("process", None)
+    outputs = kept.get("outputs")
+    if isinstance(outputs, dict):
+        kept["outputs"] = {
+            n: {"bytes": m["bytes"]} if isinstance(m, dict) and "bytes" in m else {}
+            for n, m in outputs.items()
+        }
+    return json.dumps(kept) if kept else ""
+
+
+def _run_dirs(root: Path) -> Iterator[tuple[str, _Key | None]]:
+    """Each directory with a run.json (under ``root``, as os.walk names it), and that file's
+    (mtime, size, inode) when it is a regular file (else None: read every time, not cached)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP]
+        if RECORD not in filenames:
+            continue
+        try:
+            st = os.lstat(os.path.join(dirpath, RECORD))
+        except OSError:
+            yield dirpath, None
+            continue
+        regular = (st.st_mode & 0o170000) == 0o100000
+        yield dirpath, ((st.st_mtime_ns, st.st_size, st.st_ino) if regular else None)
