@@ -22,7 +22,7 @@ from fpexp.catalog import Run, find_runs, load_run
 from fpexp.record import RECORD
 
 INDEX = ".fpexp-index.sqlite"
-_SCHEMA = 3
+_SCHEMA = 4
 _SKIP = {".hydra", ".submitit"}  # as fpexp.catalog.find_runs
 _KEEP = ("status", "started_at", "error", "process", "outputs")  # what a run's status reads
 _Key = tuple[int, int, int]
@@ -78,7 +78,7 @@ class _open:
                 )
             db.execute(
                 "CREATE TABLE IF NOT EXISTS runs (dir TEXT PRIMARY KEY, mtime INTEGER,"
-                " size INTEGER, ino INTEGER, record TEXT, fields TEXT, problem TEXT)"
+                " size INTEGER, ino INTEGER, json TEXT, problem TEXT)"
             )
         except sqlite3.DatabaseError:
             db.close()
@@ -98,32 +98,41 @@ def _refresh(db: sqlite3.Connection, root: Path) -> list[tuple[Run, dict[str, An
     read, checked and stored."""
     from fpexp.run_table import record_fields
 
-    rows = {d: (m, s, i, r, f, p) for d, m, s, i, r, f, p in db.execute("SELECT * FROM runs")}
+    rows = {d: (m, s, i, j, p) for d, m, s, i, j, p in db.execute("SELECT * FROM runs")}
     found: list[tuple[Run, dict[str, Any] | None]] = []
     real, skip = root.resolve(), len(os.path.join(str(root), ""))
     for path, key in _run_dirs(root):
         name = path[skip:]
         row = rows.pop(name, None)
-        if key is not None and row is not None and row[:3] == key:
-            record = json.loads(row[3]) if row[3] else {}
-            flat = json.loads(row[4]) if row[4] else None
-            found.append((Run(real / name, record, row[5]), flat))
+        if key is not None and row is not None and row[:3] == key and (got := _row(row)):
+            found.append((Run(real / name, got[0], got[2]), got[1]))
             continue
         run = load_run(Path(path))
         flat = record_fields(run.record) if run.problem is None else None
         found.append((run, flat))
         if key is not None:
-            values = (_kept(run.record), json.dumps(flat) if flat else "")
+            stored = json.dumps([_kept(run.record), flat])
             db.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, *key, *values, run.problem),
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                (name, *key, stored, run.problem),
             )
     db.executemany("DELETE FROM runs WHERE dir = ?", [(d,) for d in rows])  # vanished
     return found
 
 
-def _kept(record: dict[str, Any]) -> str:
-    """What a run's status and note read of its record, as JSON ("" for none)."""
+def _row(row: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, Any] | None, Any] | None:
+    """A stored row as (record, fields, problem), or None if it is not what this module
+    wrote (then the run is read again)."""
+    try:
+        record, flat = json.loads(row[3])
+    except (ValueError, TypeError):
+        return None
+    ok = isinstance(record, dict) and isinstance(flat, (dict, type(None)))
+    return (record, flat, row[4]) if ok and isinstance(row[4], (str, type(None))) else None
+
+
+def _kept(record: dict[str, Any]) -> dict[str, Any]:
+    """What a run's status and note read of its record."""
     kept = {k: record[k] for k in _KEEP if k in record}
     if record.get("status") != "running":
         kept.pop("process", None)
@@ -133,7 +142,7 @@ def _kept(record: dict[str, Any]) -> str:
             n: {"bytes": m["bytes"]} if isinstance(m, dict) and "bytes" in m else {}
             for n, m in outputs.items()
         }
-    return json.dumps(kept) if kept else ""
+    return kept
 
 
 def _run_dirs(root: Path) -> Iterator[tuple[str, _Key | None]]:

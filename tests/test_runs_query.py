@@ -411,6 +411,7 @@ def _rewrite(run_dir: Path, change) -> None:
         "dir added",
         "output damaged",
         "index corrupt",
+        "index rows garbled",
         "index unwritable",
     ],
 )
@@ -431,6 +432,11 @@ def test_the_index_follows_the_run_dirs(copied, case, monkeypatch):
         (one / "outputs.csv").write_text("id\n")
     elif case == "index corrupt":
         (root / ".fpexp-index.sqlite").write_bytes(b"not a database" * 100)
+    elif case == "index rows garbled":
+        with sqlite3.connect(root / ".fpexp-index.sqlite") as db:
+            db.execute("UPDATE runs SET json = '[1' WHERE dir LIKE '%0'")
+            db.execute("UPDATE runs SET json = '[[], 7]' WHERE dir LIKE '%1'")
+            db.execute("UPDATE runs SET json = '\"x\"' WHERE dir LIKE '%2'")
     else:
 
         def refuse(*args, **kwargs):
