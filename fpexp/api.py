@@ -232,10 +232,10 @@ def runs(
     A bad expression or a key no run has: ``UsageError`` with the CLI's lines. Example:
     ``fpexp.runs(where=["model.width>=8", "status=completed"], sort="-metrics.accuracy")``."""
     from fpexp.catalog import find_runs
-    from fpexp.run_table import pick
+    from fpexp.run_table import entries, pick
 
     exprs = [where] if isinstance(where, str) else list(where)
     if bad := [e for e in exprs if not isinstance(e, str)]:
         what = f"{bad[0]!r} is not an expression"
         raise UsageError([Problem("where", what, "a list of 'KEY OP VALUE' strings")])
-    return [Run(r) for r in pick(find_runs(root_of(root)), exprs, sort).runs]
+    return [Run(r) for r in pick(entries(find_runs(root_of(root))), exprs, sort).runs]

@@ -15,11 +15,13 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from fpexp.catalog import Run, find_runs, load_run
 from fpexp.record import RECORD
+from fpexp.run_table import Entry, entries, record_fields, same_run
 
 INDEX = ".fpexp-index.sqlite"
 _SCHEMA = 4
@@ -28,21 +30,17 @@ _KEEP = ("status", "started_at", "error", "process", "outputs")  # what a run's 
 _Key = tuple[int, int, int]
 
 
-def indexed_runs(root: Path) -> tuple[list[Run], list[dict[str, Any] | None]]:
-    """``find_runs(root)`` (same runs, same order) through the index when it can be used, and
-    each run's ``record_fields`` where the index had them (else None)."""
+def indexed_runs(root: Path) -> list[Entry]:
+    """The runs ``find_runs(root)`` finds (in no particular order), as ``run_table.pick``
+    takes them: through the index when it can be used, each with its record fields."""
     root = Path(root)
     if not root.is_dir() or (root / RECORD).exists() or (root / "multirun.yaml").exists():
-        runs = find_runs(root)  # a run or a sweep directory: nothing is written into it
-        return runs, [None] * len(runs)
+        return entries(find_runs(root))  # a run or a sweep directory: nothing written there
     try:
         with _open(root) as db:
-            found = _refresh(db, root)
+            return _refresh(db, root)
     except (sqlite3.Error, OSError):
-        runs = find_runs(root)
-        return runs, [None] * len(runs)
-    found.sort(key=lambda rf: (rf[0].started_at, str(rf[0].path)), reverse=True)
-    return [r for r, _ in found], [f for _, f in found]
+        return entries(find_runs(root))
 
 
 class _open:
@@ -93,23 +91,22 @@ class _open:
             self.db.close()
 
 
-def _refresh(db: sqlite3.Connection, root: Path) -> list[tuple[Run, dict[str, Any] | None]]:
+def _refresh(db: sqlite3.Connection, root: Path) -> list[Entry]:
     """Every run under ``root`` with its fields: unchanged ones from the index, the others
     read, checked and stored."""
-    from fpexp.run_table import record_fields
 
     rows = {d: (m, s, i, j, p) for d, m, s, i, j, p in db.execute("SELECT * FROM runs")}
-    found: list[tuple[Run, dict[str, Any] | None]] = []
+    found: list[Entry] = []
     real, skip = root.resolve(), len(os.path.join(str(root), ""))
     for path, key in _run_dirs(root):
         name = path[skip:]
         row = rows.pop(name, None)
         if key is not None and row is not None and row[:3] == key and (got := _row(row)):
-            found.append((Run(real / name, got[0], got[2]), got[1]))
+            found.append((partial(_run, real, name, got[0], got[2]), got[1]))
             continue
         run = load_run(Path(path))
         flat = record_fields(run.record) if run.problem is None else None
-        found.append((run, flat))
+        found.append((partial(same_run, run), flat))
         if key is not None:
             stored = json.dumps([_kept(run.record), flat])
             db.execute(
@@ -118,6 +115,10 @@ def _refresh(db: sqlite3.Connection, root: Path) -> list[tuple[Run, dict[str, An
             )
     db.executemany("DELETE FROM runs WHERE dir = ?", [(d,) for d in rows])  # vanished
     return found
+
+
+def _run(real: Path, name: str, record: dict[str, Any], problem: str | None) -> Run:
+    return Run(real / name, record, problem)
 
 
 def _row(row: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, Any] | None, Any] | None:

@@ -132,13 +132,19 @@ def check_keys(option: str, keys: Sequence[str], known: Sequence[str]) -> None:
         raise UsageError(problems)
 
 
+def conditions(where: Sequence[str], known: Sequence[str]) -> list[Condition]:
+    """The expressions parsed, their keys checked against ``known`` (unless empty)."""
+    parsed = [parse(e) for e in where]
+    if known:
+        check_keys("--where", [c.key for c in parsed], known)
+    return parsed
+
+
 def select(rows: Sequence[dict[str, Any]], where: Sequence[str]) -> list[int]:
     """The indices of the rows that satisfy every expression (ANDed); keys checked against
     the keys the rows have."""
-    conditions = [parse(e) for e in where]
-    if rows:
-        check_keys("--where", [c.key for c in conditions], known_keys(rows))
-    return [i for i, row in enumerate(rows) if all(c.holds(row) for c in conditions)]
+    conds = conditions(where, known_keys(rows))
+    return [i for i, row in enumerate(rows) if all(c.holds(row) for c in conds)]
 
 
 def sort_order(

@@ -13,18 +13,21 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from fpexp.catalog import Run, shown
 from fpexp.overrides import flatten
-from fpexp.run_query import check_keys, is_num, known_keys, select, sort_order
+from fpexp.run_query import check_keys, conditions, is_num, known_keys, sort_order
 
 FIXED = ("started_at", "run", "status")
+LIVE = (*FIXED, "note")  # fields read from the run directory as it is now, not its record
 HEADERS = {"started_at": "when"}  # a column's name in a table, where it is not its key
 ALIASES = {v: k for k, v in HEADERS.items()}
+Entry = tuple[Callable[[], Run], "dict[str, Any] | None"]  # a run on demand, its record fields
 _LOCATIONS = ("hydra.", "run_dir")  # where a run was written: never "what differs"
 
 
@@ -75,24 +78,48 @@ class Listing:
     known: list[str]
 
 
+def entries(runs: Sequence[Run]) -> list[Entry]:
+    """Runs already read, as ``pick`` takes them."""
+    return [(partial(same_run, r), None) for r in runs]
+
+
+def same_run(run: Run) -> Run:
+    return run
+
+
 def pick(
-    runs: Sequence[Run],
+    found: Sequence[Entry],
     where: Sequence[str] = (),
     sort: str | None = None,
     last: int | None = None,
-    flats: Sequence[dict[str, Any] | None] = (),
 ) -> Listing:
-    """The runs that satisfy every ``where`` (the ``last`` newest of them), ordered by
-    ``sort``; keys are checked against every key of ``runs``. ``flats``: the runs'
-    ``record_fields`` where known."""
-    cwd = Path.cwd().resolve()
-    known_flats = list(flats) or [None] * len(runs)
-    rows = [fields(r, f, cwd) for r, f in zip(runs, known_flats, strict=True)]
-    known = known_keys(rows)
-    kept = select(rows, where)[:last]
-    order = sort_order([rows[i] for i in kept], sort, known)
-    picked = [kept[i] for i in order]
-    return Listing([runs[i] for i in picked], [rows[i] for i in picked], known)
+    """The runs that satisfy every ``where``, newest first (the ``last`` newest of them), then
+    ordered by ``sort``; keys are checked against every key of the runs found.
+
+    ``found``: each run (made on demand) and its ``record_fields`` when known (the index keeps
+    them), so conditions on record keys are decided before a run's directory is looked at."""
+    made: dict[int, Run] = {}
+    flats: list[dict[str, Any]] = []
+    for i, (make, flat) in enumerate(found):
+        if flat is None:
+            run = made[i] = make()
+            flat = record_fields(run.record) if run.problem is None else {}
+        flats.append(flat)
+    known = [*LIVE, *(k for k in known_keys(flats) if k not in LIVE)]
+    conds = conditions(where, known)
+    early, late = [c for c in conds if c.key not in LIVE], [c for c in conds if c.key in LIVE]
+    cwd, runs, rows = Path.cwd().resolve(), [], []
+    for i, flat in enumerate(flats):
+        if all(c.holds(flat) for c in early):
+            run = made[i] if i in made else found[i][0]()
+            row = fields(run, flat, cwd)
+            if all(c.holds(row) for c in late):
+                runs.append(run)
+                rows.append(row)
+    newest = sorted(range(len(rows)), key=lambda i: (rows[i]["started_at"], str(runs[i].path)))
+    kept = newest[::-1][:last]
+    order = [kept[i] for i in sort_order([rows[i] for i in kept], sort, known)]
+    return Listing([runs[i] for i in order], [rows[i] for i in order], known)
 
 
 def columns(rows: Sequence[dict[str, Any]], every: bool = False) -> list[str]:
@@ -133,7 +160,7 @@ def chosen(text: str, known: Sequence[str]) -> list[str]:
     errors."""
     keys = [ALIASES.get(k.strip(), k.strip()) for k in text.split(",") if k.strip()]
     if known:
-        check_keys("--columns", keys, [*known, "note"])
+        check_keys("--columns", keys, known)
     return keys
 
 

@@ -381,7 +381,7 @@ def _unindexed(root: Path) -> list[dict]:
     from fpexp import run_table
     from fpexp.catalog import find_runs
 
-    listed = run_table.pick(find_runs(root))
+    listed = run_table.pick(run_table.entries(find_runs(root)))
     return json.loads(run_table.as_json(run_table.columns(listed.rows, every=True), listed.rows))
 
 

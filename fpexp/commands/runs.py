@@ -61,9 +61,9 @@ def _joined(argv: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(_joined(argv))
-    runs, flats = indexed_runs(Path(args.root))
+    runs = indexed_runs(Path(args.root))
     where = [*args.where, *([f"status={args.status}"] if args.status else [])]
-    listed = run_table.pick(runs, where, args.sort, args.last, flats)
+    listed = run_table.pick(runs, where, args.sort, args.last)
     rows = listed.rows
     fmt = next((n for n in FORMATS if getattr(args, n, False)), "table")
     if args.columns:
