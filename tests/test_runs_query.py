@@ -284,6 +284,10 @@ def test_sort_by_a_key_missing_in_some_runs_puts_them_last_both_ways(made):
         ),
         (["--where", "seed=>1"], f"--where: 'seed=>1': => is not an operator {FORM}"),
         (["--where", "seed"], f"--where: 'seed' is not an expression {FORM}"),
+        (
+            ["--sort", "--json"],
+            "runs: argument --sort: expected one argument (see fpexp runs --help)",
+        ),
     ],
 )
 def test_bad_queries_are_one_line_and_exit_2(made, args, line):
@@ -469,3 +473,10 @@ def test_no_index_is_written_into_a_sweep_or_run_dir(made):
     assert call_fpexp(["runs", str(job)], made["ws"]).returncode == 0
     assert not (sweep / ".fpexp-index.sqlite").exists()
     assert not (job / ".fpexp-index.sqlite").exists()
+
+
+@pytest.mark.parametrize("fmt", ["table", "--md", "--json", "--csv"])
+def test_no_match_says_so(made, fmt):
+    out = runs(made, "--where", "seed>1000", *([fmt] if fmt != "table" else []))
+    expected = {"--json": "[]\n", "--csv": "started_at,run,status\n"}
+    assert out == expected.get(fmt, "none of the 8 runs under o match\n")

@@ -52,7 +52,7 @@ def _joined(argv: list[str]) -> list[str]:
     """``--sort -KEY`` as ``--sort=-KEY`` (argparse would take ``-KEY`` for an option)."""
     out: list[str] = []
     for word in argv:
-        if out and out[-1] == "--sort" and word.startswith("-") and word != "--":
+        if out and out[-1] == "--sort" and word.startswith("-") and not word.startswith("--"):
             out[-1] = f"--sort={word}"
         else:
             out.append(word)
@@ -71,7 +71,11 @@ def main(argv: list[str]) -> int:
     else:
         keys = run_table.columns(rows, every=args.all)
     if not rows and fmt in ("table", "md"):
-        print(f"no runs under {args.root}" + (" match" if runs else ""))
+        print(
+            f"none of the {len(runs)} runs under {args.root} match"
+            if runs
+            else f"no runs under {args.root}"
+        )
         return 0
     print(FORMATS[fmt](keys, rows), end="")
     return 0
