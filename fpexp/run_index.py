@@ -147,16 +147,35 @@ def _kept(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_dirs(root: Path) -> Iterator[tuple[str, _Key | None]]:
-    """Each directory with a run.json (under ``root``, as os.walk names it), and that file's
-    (mtime, size, inode) when it is a regular file (else None: read every time, not cached)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP]
-        if RECORD not in filenames:
-            continue
+    """Each directory with a run.json under ``root`` (as ``find_runs``'s os.walk finds them,
+    named as it names them), and that file's (mtime, size, inode) when it is a regular file
+    (else None: read every time, not cached). One scandir per directory, no other calls."""
+    stack = [str(root)]
+    while stack:
+        here = stack.pop()
         try:
-            st = os.lstat(os.path.join(dirpath, RECORD))
+            listing = os.scandir(here)
         except OSError:
-            yield dirpath, None
             continue
-        regular = (st.st_mode & 0o170000) == 0o100000
-        yield dirpath, ((st.st_mtime_ns, st.st_size, st.st_ino) if regular else None)
+        record = None
+        with listing:
+            for entry in listing:
+                try:
+                    is_dir = entry.is_dir()
+                    if entry.name == RECORD and not is_dir:
+                        record = entry
+                    elif is_dir and entry.name not in _SKIP and not entry.is_symlink():
+                        stack.append(entry.path)
+                except OSError:
+                    continue
+        if record is not None:
+            yield here, _key(record)
+
+
+def _key(entry: os.DirEntry[str]) -> _Key | None:
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    regular = (st.st_mode & 0o170000) == 0o100000
+    return (st.st_mtime_ns, st.st_size, st.st_ino) if regular else None

@@ -480,3 +480,20 @@ def test_no_match_says_so(made, fmt):
     out = runs(made, "--where", "seed>1000", *([fmt] if fmt != "table" else []))
     expected = {"--json": "[]\n", "--csv": "started_at,run,status\n"}
     assert out == expected.get(fmt, "none of the 8 runs under o match\n")
+
+
+def test_the_index_finds_the_runs_find_runs_finds(copied, monkeypatch):
+    """Odd entries: run.json as a directory, a link to a run dir, a run.json under .hydra,
+    a run.json that is a link: listed (or not) exactly as without the index."""
+    root, listed = copied
+    one = next(p.parent for p in root.rglob("run.json") if p.parent.name == "1")
+    (root / "odd" / "run.json").mkdir(parents=True)
+    (root / "link").symlink_to(one, target_is_directory=True)
+    (one / ".hydra" / "x").mkdir(parents=True)
+    (one / ".hydra" / "x" / "run.json").write_text("{}")
+    (root / "linked").mkdir()
+    (root / "linked" / "run.json").symlink_to(one / "run.json")
+    cold, warm = listed(), listed()
+    monkeypatch.chdir(root.parent)
+    assert cold == warm == _unindexed(Path("o"))
+    assert len(cold) == 9 and {Path(r["run"]).name for r in cold} >= {"linked", "bad"}
