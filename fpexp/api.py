@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -221,9 +221,21 @@ def load(ref: Run | str | os.PathLike[str], root: str | os.PathLike[str] = "outp
     return Run(resolve(os.fspath(ref), root_of(root)))
 
 
-def runs(root: str | os.PathLike[str] = "outputs") -> list[Run]:
+def runs(
+    root: str | os.PathLike[str] = "outputs",
+    where: Sequence[str] = (),
+    sort: str | None = None,
+) -> list[Run]:
     """Every run under ``root`` (sweep jobs too, unreadable ones with that status), newest
-    first. Example: ``[r.status for r in fpexp.runs()]``."""
+    first; only those where every ``KEY OP VALUE`` of ``where`` (a list, or one str) holds,
+    ordered by ``sort`` (``KEY`` or ``-KEY``), as ``fpexp runs --where ... --sort ...``.
+    A bad expression or a key no run has: ``UsageError`` with the CLI's lines. Example:
+    ``fpexp.runs(where=["model.width>=8", "status=completed"], sort="-metrics.accuracy")``."""
     from fpexp.catalog import find_runs
+    from fpexp.run_table import entries, pick
 
-    return [Run(r) for r in find_runs(root_of(root))]
+    exprs = [where] if isinstance(where, str) else list(where)
+    if bad := [e for e in exprs if not isinstance(e, str)]:
+        what = f"{bad[0]!r} is not an expression"
+        raise UsageError([Problem("where", what, "a list of 'KEY OP VALUE' strings")])
+    return [Run(r) for r in pick(entries(find_runs(root_of(root))), exprs, sort).runs]

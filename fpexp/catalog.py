@@ -50,7 +50,7 @@ class Run:
         """An output file missing or of another size than recorded (a cheap check: sizes)."""
         for name, meta in (self.record.get("outputs") or {}).items():
             try:
-                size = (self.path / name).stat().st_size
+                size = os.stat(os.path.join(self.path, name)).st_size  # os: 10,000 runs listed
             except OSError:
                 return f"{name} is missing since the run"
             if size != meta.get("bytes", size):

@@ -38,11 +38,12 @@ def test_runs_lists_everything_newest_first(workspace):
     assert len(rows) == 5
     assert [r["started_at"] for r in rows] == sorted((r["started_at"] for r in rows), reverse=True)
     newest = rows[0]
-    assert newest["run"].startswith("outputs/2") and newest["activation"] == "relu"
-    assert {r["task"] for r in rows} == {"binary", "multiclass"}
+    assert newest["run"].startswith("outputs/2") and newest["model.activation"] == "relu"
+    assert {r["task.kind"] for r in rows} == {"binary", "multiclass"}
     assert all(r["status"] == "completed" for r in rows)
     text = call_fpexp(["runs"], workspace).stdout.splitlines()
-    assert text[0].split() == ["when", "run", "task", "hidden", "activation", "status", "summary"]
+    assert text[0].split()[:3] == ["when", "run", "status"]  # then what differs, then metrics
+    assert {"task.kind", "model.width", "model.activation", "seed"} <= set(text[0].split())
     assert len(text) == 6 and "outputs/multirun/" in text[-1]
     assert len(call_fpexp(["runs", "--last", "2"], workspace).stdout.splitlines()) == 3
 
@@ -52,7 +53,7 @@ def test_runs_status_filter(tmp_path):
     assert call_fpexp([], tmp_path).returncode == 0
     failed = json.loads(call_fpexp(["runs", "--json", "--status", "failed"], tmp_path).stdout)
     assert [r["status"] for r in failed] == ["failed"]
-    assert "width 0 is not positive" in failed[0]["summary"]
+    assert "width 0 is not positive" in failed[0]["note"]
     assert "no runs under" in call_fpexp(["runs", str(tmp_path / "none")], tmp_path).stdout
 
 

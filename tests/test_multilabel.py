@@ -255,12 +255,14 @@ def test_the_console_shows_probabilities_then_the_predicted_class_names(
 
 
 def test_runs_lists_the_subset_accuracy(ws, capsys):
+    assert cli.main(["runs", str(ws), "--json", "--columns", "run,task.kind"]) == 0
+    kinds = {Path(r["run"]).name: r["task.kind"] for r in json.loads(capsys.readouterr().out)}
     assert cli.main(["runs", str(ws), "--json"]) == 0
     rows = {Path(r["run"]).name: r for r in json.loads(capsys.readouterr().out)}
     for name in ("csv", "parquet", "npy", "seed7"):
         accuracy = record(ws / name)["metrics"]["subset_accuracy"]
-        assert rows[name]["task"] == "multilabel"
-        assert rows[name]["summary"] == f"subset_accuracy={accuracy:.4f}"
+        assert kinds[name] == "multilabel"
+        assert rows[name]["metrics.subset_accuracy"] == accuracy
 
 
 @pytest.mark.parametrize("other", ["seed7", "parquet", "npy"])

@@ -31,10 +31,10 @@ def made(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     ("key", "value", "shown"),
     [
-        ("task.kind", ["x"], "['x']"),
+        ("task.kind", ["x"], '["x"]'),
         ("task.kind", 7, "7"),
         ("model.activation", {"a": 1}, None),  # not a plain value: the record is unreadable
-        ("model.activation", [1, 2], "[1, 2]"),
+        ("model.activation", [1, 2], "[1,2]"),
         ("task.kind", "\x1b]0;owned\x07red", "\\x1b]0;owned\\x07red"),
         ("model.activation", "a\nb", "a\\nb"),
     ],
@@ -50,7 +50,8 @@ def test_runs_shows_any_recorded_task_or_activation_on_one_line(
     data["config"][section][leaf] = value
     (run / "run.json").write_text(json.dumps(data))
     capsys.readouterr()
-    assert cli.main(["runs", str(tmp_path / "outputs")]) == 0
+    columns = ["--columns", f"run,status,{key}"] if shown is not None else []  # else: no key
+    assert cli.main(["runs", str(tmp_path / "outputs"), *columns]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert len(lines) == 2, out

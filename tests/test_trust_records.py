@@ -347,7 +347,7 @@ def test_runs_lists_a_malformed_run_as_unreadable(case, run, made, cwd):
     craft(run)
     done = call_fpexp(["runs", str(run.parent), "--json"], cwd)
     (row,) = json.loads(done.stdout)
-    assert done.returncode == 0 and row["status"] == "unreadable" and reason in row["summary"], row
+    assert done.returncode == 0 and row["status"] == "unreadable" and reason in row["note"], row
     done = call_fpexp(["runs", str(run.parent), "--status", "unreadable"], cwd)
     assert done.returncode == 0 and "unreadable" in done.stdout.splitlines()[1]
 
