@@ -289,7 +289,8 @@ def test_only_the_chosen_jobs_are_launched_consecutive_ones_together_with_their_
     assert launcher.launch([["seed=0"]], initial_job_idx=0) == []
 
 
-@pytest.mark.slow  # loky's worker processes
+# In-process (not slow): the sweep and the resume share loky's worker pool, as the other joblib
+# tests of a test worker do (two processes took 18 s, each starting loky's workers cold).
 def test_a_joblib_sweep_resumes_with_joblib(tmp_path):
     root = _sweep(tmp_path / "sweep", "seed=1,2,3", "hydra/launcher=joblib")
     reference = {n: record(root / str(n))["outputs"] for n in range(3)}
