@@ -8,8 +8,6 @@ keys whose values differ among the listed runs, the metrics, and ``note`` when a
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -198,12 +196,9 @@ def as_markdown(keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
 
 def as_csv(keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
     """CSV with the keys as header; text as is, other values as JSON, null empty."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(keys)
-    for r in rows:
-        writer.writerow([_plain(r.get(k)) for k in keys])
-    return out.getvalue()
+    from fpexp.summary import to_csv
+
+    return to_csv(keys, rows, _plain)
 
 
 def _plain(value: Any) -> str:

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,12 +169,15 @@ def _summary(
     return columns, rows, _headline_metrics(done)
 
 
-def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+def to_csv(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]], show: Callable[[Any], str] = _show
+) -> str:
+    """CSV text: a header of ``columns``, then each row's values as ``show`` writes them."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_show(row.get(c)) for c in columns])
+        writer.writerow([show(row.get(c)) for c in columns])
     return buf.getvalue()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -100,3 +101,12 @@ class Residual(nn.Module):
     def forward(self, x):
         return x + self.inner(x)
 """
+
+
+def rewrite_in_place(path: Path, text: str) -> None:
+    """New content, same size, inode and mtime: only the content tells the edit."""
+    st = path.stat()
+    with open(path, "r+") as f:
+        f.write(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_ino) == (st.st_size, st.st_ino)

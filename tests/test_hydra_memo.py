@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
+from support import rewrite_in_place
 
 from fpexp.config import hydra_memo, hydra_speedups
 
@@ -192,16 +193,6 @@ def test_threads_compose_at_once_each_its_own_config(tmp_path, memo):
     assert len(memo.MEMO) == 2
 
 
-def _rewrite_in_place(path: Path, text: str) -> None:
-    """New content, same size, inode and mtime: only the content tells the edit."""
-    import os
-
-    st = path.stat()
-    with open(path, "r+") as f:
-        f.write(text)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
 def test_a_group_option_edited_by_a_sweep_job_is_seen_by_every_later_job(
     tmp_path, memo, monkeypatch
 ):
@@ -219,7 +210,7 @@ def test_a_group_option_edited_by_a_sweep_job_is_seen_by_every_later_job(
 
     def task(cfg):
         seen.append((cfg.x, cfg.g.y))
-        _rewrite_in_place(conf / "g" / "one.yaml", f"y: {cfg.x + 1}\n")
+        rewrite_in_place(conf / "g" / "one.yaml", f"y: {cfg.x + 1}\n")
 
     app = hydra.main(version_base="1.3", config_path=str(conf), config_name="c")(task)
     monkeypatch.chdir(tmp_path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from importlib import import_module
 from pathlib import Path
@@ -15,6 +14,7 @@ from conftest import ENV
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
+from support import rewrite_in_place
 from warm_python import WARM
 
 from fpexp.config import hydra_observe, hydra_patches, hydra_speedups
@@ -271,15 +271,6 @@ def _compose(conf: Path, *overrides: str) -> dict:
         GlobalHydra.instance().clear()
 
 
-def _rewrite_in_place(path: Path, text: str) -> None:
-    """New content, same size, inode and mtime: only the content tells the edit."""
-    st = path.stat()
-    with open(path, "r+") as f:
-        f.write(text)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert (path.stat().st_size, path.stat().st_ino) == (st.st_size, st.st_ino)
-
-
 @pytest.mark.parametrize("inside", [False, True], ids=["after-import", "inside-installed"])
 def test_an_edited_yaml_file_is_seen_by_the_next_composition(tmp_path, inside):
     import fpexp.cli  # noqa: F401
@@ -290,8 +281,8 @@ def test_an_edited_yaml_file_is_seen_by_the_next_composition(tmp_path, inside):
     (conf / "g" / "one.yaml").write_text("y: 1\n")
     with hydra_speedups.installed() if inside else _nothing():
         first = _compose(conf)
-        _rewrite_in_place(conf / "c.yaml", "defaults:\n  - g: one\n  - _self_\nx: 2\n")
-        _rewrite_in_place(conf / "g" / "one.yaml", "y: 2\n")
+        rewrite_in_place(conf / "c.yaml", "defaults:\n  - g: one\n  - _self_\nx: 2\n")
+        rewrite_in_place(conf / "g" / "one.yaml", "y: 2\n")
         second = _compose(conf)
     assert (first["x"], first["g"]["y"]) == (1, 1)
     assert (second["x"], second["g"]["y"]) == (2, 2)
@@ -312,7 +303,7 @@ def test_a_file_edited_during_a_sweep_is_seen_by_the_later_jobs(tmp_path, monkey
 
     def task(cfg):
         seen.append(cfg.x)
-        _rewrite_in_place(conf / "c.yaml", "x: 2\ny: 0\n")
+        rewrite_in_place(conf / "c.yaml", "x: 2\ny: 0\n")
 
     app = hydra.main(version_base="1.3", config_path=str(conf), config_name="c")(task)
     monkeypatch.chdir(tmp_path)
