@@ -135,6 +135,26 @@ def job_override_problems(
     return [p for p in problems if p is not None]
 
 
+def task_problems(task: list[str], where: str) -> list[Problem]:
+    """The sweep's recorded command line (``hydra.overrides.task``) may only sweep fpexp's own
+    keys: a Hydra setting or a flag there does not change the jobs (``sweep.json`` is checked
+    against them) but would run (a callback's ``_target_``, another sweep dir), so it is
+    refused."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    problems = []
+    for text in task:
+        try:
+            (override,) = OverridesParser.create().parse_overrides([text])
+        except Exception:
+            problems.append(Problem(repr(text)[:60], "not a valid override", where))
+            continue
+        if text.startswith("-") or override.is_hydra_override():
+            what = "a Hydra setting in the sweep's job overrides is not resumed"
+            problems.append(Problem(override.key_or_group or repr(text)[:60], what, where))
+    return problems
+
+
 MODE = "hydra.mode=MULTIRUN"  # Hydra adds it to a sweep's Hydra overrides itself
 
 

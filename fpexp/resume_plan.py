@@ -25,6 +25,7 @@ from fpexp.resume_hydra import (
     job_override_problems,
     original_cwd,
     original_order,
+    task_problems,
 )
 from fpexp.summary import Job, jobs_of
 from fpexp.sweep_plan import PLAN
@@ -160,10 +161,14 @@ def plan_resume(sweep_dir: Path, modules: Sequence[str] = ()) -> ResumePlan:
     if not sweep_dir.is_dir():
         raise _refuse(shown(sweep_dir), "is not a directory", "a sweep directory of fpexp -m")
     sweep_dir = sweep_dir.resolve()
+    if "${" in str(sweep_dir) or "\\" in str(sweep_dir):
+        what = "a path holding '${' or a backslash, which Hydra would read as an interpolation"
+        raise _refuse(shown(sweep_dir), what, "rename the sweep directory")
     jobs = read_plan(sweep_dir)
     task, hydra, cwd = read_master(sweep_dir)
     where = shown(sweep_dir / PLAN)
     problems = [p for overrides in jobs for p in job_override_problems(overrides, where, modules)]
+    problems += task_problems(task, shown(sweep_dir / MASTER))
     notes: list[str] = []
     run_in = original_cwd(cwd, notes)
     master = shown(sweep_dir / MASTER)

@@ -38,7 +38,7 @@ def fields(run: Run, flat: dict[str, Any] | None = None, cwd: Path | None = None
     if run.problem is None:
         row.update(record_fields(run.record) if flat is None else flat)
     if status in ("stale", "unreadable"):
-        row["note"] = run.status_note().split(": ", 1)[1]
+        row["note"] = run.status_note().partition(": ")[2] or status
     elif status == "failed" and (error := str(run.record.get("error") or "").strip()):
         row["note"] = error.splitlines()[0]
     return row

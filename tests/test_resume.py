@@ -337,3 +337,65 @@ def test_a_sigkilled_sweep_resumed_equals_an_uninterrupted_sweep(tmp_path):
     for n in range(12):
         assert record(killed / str(n))["outputs"] == record(whole / str(n))["outputs"], n
     assert summary(killed) == summary(whole)
+
+
+def _add_to_command_line(root: Path, *entries: str) -> None:
+    import yaml
+
+    master = yaml.safe_load((root / "multirun.yaml").read_text())
+    master["hydra"]["overrides"]["task"] += list(entries)
+    (root / "multirun.yaml").write_text(yaml.safe_dump(master))
+
+
+# Found by a hostile review: Hydra settings in the recorded command line left the jobs as
+# sweep.json says (the check passed) but ran: a callback truncated a completed job's outputs.
+@pytest.mark.parametrize(
+    "entries, key",
+    [
+        (
+            ["+hydra.callbacks.x._target_=builtins.open", "+hydra.callbacks.x._args_=[a,w]"],
+            "hydra.callbacks.x._target_",
+        ),
+        (["hydra.sweep.dir=elsewhere"], "hydra.sweep.dir"),
+        (["hydra/launcher=joblib"], "hydra/launcher"),
+    ],
+    ids=["callback", "sweep-dir", "launcher"],
+)
+def test_hydra_settings_in_the_recorded_command_line_are_refused(copy, entries, key):
+    _fail(copy / "1")
+    _add_to_command_line(copy, *entries)
+    before = files(copy)
+    done = resume(copy)
+    assert done.returncode == 2
+    assert f"fpexp: error: {key}: a Hydra setting in the sweep's job overrides is not resumed" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    assert files(copy) == before
+
+
+def test_a_sweep_path_hydra_would_interpolate_is_refused(finished, tmp_path):
+    odd = Path(shutil.copytree(finished, tmp_path / "sw ${oc.env:HOME}", symlinks=True))
+    _fail(odd / "1")
+    before = files(odd)
+    done = resume(odd)
+    assert done.returncode == 2
+    assert "which Hydra would read as an interpolation" in done.stderr
+    assert files(odd) == before
+
+
+def test_a_second_resume_of_the_same_sweep_is_refused_while_one_runs(copy):
+    import fcntl
+
+    _fail(copy / "1")
+    held = os.open(copy, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another resume holds it
+        done = resume(copy)
+    finally:
+        os.close(held)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("another fpexp resume of it is running")
+    assert record(copy / "1")["status"] == "failed"  # nothing moved or rerun
+    assert resume(copy).returncode == 0  # released: the next one runs
+    assert record(copy / "1")["status"] == "completed"

@@ -57,8 +57,37 @@ def describe(plan: ResumePlan) -> list[str]:
     return lines + plan.notes
 
 
+def _locked(sweep_dir: Path) -> int:
+    """An exclusive lock on the sweep directory itself (nothing written; released when the
+    process ends, however); a one-line ``UsageError`` while another resume of it holds it."""
+    import fcntl
+
+    from fpexp.errors import Problem, UsageError
+
+    try:
+        fd = os.open(sweep_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        what = f"cannot be locked ({err.strerror})"
+        raise UsageError([Problem(shown(sweep_dir), what)]) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        what = "another fpexp resume of it is running"
+        raise UsageError([Problem(shown(sweep_dir), what)]) from None
+    return fd
+
+
 def execute(plan: ResumePlan) -> int:
     """Rerun ``plan.todo`` through Hydra; the sweep's ``multirun.yaml`` is kept as it was."""
+    lock = _locked(plan.sweep_dir)
+    try:
+        return _rerun(plan)
+    finally:
+        os.close(lock)
+
+
+def _rerun(plan: ResumePlan) -> int:
     from fpexp import cli
     from fpexp.resume_launch import selective
 
