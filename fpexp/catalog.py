@@ -150,6 +150,8 @@ def _load_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError([Problem(shown(path), f"unreadable ({first})")]) from None
+    except RecursionError:
+        raise UsageError([Problem(shown(path), "unreadable (nested too deeply)")]) from None
 
 
 def load_run(path: Path) -> Run:

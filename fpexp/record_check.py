@@ -88,7 +88,12 @@ def read_record(run_dir: Path) -> tuple[dict[str, Any], str | None]:
         return {}, f"{RECORD} is not valid JSON ({err})"
     except OSError as err:
         return {}, f"{RECORD} cannot be read ({err.strerror or err})"
-    why = record_problem(data)
+    except RecursionError:
+        return {}, f"{RECORD} is nested too deeply to be a record"
+    try:
+        why = record_problem(data)
+    except RecursionError:
+        why = f"{RECORD} is nested too deeply to be a record"
     return (data, None) if why is None else ({}, why)
 
 

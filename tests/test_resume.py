@@ -399,3 +399,10 @@ def test_a_second_resume_of_the_same_sweep_is_refused_while_one_runs(copy):
     assert record(copy / "1")["status"] == "failed"  # nothing moved or rerun
     assert resume(copy).returncode == 0  # released: the next one runs
     assert record(copy / "1")["status"] == "completed"
+
+
+def test_a_multirun_yaml_nested_too_deeply_is_one_line(copy):
+    (copy / "multirun.yaml").write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    done = resume(copy, "--dry-run")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith("multirun.yaml: unreadable (nested too deeply)")

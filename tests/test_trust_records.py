@@ -804,3 +804,21 @@ def test_version(cwd):
 def test_cfg_job_still_runs_in_process(cwd):
     done = call_fpexp(["--cfg", "job", "seed=5"], cwd)
     assert done.returncode == 0 and "seed: 5" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["runs", "diff", "rerun"])
+def test_a_record_nested_too_deeply_is_one_line_not_a_traceback(tmp_path, command):
+    """Found by a hostile review: a run.json nested 100,000 deep was a RecursionError."""
+    run = tmp_path / "outputs" / "deep"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    args = {"runs": [str(tmp_path / "outputs")], "diff": [str(run), str(run)]}
+    done = call_fpexp([command, *args.get(command, [str(run)])], tmp_path)
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+    if command == "runs":
+        assert done.returncode == 0
+        assert "unreadable  run.json is nested too deeply to be a record" in done.stdout
+    else:
+        assert done.returncode == 2
+        assert "run.json is nested too deeply to be a record" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
