@@ -163,6 +163,15 @@ def load_run(path: Path) -> Run:
     return Run(path.resolve(), record, problem)
 
 
+def instant(started_at: str) -> float:
+    """``started_at`` as seconds since the epoch (its UTC offset applied: runs recorded under
+    other time zones order by when they started); -inf where it is not a time."""
+    try:
+        return datetime.fromisoformat(started_at).timestamp()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return float("-inf")
+
+
 def find_runs(root: Path = DEFAULT_ROOT) -> list[Run]:
     """All runs under ``root`` (single runs and sweep jobs), unreadable ones too, newest first."""
     runs = []
@@ -170,7 +179,7 @@ def find_runs(root: Path = DEFAULT_ROOT) -> list[Run]:
         dirnames[:] = [d for d in dirnames if d not in _SKIP]
         if RECORD in filenames:
             runs.append(load_run(Path(dirpath)))
-    return sorted(runs, key=lambda r: (r.started_at, str(r.path)), reverse=True)
+    return sorted(runs, key=lambda r: (instant(r.started_at), str(r.path)), reverse=True)
 
 
 def _newest(root: Path, n: int = 5) -> str:

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fpexp.catalog import Run, shown
+from fpexp.catalog import Run, instant, shown
 from fpexp.overrides import flatten
 from fpexp.run_query import check_keys, conditions, is_num, known_keys, sort_order
 
@@ -114,7 +114,9 @@ def pick(
             if all(c.holds(row) for c in late):
                 runs.append(run)
                 rows.append(row)
-    newest = sorted(range(len(rows)), key=lambda i: (rows[i]["started_at"], str(runs[i].path)))
+    newest = sorted(
+        range(len(rows)), key=lambda i: (instant(rows[i]["started_at"]), str(runs[i].path))
+    )
     kept = newest[::-1][:last]
     order = [kept[i] for i in sort_order([rows[i] for i in kept], sort, known)]
     return Listing([runs[i] for i in order], [rows[i] for i in order], known)

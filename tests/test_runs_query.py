@@ -497,3 +497,30 @@ def test_the_index_finds_the_runs_find_runs_finds(copied, monkeypatch):
     monkeypatch.chdir(root.parent)
     assert cold == warm == _unindexed(Path("o"))
     assert len(cold) == 9 and {Path(r["run"]).name for r in cold} >= {"linked", "bad"}
+
+
+def test_runs_recorded_under_other_time_zones_order_by_when_they_started(made, tmp_path):
+    """Found by a hostile review: started_at strings with different UTC offsets were compared
+    as text, so a later run recorded under New York time listed as the oldest (and @latest,
+    --last 1 missed it)."""
+    import shutil
+
+    root = tmp_path / "o"
+    one = made["ws"] / made["one"]
+    starts = {  # the same instant order as the names: ny started last
+        "utc": "2026-11-30T01:00:00.000000+00:00",
+        "ny": "2026-11-29T22:28:00.000000-05:00",  # 03:28 UTC
+        "tokyo": "2026-11-30T09:30:00.000000+09:00",  # 00:30 UTC
+    }
+    for name, start in starts.items():
+        run = Path(shutil.copytree(one, root / name))
+        rec = json.loads((run / "run.json").read_text())
+        rec["started_at"] = start
+        (run / "run.json").write_text(json.dumps(rec))
+    done = call_fpexp(["runs", "o", "--json"], tmp_path)
+    assert [Path(r["run"]).name for r in json.loads(done.stdout)] == ["ny", "utc", "tokyo"]
+    last = call_fpexp(["runs", "o", "--json", "--last", "1"], tmp_path)
+    assert [Path(r["run"]).name for r in json.loads(last.stdout)] == ["ny"]
+    from fpexp.catalog import find_runs
+
+    assert [r.path.name for r in find_runs(root)] == ["ny", "utc", "tokyo"]  # @latest, @-N
