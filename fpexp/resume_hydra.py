@@ -23,15 +23,25 @@ LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm", "slurm")
 _SCALARS = (type(None), bool, int, float, str)
 
 
-def _parse(text: str, where: str) -> tuple[Any, Problem | None]:
+def _parsed(text: str, where: str) -> tuple[Any, Problem | None]:
+    """Hydra's reading of one untrusted override, or the one-line problem it has."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import OverrideType
 
     try:
         (override,) = OverridesParser.create().parse_overrides([text])
     except Exception as err:  # any parse failure of untrusted text is one line
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return None, Problem(repr(text)[:60], f"not a valid override ({first[:80]})", where)
+    return override, None
+
+
+def _parse(text: str, where: str) -> tuple[Any, Problem | None]:
+    """A plain ``key=value`` override (no sweep, no ``+``/``~``), or its problem."""
+    from hydra.core.override_parser.types import OverrideType
+
+    override, problem = _parsed(text, where)
+    if override is None:
+        return None, problem
     if override.type != OverrideType.CHANGE or override.is_sweep_override():
         return None, Problem(override.key_or_group, "not a plain key=value override", where)
     return override, None
@@ -140,19 +150,15 @@ def task_problems(task: list[str], where: str) -> list[Problem]:
     keys: a Hydra setting or a flag there does not change the jobs (``sweep.json`` is checked
     against them) but would run (a callback's ``_target_``, another sweep dir), so it is
     refused."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    problems = []
+    problems: list[Problem | None] = []
     for text in task:
-        try:
-            (override,) = OverridesParser.create().parse_overrides([text])
-        except Exception:
-            problems.append(Problem(repr(text)[:60], "not a valid override", where))
-            continue
-        if text.startswith("-") or override.is_hydra_override():
+        override, problem = _parsed(text, where)
+        if override is None:
+            problems.append(problem)
+        elif text.startswith("-") or override.is_hydra_override():
             what = "a Hydra setting in the sweep's job overrides is not resumed"
             problems.append(Problem(override.key_or_group or repr(text)[:60], what, where))
-    return problems
+    return [p for p in problems if p is not None]
 
 
 MODE = "hydra.mode=MULTIRUN"  # Hydra adds it to a sweep's Hydra overrides itself
