@@ -390,3 +390,27 @@ def test_threads_entering_and_leaving_at_once_leave_hydra_as_it_was():
             t.join()
         assert not hydra_speedups.active()
         assert ConfigLoaderImpl.__dict__["load_configuration"] is original
+
+
+def test_the_apis_next_call_is_served_by_the_memo(tmp_path, memo, counted, capsys):
+    """Each API call gets the ConfigStore it found, so fpexp's nodes are stored again per call:
+    the same node objects each time (``store._store_made_once``), else the memo, which checks
+    ConfigStore nodes by identity, would never serve a notebook's or a test's next run."""
+    import fpexp
+
+    repo = ConfigStore.instance().repo
+    held = _groups_copied(repo)
+    runs = [fpexp.run("model.hidden=[3]", root=tmp_path) for _ in range(2)]
+    assert counted == ["config", "config"]  # a key is kept from its second composition on
+    third = fpexp.run("model.hidden=[5]", root=tmp_path)
+    assert counted == ["config", "config"]  # the third is the memo's
+    assert third.config["model"]["hidden"] == [5] and runs[0].config["model"]["hidden"] == [3]
+    fresh = fpexp.run("task=multiclass", root=tmp_path)  # another group choice: composed
+    assert counted == ["config", "config", "config"]
+    assert fresh.config["task"]["kind"] == "multiclass"
+    assert ConfigStore.instance().repo is repo  # the caller's store, as it was
+    assert _groups_copied(repo) == held
+
+
+def _groups_copied(repo: dict) -> dict:
+    return {k: _groups_copied(v) if isinstance(v, dict) else v for k, v in repo.items()}
