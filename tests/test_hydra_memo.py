@@ -396,8 +396,9 @@ def test_the_apis_next_call_is_served_by_the_memo(tmp_path, memo, counted, capsy
     """Each API call gets the ConfigStore it found, so fpexp's nodes are stored again per call:
     the same node objects each time (``store._store_made_once``), else the memo, which checks
     ConfigStore nodes by identity, would never serve a notebook's or a test's next run."""
-    import fpexp
     from hydra.core.plugins import Plugins
+
+    import fpexp
 
     Plugins.instance()  # its scan stores the plugins' nodes, once a process (hydra_state)
     repo = ConfigStore.instance().repo
