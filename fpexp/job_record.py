@@ -131,3 +131,17 @@ def read_job(job_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
         if rec.get(key) is None:
             rec[key] = type(empty)()
     return rec, None
+
+
+def not_this_job(rec: dict[str, Any], num: int, planned: list[str]) -> str | None:
+    """Why a job directory's record is another job's run (a directory moved or swapped), or
+    None: its values would otherwise be listed under this job's overrides."""
+    command = rec.get("command")
+    command = command if isinstance(command, dict) else {}
+    recorded, overrides = command.get("job_num"), command.get("overrides")
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded != num:
+        return f"its run.json records job {recorded}'s run, not job {num}'s"
+    if planned and isinstance(overrides, list) and overrides != planned:
+        shown = " ".join(str(o) for o in overrides)[:120]
+        return f"its run.json records other overrides than job {num}'s plan ({shown})"
+    return None

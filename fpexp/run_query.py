@@ -3,7 +3,9 @@
 An expression is ``KEY OP VALUE`` with OP one of ``= != < <= > >= ~`` (``~``: a glob, as
 ``fnmatch``). VALUE is typed: a JSON value (``8``, ``0.5``, ``null``, ``true``, ``"text"``), a
 YAML list or mapping (``[8, 8]``, as Hydra writes one), else plain text. A key missing from a run
-is ``null`` there. Pure functions over dicts: no files, no printing.
+is ``null`` there. Times (``started_at``, alias ``when``; ``ended_at``) compare as instants: a
+record's UTC offset applied, a VALUE without one taken in this machine's time zone. Pure
+functions over dicts: no files, no printing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import chain
 from typing import Any
 
@@ -22,7 +25,9 @@ from fpexp.errors import Problem, UsageError
 OPS = ("=", "!=", "<", "<=", ">", ">=", "~")
 FORM = f"KEY OP VALUE with OP one of {' '.join(OPS)}"
 _EXPR = re.compile(r"^\s*([A-Za-z_][^\s=!<>~]*)\s*(!=|<=|>=|=|<|>|~)\s*(.*?)\s*$")
-_MISSING = object()
+ALIASES = {"when": "started_at"}  # a column's name in a table -> its key
+TIMES = ("started_at", "ended_at")
+TIME_FORM = "an ISO 8601 time such as 2026-11-29 23:59 or 2026-11-29T23:59:00+01:00"
 
 
 def is_num(value: Any) -> bool:
@@ -92,7 +97,18 @@ class Condition:
 
     def holds(self, fields: dict[str, Any]) -> bool:
         """Whether a run's fields satisfy it (a missing key is null)."""
-        return _TESTS[self.op](fields.get(self.key), self.value, self.text)
+        field = fields.get(self.key)
+        if self.key in TIMES and self.op != "~":
+            field = _instant(field)
+        return _TESTS[self.op](field, self.value, self.text)
+
+
+def _instant(value: Any) -> float | None:
+    """A time as seconds since the epoch (naive: this machine's time zone), else None."""
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def parse(expr: str) -> Condition:
@@ -101,12 +117,15 @@ def parse(expr: str) -> Condition:
     if match is None:
         raise UsageError([Problem("--where", f"{expr!r} is not an expression", FORM)])
     key, op, text = match.groups()
+    key = ALIASES.get(key, key)
     if not text:
         raise UsageError([Problem("--where", f"{expr!r} has no value after {op}", FORM)])
     if text[0] in "=<>~" or (op == "=" and text[0] == "!"):
         what = f"{expr!r}: {op}{text[0]} is not an operator"
         raise UsageError([Problem("--where", what, FORM)])
     value = typed(text)
+    if key in TIMES and op != "~" and (value := _instant(text)) is None:
+        raise UsageError([Problem("--where", f"{expr!r}: {text!r} is not a time", TIME_FORM)])
     if op in ("<", "<=", ">", ">=") and not (is_num(value) or isinstance(value, str)):
         what = f"{expr!r}: {op} compares numbers or text, not {json.dumps(value)}"
         raise UsageError([Problem("--where", what, FORM)])
@@ -157,12 +176,14 @@ def sort_order(
     if not sort:
         return indices
     descending, key = sort.startswith("-"), sort.removeprefix("-")
+    key = ALIASES.get(key, key)
     known = known_keys(rows) if known is None else known
     if known:
         check_keys("--sort", [key], known)
-    present = [i for i in indices if rows[i].get(key) is not None]
-    missing = [i for i in indices if rows[i].get(key) is None]
-    present.sort(key=lambda i: _sort_key(rows[i][key], descending), reverse=descending)
+    value = (lambda row: _instant(row.get(key))) if key in TIMES else (lambda row: row.get(key))
+    present = [i for i in indices if value(rows[i]) is not None]
+    missing = [i for i in indices if value(rows[i]) is None]
+    present.sort(key=lambda i: _sort_key(value(rows[i]), descending), reverse=descending)
     return present + missing
 
 

@@ -19,12 +19,11 @@ from typing import Any
 
 from fpexp.catalog import Run, instant, shown
 from fpexp.overrides import flatten
-from fpexp.run_query import check_keys, conditions, is_num, known_keys, sort_order
+from fpexp.run_query import ALIASES, check_keys, conditions, is_num, known_keys, sort_order
 
 FIXED = ("started_at", "run", "status")
 LIVE = (*FIXED, "note")  # fields read from the run directory as it is now, not its record
-HEADERS = {"started_at": "when"}  # a column's name in a table, where it is not its key
-ALIASES = {v: k for k, v in HEADERS.items()}
+HEADERS = {v: k for k, v in ALIASES.items()}  # a column's name in a table, where not its key
 Entry = tuple[Callable[[], Run], "dict[str, Any] | None"]  # a run on demand, its record fields
 _LOCATIONS = ("hydra.", "run_dir")  # where a run was written: never "what differs"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fpexp.atomic import write_text
-from fpexp.job_record import read_job
+from fpexp.job_record import not_this_job, read_job
 from fpexp.layer_types import last_hidden_index
 from fpexp.overrides import flatten, refined
 
@@ -59,6 +59,8 @@ def _job(num: int, path: Path, overrides: list[str]) -> Job:
         if why == "no run.json":
             return Job(num, path, overrides, None, "failed", "the job stopped before run.json")
         return Job(num, path, overrides, None, "unreadable", why or "")
+    if (other := not_this_job(rec, num, overrides)) is not None:
+        return Job(num, path, overrides, None, "unreadable", other)
     if rec["status"] == "running":
         return Job(num, path, overrides, rec, "stale", STALE_ERROR)
     return Job(num, path, overrides, rec, rec["status"], rec.get("error") or "")

@@ -115,6 +115,35 @@ def test_dry_run_says_what_it_would_rerun_and_changes_nothing(copy):
     assert files(copy) == before
 
 
+@pytest.mark.parametrize("swap", ["directories", "overrides"])
+def test_a_job_directory_holding_another_jobs_run_is_rerun_not_believed(finished, copy, swap):
+    """Two job directories swapped (or a record naming other overrides): their values would be
+    listed under the other job's overrides and resume would keep them as completed."""
+    if swap == "directories":
+        (copy / "1").rename(copy / "x")
+        (copy / "2").rename(copy / "1")
+        (copy / "x").rename(copy / "2")
+        why = {1: "job 2's run, not job 1's", 2: "job 1's run, not job 2's"}
+    else:
+        for n, hidden in ((1, "[7]"), (2, "[8]")):
+            rec = record(copy / str(n))
+            rec["command"]["overrides"] = [f"model.hidden={hidden}", "data=animals"]
+            (copy / str(n) / "run.json").write_text(json.dumps(rec))
+        why = {n: f"other overrides than job {n}'s plan" for n in (1, 2)}
+    done = resume(copy, cwd=finished.parent)
+    assert done.returncode == 0, done.stderr
+    for n, hidden in ((1, "[2]"), (2, "[3]")):
+        assert (
+            f"job {n} (model.hidden={hidden} data=animals): unreadable: its run.json records"
+            in (done.stdout)
+        )
+        assert why[n] in done.stdout
+        new, old = record(copy / str(n)), record(finished / str(n))
+        assert new["outputs"] == old["outputs"] and new["command"]["job_num"] == n
+    assert len(list((copy / ".resumed").iterdir())) == 2  # both kept aside, nothing lost
+    assert summary(copy) == summary(finished)
+
+
 def test_nothing_to_resume_says_so_and_touches_nothing(copy):
     before = files(copy)
     done = resume(copy)

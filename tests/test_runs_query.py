@@ -499,7 +499,7 @@ def test_the_index_finds_the_runs_find_runs_finds(copied, monkeypatch):
     assert len(cold) == 9 and {Path(r["run"]).name for r in cold} >= {"linked", "bad"}
 
 
-def test_runs_recorded_under_other_time_zones_order_by_when_they_started(made, tmp_path):
+def test_runs_recorded_under_other_time_zones_order_and_select_by_when_they_started(made, tmp_path):
     """Found by a hostile review: started_at strings with different UTC offsets were compared
     as text, so a later run recorded under New York time listed as the oldest (and @latest,
     --last 1 missed it)."""
@@ -524,3 +524,20 @@ def test_runs_recorded_under_other_time_zones_order_by_when_they_started(made, t
     from fpexp.catalog import find_runs
 
     assert [r.path.name for r in find_runs(root)] == ["ny", "utc", "tokyo"]  # @latest, @-N
+    for sort, order in (("started_at", "tokyo utc ny"), ("-when", "ny utc tokyo")):
+        done = call_fpexp(["runs", "o", "--json", "--sort", sort], tmp_path)
+        assert " ".join(Path(r["run"]).name for r in json.loads(done.stdout)) == order, sort
+    for where, names in (
+        ("when>=2026-11-30T01:00:00+00:00", {"ny", "utc"}),  # 03:28 UTC and 01:00 UTC
+        ("started_at<2026-11-30T01:00+00:00", {"tokyo"}),
+        ("when=2026-11-30T03:28:00Z", {"ny"}),  # the same instant, written in UTC
+        ("started_at~2026-11-29T*", {"ny"}),  # a glob matches the recorded text
+    ):
+        done = call_fpexp(["runs", "o", "--json", "--where", where], tmp_path)
+        assert {Path(r["run"]).name for r in json.loads(done.stdout)} == names, where
+    done = call_fpexp(["runs", "o", "--where", "when>=yesterday"], tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "fpexp: error: --where: 'when>=yesterday': 'yesterday' is not a time (an ISO 8601 time"
+        " such as 2026-11-29 23:59 or 2026-11-29T23:59:00+01:00)\n",
+    )

@@ -39,7 +39,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _where_help() -> str:
-    return f"only runs where {FORM} (~ is a glob); repeated: all must hold".replace("%", "%%")
+    return (
+        f"only runs where {FORM} (~ is a glob; times such as when>=2026-11-29 compare as"
+        " instants, in this time zone unless given an offset); repeated: all must hold"
+    ).replace("%", "%%")
 
 
 def _count(text: str) -> int:
