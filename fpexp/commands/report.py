@@ -6,6 +6,7 @@ each run's config and record."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from fpexp import run_table
@@ -92,8 +93,9 @@ def main(argv: list[str]) -> int:
     try:
         with atomic_path(out) as tmp:
             tmp.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise UsageError([Problem("--output", f"{args.output}: {err.strerror or err}")]) from None
+    except OSError as err:  # a fault (a full disk), not bad input: exit 1, nothing left
+        print(f"fpexp: error: --output: {args.output}: {err.strerror or err}", file=sys.stderr)
+        return 1
     size = len(text.encode()) / 1024
     swept = ", ".join(report.swept) or "none"
     print(
