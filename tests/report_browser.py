@@ -110,15 +110,19 @@ class Browser:
     def evaluate(self, expression: str) -> Any:
         """The value of a JS expression in the page (an exception in it fails the test)."""
         done = self.send(
-            "Runtime.evaluate", self.session, expression=expression, returnByValue=True
+            "Runtime.evaluate",
+            self.session,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
         )
         if "exceptionDetails" in done:
             raise AssertionError(f"{expression}: {done['exceptionDetails']}")
         return done["result"].get("value")
 
-    def screenshot(self, width: int = 1280) -> bytes:
-        """The whole page as PNG, ``width`` pixels wide."""
-        height = self.evaluate("document.documentElement.scrollHeight")
+    def screenshot(self, width: int = 1280, height: int | None = None) -> bytes:
+        """The page as PNG, ``width`` pixels wide: its top ``height`` pixels, or all of it."""
+        height = height or self.evaluate("document.documentElement.scrollHeight")
         self.send(
             "Emulation.setDeviceMetricsOverride",
             self.session,

@@ -126,6 +126,17 @@ def _hostile_copy(made, tmp_path: Path) -> Path:
     return copy
 
 
+def test_an_unreadable_run_is_listed_with_why_and_left_out_of_the_plots(made, tmp_path):
+    shutil.copytree(made["a"], tmp_path / "sweep")
+    (tmp_path / "sweep" / "9").mkdir()
+    (tmp_path / "sweep" / "9" / "run.json").write_text("{not json")
+    report = _report(tmp_path / "sweep")
+    assert [r["status"] for r in report.rows].count("unreadable") == 1
+    assert report.plots == _report(made["a"]).plots
+    html = page(report, "0")
+    assert "unreadable: run.json is not valid JSON (Expecting" in html and html.count("<tr class=") == 7
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -259,6 +270,11 @@ def test_the_page_in_headless_chromium(made, tmp_path):
         assert js(f"{views}.length") == 1
         assert js(f"{views}[0].dataset.run") == js("document.getElementById('layer-run').value")
         assert js(f"{views}[0].querySelectorAll('path.line').length") == 5
+        link = "document.querySelector('#runs tbody a')"
+        target = js(f"{link}.getAttribute('href')")
+        js(f"{link}.click()")  # the run's record opens
+        wait = "new Promise(done => setTimeout(() => done(document.querySelector('{}').open), 100))"
+        assert js(wait.format(target)) is True
         js("document.getElementById('filter').value = ''; "
            "document.getElementById('filter').dispatchEvent(new Event('input'))")  # fmt: skip
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)

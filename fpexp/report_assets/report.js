@@ -13,8 +13,6 @@
   }
 
   function compare(a, b) {
-    const aEmpty = a === "", bEmpty = b === "";
-    if (aEmpty || bEmpty) return aEmpty - bEmpty;
     if (typeof a === "number" && typeof b === "number") return a - b;
     if (typeof a === "number") return -1;
     if (typeof b === "number") return 1;
@@ -51,6 +49,14 @@
   }
   filter.addEventListener("input", applyFilter);
   applyFilter();
+
+  // a link to a run's record opens it
+  const openTarget = function () {
+    const target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  };
+  window.addEventListener("hashchange", openTarget);
+  openTarget();
 
   const pick = document.getElementById("layer-run");
   if (pick) {
