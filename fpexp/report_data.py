@@ -46,13 +46,15 @@ class Plot:
 
 @dataclass(frozen=True)
 class Report:
-    """The runs picked, the table's columns and rows, the swept keys and the plots."""
+    """The runs picked, the table's columns and rows, the swept keys, the plots, and the stats
+    left out of them because every completed run has the same value (``constant``)."""
 
     runs: list[Run]
     columns: list[str]
     rows: list[dict[str, Any]]
     swept: list[str]
     plots: list[Plot]
+    constant: dict[str, float]
 
 
 def build(listing: run_table.Listing) -> Report:
@@ -63,8 +65,10 @@ def build(listing: run_table.Listing) -> Report:
         c for c in columns if c not in (*run_table.FIXED, "note") and not c.startswith("metrics.")
     ]
     swept = swept_keys(differ, done)
-    plots = [p for key in swept for p in key_plots(key, swept, done)]
-    return Report(listing.runs, columns, listing.rows, swept, plots)
+    values = {s: {_value(r.get(s)) for r in done} for s in stats(done)}
+    constant = {s: v.pop() for s, v in values.items() if len(v) == 1 and None not in v}
+    plots = [p for key in swept for p in key_plots(key, swept, done) if p.stat not in constant]
+    return Report(listing.runs, columns, listing.rows, swept, plots, constant)
 
 
 def swept_keys(differ: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -127,6 +127,9 @@ def plots_section(report: Report) -> str:
     if not report.plots:
         why = "the completed runs differ in no config key" if report.rows else "no runs"
         parts.append(f"<p>Nothing to plot: {why}.</p>")
+    if report.constant and report.swept:
+        same = ", ".join(f"{k} = {v:.6g}" for k, v in report.constant.items())
+        parts.append(f'<p class="constant">The same in every completed run: {escape(same)}.</p>')
     for key in report.swept:
         plots = [p for p in report.plots if p.key == key]
         if not plots:

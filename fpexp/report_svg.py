@@ -16,7 +16,7 @@ def escape(text: str) -> str:
     return _escape(printable(text), quote=True)
 
 
-WIDTH, HEIGHT = 340, 230
+WIDTH, HEIGHT = 300, 230
 LEFT, RIGHT, TOP, BOTTOM = 62, 12, 24, 58
 COLORS = (
     "#1f77b4",
