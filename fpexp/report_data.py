@@ -65,8 +65,11 @@ def build(listing: run_table.Listing) -> Report:
         c for c in columns if c not in (*run_table.FIXED, "note") and not c.startswith("metrics.")
     ]
     swept = swept_keys(differ, done)
-    values = {s: {_value(r.get(s)) for r in done} for s in stats(done)}
-    constant = {s: v.pop() for s, v in values.items() if len(v) == 1 and None not in v}
+    constant: dict[str, float] = {}
+    for stat in stats(done):
+        seen = {_value(r.get(stat)) for r in done}
+        if len(seen) == 1 and (only := seen.pop()) is not None:
+            constant[stat] = only
     plots = [p for key in swept for p in key_plots(key, swept, done) if p.stat not in constant]
     return Report(listing.runs, columns, listing.rows, swept, plots, constant)
 
