@@ -203,11 +203,14 @@ def test_bad_input_is_one_line_and_no_file(made, args, line):
     assert done.stdout == "" and not (made["ws"] / "r.html").exists()
 
 
-def test_a_failed_write_keeps_the_old_file_and_leaves_no_other(made, monkeypatch):
+@pytest.mark.parametrize("before", ["old", None])
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_other(made, monkeypatch, before):
     import fpexp.atomic
 
     old = made["ws"] / "old.html"
-    old.write_text("old")
+    old.unlink(missing_ok=True)
+    if before is not None:
+        old.write_text(before)
 
     def full(tmp, path):
         raise OSError(28, "No space left on device")
@@ -216,7 +219,8 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_other(made, monkeypatch
     done = call_fpexp(["report", "o", "-o", "old.html"], made["ws"])
     assert done.returncode == 1, done.stderr
     assert done.stderr == "fpexp: error: --output: old.html: No space left on device\n"
-    assert old.read_text() == "old" and not list(made["ws"].glob(".old.html*"))
+    assert (old.read_text() if old.exists() else None) == before
+    assert not list(made["ws"].glob(".old.html*"))
 
 
 def test_writes_the_page_and_says_what_it_holds(made):

@@ -1,7 +1,8 @@
-"""``fpexp report [REF|SWEEP_DIR]... -o report.html``: one self-contained HTML file (opens
-offline, nothing fetched) with the runs' comparison table (sortable, filterable), every metric
-and output statistic plotted against each swept key, per-layer statistics of a chosen run, and
-each run's config and record."""
+"""``fpexp report REF... -o FILE``: the runs as one self-contained HTML page, for a browser.
+
+The page opens offline (nothing is fetched): the runs' comparison table (sortable, filterable),
+every metric and output statistic plotted against each swept key, per-layer statistics of a
+chosen run, and each run's config and record."""
 
 from __future__ import annotations
 
@@ -34,7 +35,11 @@ def parser() -> argparse.ArgumentParser:
             "%", "%%"
         ),
     )
-    p.add_argument("--root", default=str(DEFAULT_ROOT), help="where @ references look (./outputs)")
+    p.add_argument(
+        "--root",
+        default=str(DEFAULT_ROOT),
+        help="where @ references look; without REF, every run under it (./outputs)",
+    )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
     return p
 
