@@ -32,12 +32,14 @@ class Series:
 @dataclass(frozen=True)
 class Plot:
     """One chart: ``stat`` against ``key``; ``ticks`` name the categories of a categorical key
-    (empty for a numeric one); one series per value of the other swept keys."""
+    (empty for a numeric one); one series per value of the other swept keys; ``span``: the
+    y range the values can take, where known (a fraction: 0 to 1)."""
 
     key: str
     stat: str
     ticks: tuple[str, ...]
     series: tuple[Series, ...]
+    span: tuple[float, float] | None = None
 
     @property
     def numeric(self) -> bool:
@@ -164,5 +166,5 @@ def layer_plots(layers: Sequence[dict[str, Any]]) -> list[Plot]:
 
     return [
         Plot("layer", "output statistics", ticks, tuple(line(s) for s in LAYER_STATS)),
-        Plot("layer", "fraction of zeros", ticks, (line("zero_fraction"),)),
+        Plot("layer", "fraction of zeros", ticks, (line("zero_fraction"),), (0.0, 1.0)),
     ]

@@ -79,7 +79,7 @@ class Axes:
             self.x0, self.x1 = _span([math.log2(x) for x in xs] if self.log else xs)
         else:
             self.x0, self.x1 = -0.5, len(plot.ticks) - 0.5
-        self.y0, self.y1 = _span(ys)
+        self.y0, self.y1 = _span([*ys, *(plot.span or ())])
 
     def px(self, x: float) -> float:
         x = math.log2(x) if self.log else x

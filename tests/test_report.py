@@ -57,6 +57,7 @@ def test_the_table_is_the_runs_table_of_the_chosen_runs(made):
     html = page(report, "0")
     assert html.count("<tr class=") == 10
     assert html.count('<details id="record-') == 10
+    assert len(_report(made["a"], f"{made['a']}:0", made["a"] / "1").rows) == 6  # each once
     only_b = _report(made["a"], made["b"], where=("model.activation=tanh",))
     assert len(only_b.rows) == 2 and {r["model.activation"] for r in only_b.rows} == {"tanh"}
 
@@ -82,6 +83,22 @@ def test_each_stat_is_plotted_against_each_swept_key(made):
         "model.hidden=[16]",
     ]
     assert list(seed.series[2].points) == [(s, by[(16,), s]["metrics"]["bce"]) for s in (1, 2)]
+
+
+def test_layer_charts_hold_each_runs_layers_csv(made):
+    import csv
+
+    from fpexp.report_data import layer_plots, layer_rows
+
+    for run in _report(made["b"]).runs[:2]:
+        with open(run.path / "layers.csv", newline="") as fh:
+            table = list(csv.DictReader(fh))
+        stats, zeros = layer_plots(layer_rows(run))
+        assert stats.ticks == tuple(f"{r['index']} {r['type']}" for r in table)
+        for series in stats.series:
+            want = [(float(i), float(r[series.label])) for i, r in enumerate(table)]
+            assert list(series.points) == want, series.label  # the same floats
+        assert [y for _, y in zeros.series[0].points] == [float(r["zero_fraction"]) for r in table]
 
 
 ROWS = [
@@ -179,6 +196,7 @@ def test_hostile_record_values_are_text_never_markup(made, tmp_path):
             "fpexp: error: @-9: there are only 0 runs (no runs under outputs)",
         ),
         (["empty"], "empty: no runs under it (a run or sweep directory)"),
+        (["--root", "nowhere"], "nowhere: no such directory (name runs or sweep dirs)"),
         (["o", "--where", "seed=99"], "--where: none of the 10 runs match (seed=99)"),
         (
             ["o", "--where", "sede=1"],
