@@ -56,7 +56,7 @@ class Browser:
         self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)[
             "sessionId"
         ]
-        for domain in ("Runtime", "Log", "Page"):
+        for domain in ("Runtime", "Log", "Page", "Network"):
             self.send(f"{domain}.enable", self.session)
 
     def __enter__(self) -> Browser:
@@ -133,6 +133,11 @@ class Browser:
         )
         shot = self.send("Page.captureScreenshot", self.session, format="png")
         return base64.b64decode(shot["data"])
+
+    def requests(self) -> list[str]:
+        """The URL of every request the page made so far (data: URLs too)."""
+        sent = [e["params"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+        return [p["request"]["url"] for p in sent]
 
     def errors(self) -> list[str]:
         """Uncaught exceptions, console errors and warnings, and browser log errors so far."""

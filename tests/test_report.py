@@ -305,3 +305,4 @@ def test_the_page_in_headless_chromium(made, tmp_path):
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
         ARTIFACT.write_bytes(browser.screenshot())
         assert browser.errors() == []
+        assert browser.requests() == [(tmp_path / "r.html").as_uri()]  # nothing else fetched
