@@ -37,6 +37,10 @@ def script_json(value: Any) -> str:
     return text
 
 
+def runs_text(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
@@ -56,10 +60,10 @@ def page(report: Report, version: str) -> str:
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">',
-            f"<title>fpexp report: {n} runs</title>",
+            f"<title>fpexp report: {runs_text(n)}</title>",
             f"<style>{css}</style></head><body>",
             "<header><h1>fpexp report</h1>",
-            f'<p class="meta">{n} runs; swept: {escape(swept)}; written {escape(when)} by '
+            f'<p class="meta">{runs_text(n)}; swept: {escape(swept)}; written {escape(when)} by '
             f"fpexp {escape(version)}</p>",
             '<nav><a href="#table">runs</a><a href="#plots">plots</a>'
             '<a href="#layers">layers</a><a href="#records">records</a></nav></header>',

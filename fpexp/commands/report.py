@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     from fpexp.atomic import atomic_path
     from fpexp.catalog import shown
     from fpexp.report_data import build
-    from fpexp.report_html import page
+    from fpexp.report_html import page, runs_text
 
     args = parser().parse_args(argv)
     out = Path(args.output)
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
     size = len(text.encode()) / 1024
     swept = ", ".join(report.swept) or "none"
     print(
-        f"wrote {shown(out)} ({size:.0f} KiB): {len(listing.rows)} runs, swept: {swept}, "
+        f"wrote {shown(out)} ({size:.0f} KiB): {runs_text(len(listing.rows))}, swept: {swept}, "
         f"{len(report.plots)} plots"
     )
     return 0
