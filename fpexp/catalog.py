@@ -22,7 +22,10 @@ from fpexp.record_check import read_record
 from fpexp.user_files import file_problem
 
 DEFAULT_ROOT = Path("outputs")
-_SKIP = {".hydra", ".submitit"}
+ASIDE = ".resumed"  # where ``fpexp resume`` keeps a sweep's old, incomplete job directories
+# Not searched for runs: Hydra's and submitit's files of a run, and job directories set aside
+# (``fpexp runs SWEEP/.resumed`` lists those)
+NOT_RUNS = frozenset({".hydra", ".submitit", ASIDE})
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def find_runs(root: Path = DEFAULT_ROOT) -> list[Run]:
     """All runs under ``root`` (single runs and sweep jobs), unreadable ones too, newest first."""
     runs = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP]
+        dirnames[:] = [d for d in dirnames if d not in NOT_RUNS]
         if RECORD in filenames:
             runs.append(load_run(Path(dirpath)))
     return sorted(runs, key=lambda r: (instant(r.started_at), str(r.path)), reverse=True)

@@ -70,6 +70,14 @@ def _hydra_problem(key: str, value: Any) -> str | None:
     return "not resumed from a sweep record"
 
 
+# Launcher settings that name a place to write (submitit's job files, joblib's memmaps)
+PLACES = ("submitit_folder", "temp_folder")
+
+
+def _inside(path: Path, sweep_dir: Path) -> bool:
+    return path.resolve().is_relative_to(sweep_dir)
+
+
 def _dir_override(sweep_dir: Path) -> str:
     """``hydra.sweep.dir=PATH``, quoted only where Hydra's grammar needs it (as a user types)."""
     from fpexp.overrides import render
@@ -102,6 +110,9 @@ def hydra_overrides(
             has_dir = True
         elif (why := _hydra_problem(key, value)) is not None:
             problems.append(Problem(key, why, allowed))
+        elif key.rpartition(".")[2] in PLACES and not _inside(cwd / str(value), sweep_dir):
+            what = f"{value!r} is outside the sweep directory: a resume writes only there"
+            problems.append(Problem(key, what, f"{where}: a place inside {sweep_dir}"))
         else:
             kept.append(text)
     if not has_dir:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from fpexp.catalog import _load_yaml, shown
+from fpexp.catalog import ASIDE, _load_yaml, shown
 from fpexp.errors import Problem, UsageError
 from fpexp.resume_hydra import (
     hydra_overrides,
@@ -31,7 +31,6 @@ from fpexp.summary import Job, jobs_of
 from fpexp.sweep_plan import PLAN
 
 MASTER = "multirun.yaml"
-ASIDE = ".resumed"  # where an incomplete job's old directory is moved
 SWEEP_MADE = "the sweep.json that fpexp -m writes (Hydra's basic sweeper, default subdir)"
 
 

@@ -19,28 +19,36 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fpexp.catalog import Run, find_runs, load_run
+from fpexp.catalog import NOT_RUNS, Run, find_runs, load_run
 from fpexp.record import RECORD
 from fpexp.run_table import Entry, entries, record_fields, same_run
 
 INDEX = ".fpexp-index.sqlite"
 _SCHEMA = 4
-_SKIP = {".hydra", ".submitit"}  # as fpexp.catalog.find_runs
 _KEEP = ("status", "started_at", "error", "process", "outputs")  # what a run's status reads
 _Key = tuple[int, int, int]
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def indexed_runs(root: Path) -> list[Entry]:
     """The runs ``find_runs(root)`` finds (in no particular order), as ``run_table.pick``
     takes them: through the index when it can be used, each with its record fields."""
     root = Path(root)
-    if not root.is_dir() or (root / RECORD).exists() or (root / "multirun.yaml").exists():
-        return entries(find_runs(root))  # a run or a sweep directory: nothing written there
+    if not root.is_dir() or _in_a_run_or_sweep(root):
+        return entries(find_runs(root))  # nothing written into a run or sweep directory
     try:
         with _open(root) as db:
             return _refresh(db, root)
     except (sqlite3.Error, OSError):
         return entries(find_runs(root))
+
+
+def _in_a_run_or_sweep(root: Path) -> bool:
+    """Whether ``root`` is, or is inside, a run or sweep directory (``SWEEP/0/.hydra``)."""
+    return any(
+        (d / RECORD).exists() or (d / "multirun.yaml").exists()
+        for d in (root, *root.resolve().parents)
+    )
 
 
 class _open:
@@ -53,7 +61,9 @@ class _open:
     def __enter__(self) -> sqlite3.Connection:
         try:
             self.db = self._usable()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as err:
+            if getattr(err, "sqlite_errorcode", None) in _BUSY:
+                raise  # another listing holds it: list without it, and keep it
             self.path.unlink(missing_ok=True)  # corrupt or foreign: rebuilt from the runs
             self.db = self._usable()
         return self.db
@@ -164,7 +174,7 @@ def _run_dirs(root: Path) -> Iterator[tuple[str, _Key | None]]:
                     is_dir = entry.is_dir()
                     if entry.name == RECORD and not is_dir:
                         record = entry
-                    elif is_dir and entry.name not in _SKIP and not entry.is_symlink():
+                    elif is_dir and entry.name not in NOT_RUNS and not entry.is_symlink():
                         stack.append(entry.path)
                 except OSError:
                     continue

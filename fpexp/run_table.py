@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fpexp.catalog import Run, instant, shown
+from fpexp.errors import Problem, UsageError
 from fpexp.overrides import flatten
 from fpexp.run_query import ALIASES, check_keys, conditions, is_num, known_keys, sort_order
 
@@ -158,6 +159,8 @@ def chosen(text: str, known: Sequence[str]) -> list[str]:
     """``--columns K,...`` as keys (``when`` is ``started_at``); keys not ``known`` are
     errors."""
     keys = [ALIASES.get(k.strip(), k.strip()) for k in text.split(",") if k.strip()]
+    if not keys:
+        raise UsageError([Problem("--columns", f"{text!r} names no key", "K,... of listed keys")])
     if known:
         check_keys("--columns", keys, known)
     return keys

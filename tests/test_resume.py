@@ -142,6 +142,10 @@ def test_a_job_directory_holding_another_jobs_run_is_rerun_not_believed(finished
         assert new["outputs"] == old["outputs"] and new["command"]["job_num"] == n
     assert len(list((copy / ".resumed").iterdir())) == 2  # both kept aside, nothing lost
     assert summary(copy) == summary(finished)
+    listed = call_fpexp(["runs", str(copy), "--json"], copy.parent)
+    assert sorted(Path(r["run"]).name for r in json.loads(listed.stdout)) == ["0", "1", "2", "3"]
+    aside = call_fpexp(["runs", str(copy / ".resumed"), "--json"], copy.parent)
+    assert len(json.loads(aside.stdout)) == 2  # listed where they were put
 
 
 def test_nothing_to_resume_says_so_and_touches_nothing(copy):
@@ -244,6 +248,13 @@ def _hostile_hydra(root: Path) -> str:
     return "hydra.callbacks.x._target_: not resumed from a sweep record"
 
 
+def _launcher_writes_elsewhere(root: Path) -> str:
+    text = (root / "multirun.yaml").read_text()
+    hostile = "    - hydra.launcher.temp_folder=/tmp/elsewhere\n"
+    (root / "multirun.yaml").write_text(text.replace("    hydra:\n", "    hydra:\n" + hostile, 1))
+    return "hydra.launcher.temp_folder: '/tmp/elsewhere' is outside the sweep directory"
+
+
 def _hostile_job(root: Path) -> str:
     plan = json.loads((root / "sweep.json").read_text())
     plan["jobs"][0]["overrides"].append("model.layers=[{_target_:os.system,command:ls}]")
@@ -275,7 +286,7 @@ def _other_plan(root: Path) -> str:
     "damage",
     [
         *(_no_plan, _not_a_sweep, _linked_job, _alive, _sweep_alive),
-        *(_hostile_hydra, _hostile_job, _aside_link, _other_plan),
+        *(_hostile_hydra, _hostile_job, _aside_link, _other_plan, _launcher_writes_elsewhere),
     ],
 )
 def test_a_sweep_that_cannot_be_resumed_is_refused_with_one_line(copy, damage):

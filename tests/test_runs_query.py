@@ -294,6 +294,25 @@ def test_bad_queries_are_one_line_and_exit_2(made, args, line):
     assert runs(made, *args, code=2) == f"fpexp: error: {line}\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["nowhere"], "ROOT: nowhere does not exist (a runs root or sweep directory)"),
+        (["o/index.txt"], "ROOT: o/index.txt is not a directory (a runs root or sweep directory)"),
+        (["o", "--columns", " , "], "--columns: ' , ' names no key (K,... of listed keys)"),
+    ],
+)
+def test_a_bad_root_or_empty_columns_is_one_line(made, args, line):
+    (made["ws"] / "o" / "index.txt").write_text("")
+    done = call_fpexp(["runs", *args], made["ws"])
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"fpexp: error: {line}\n")
+
+
+def test_no_runs_yet_under_the_default_root_is_not_an_error(tmp_path):
+    done = call_fpexp(["runs"], tmp_path)
+    assert (done.returncode, done.stdout) == (0, "no runs under outputs\n")
+
+
 def test_columns_and_all(made):
     rows = listing(
         made,
@@ -417,11 +436,14 @@ def _rewrite(run_dir: Path, change) -> None:
         "index corrupt",
         "index rows garbled",
         "index unwritable",
+        "index locked",
     ],
 )
 def test_the_index_follows_the_run_dirs(copied, case, monkeypatch):
     import shutil
     import sqlite3
+
+    import fpexp.run_index as run_index
 
     root, listed = copied
     listed()
@@ -441,6 +463,10 @@ def test_the_index_follows_the_run_dirs(copied, case, monkeypatch):
             db.execute("UPDATE runs SET json = '[1' WHERE dir LIKE '%0'")
             db.execute("UPDATE runs SET json = '[[], 7]' WHERE dir LIKE '%1'")
             db.execute("UPDATE runs SET json = '\"x\"' WHERE dir LIKE '%2'")
+    elif case == "index locked":  # another listing writes it: listed without it, kept
+        holder = sqlite3.connect(root / ".fpexp-index.sqlite", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        monkeypatch.setattr(run_index, "load_run", _counted(run_index.load_run, read := []))
     else:
 
         def refuse(*args, **kwargs):
@@ -448,6 +474,10 @@ def test_the_index_follows_the_run_dirs(copied, case, monkeypatch):
 
         monkeypatch.setattr(sqlite3, "connect", refuse)
     rows = listed()
+    if case == "index locked":
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert read == []  # listed by find_runs, the index neither used nor deleted
     monkeypatch.chdir(root.parent)
     assert rows == _unindexed(Path("o"))
     by_run = {Path(r["run"]).name: r for r in rows}
@@ -466,13 +496,23 @@ def test_the_index_follows_the_run_dirs(copied, case, monkeypatch):
             assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == len(rows)
 
 
+def _counted(read, calls: list):
+    def counted(path):
+        calls.append(path)
+        return read(path)
+
+    return counted
+
+
 def test_no_index_is_written_into_a_sweep_or_run_dir(made):
     sweep = made["a_dir"]
     assert call_fpexp(["runs", str(sweep)], made["ws"]).returncode == 0
     job = sweep / "0"
     assert call_fpexp(["runs", str(job)], made["ws"]).returncode == 0
+    assert call_fpexp(["runs", str(job / ".hydra")], made["ws"]).returncode == 0
     assert not (sweep / ".fpexp-index.sqlite").exists()
     assert not (job / ".fpexp-index.sqlite").exists()
+    assert not (job / ".hydra" / ".fpexp-index.sqlite").exists()
 
 
 @pytest.mark.parametrize("fmt", ["table", "--md", "--json", "--csv"])

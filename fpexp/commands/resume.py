@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 
 from fpexp.atomic import write_bytes
-from fpexp.catalog import shown
+from fpexp.catalog import ASIDE, shown
 from fpexp.commands import Parser
-from fpexp.resume_plan import ASIDE, MASTER, ResumePlan, plan_resume
+from fpexp.resume_plan import MASTER, ResumePlan, plan_resume
 
 
 def parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from pathlib import Path
 from fpexp import run_table
 from fpexp.catalog import DEFAULT_ROOT
 from fpexp.commands import Parser
+from fpexp.errors import Problem, UsageError
 from fpexp.run_index import indexed_runs
 from fpexp.run_query import FORM
 
@@ -24,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="KEY: a dotted config key (model.width, task.kind, data.path, seed), status, "
         "duration_s, metrics.NAME, results.NAME, started_at, run",
     )
-    p.add_argument("root", nargs="?", default=str(DEFAULT_ROOT), help="where to look (./outputs)")
+    p.add_argument("root", nargs="?", help="where to look (default ./outputs)")
     p.add_argument("--where", action="append", default=[], metavar="EXPR", help=_where_help())
     p.add_argument("--sort", metavar="[-]KEY", help="order by KEY (-KEY: descending), missing last")
     p.add_argument("--columns", metavar="K,...", help="show these keys instead (when = started_at)")
@@ -64,6 +65,10 @@ def _joined(argv: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(_joined(argv))
+    if args.root is not None and not Path(args.root).is_dir():
+        what = "is not a directory" if Path(args.root).exists() else "does not exist"
+        raise UsageError([Problem("ROOT", f"{args.root} {what}", "a runs root or sweep directory")])
+    args.root = args.root or str(DEFAULT_ROOT)  # a new user's missing ./outputs: no runs yet
     runs = indexed_runs(Path(args.root))
     where = [*args.where, *([f"status={args.status}"] if args.status else [])]
     listed = run_table.pick(runs, where, args.sort, args.last)
