@@ -54,7 +54,9 @@ def test_runs_status_filter(tmp_path):
     failed = json.loads(call_fpexp(["runs", "--json", "--status", "failed"], tmp_path).stdout)
     assert [r["status"] for r in failed] == ["failed"]
     assert "width 0 is not positive" in failed[0]["note"]
-    assert "no runs under" in call_fpexp(["runs", str(tmp_path / "none")], tmp_path).stdout
+    (tmp_path / "empty").mkdir()
+    assert "no runs under" in call_fpexp(["runs", str(tmp_path / "empty")], tmp_path).stdout
+    assert call_fpexp(["runs", str(tmp_path / "none")], tmp_path).returncode == 2  # a typo
 
 
 def test_references(workspace):
