@@ -1,4 +1,5 @@
-"""Subcommands that work on recorded runs: ``runs``, ``diff``, ``rerun``, ``resume``."""
+"""Subcommands that work on recorded runs: ``runs``, ``diff``, ``rerun``, ``resume``,
+``compare``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import NoReturn
 
 from fpexp.errors import Problem
 
-COMMANDS = ("runs", "diff", "rerun", "resume")
+COMMANDS = ("runs", "diff", "rerun", "resume", "compare")
 
 
 class Parser(argparse.ArgumentParser):
