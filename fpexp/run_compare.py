@@ -11,6 +11,7 @@ rows predicted as class NAME (heads with classes).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,12 +78,13 @@ def gather(refs: Sequence[str], root: Path) -> Chosen:
 
 
 def _expand(ref: str, root: Path, notes: list[str]) -> list[Member]:
-    """A sweep directory's jobs, or the one usable run ``ref`` names."""
+    """A sweep directory's jobs, or the one usable run ``ref`` names (``os.path``: a name
+    too long or holding NUL is no such file, not an ``OSError``)."""
     for place in (Path(ref), root / ref) if ref.strip() else ():
-        if (place / MASTER).is_file() and not (place / RECORD).exists():
+        if os.path.isfile(place / MASTER) and not os.path.lexists(place / RECORD):
             return _jobs(place.resolve(), notes)
     place = Path(ref)
-    if ref.strip() and place.is_dir() and not (place / RECORD).exists():
+    if ref.strip() and os.path.isdir(place) and not os.path.lexists(place / RECORD):
         what = f"is neither a run nor a sweep directory (no {RECORD}, no {MASTER})"
         raise UsageError([Problem(ref, what, REF_FORMS)])
     return [Member(resolve(ref, root).usable())]

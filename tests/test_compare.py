@@ -344,3 +344,13 @@ def test_no_api_name_is_a_submodule_that_an_import_would_put_in_its_place():
         assert importlib.util.find_spec(f"fpexp.{name}") is None, name
     assert callable(fpexp.compare) and fpexp.compare.__module__ == "fpexp.api_compare"
     assert os.path.basename(fpexp.run_compare.__file__) == "run_compare.py"
+
+
+@pytest.mark.parametrize("command", ["compare", "diff"])
+@pytest.mark.parametrize("ref", ["a" * 5000, "a" * 5000 + ":3"])
+def test_a_reference_too_long_for_a_file_name_is_no_such_run(world, command, ref):
+    """Found while testing compare: the OS's "file name too long" was a traceback (also in
+    diff, through ``catalog.resolve``)."""
+    done = call_fpexp([command, "--root", "empty", ref, world.ref(world.one)], world.cwd)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"fpexp: error: {ref}: no such run (no runs under empty)"]
