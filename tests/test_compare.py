@@ -354,3 +354,25 @@ def test_a_reference_too_long_for_a_file_name_is_no_such_run(world, command, ref
     done = call_fpexp([command, "--root", "empty", ref, world.ref(world.one)], world.cwd)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [f"fpexp: error: {ref}: no such run (no runs under empty)"]
+
+
+@pytest.mark.parametrize("form", ["table", "md"])
+def test_names_and_values_from_a_record_print_as_escapes(world, tmp_path, form):
+    """A record is untrusted: a key or value holding terminal escapes is shown escaped, and
+    the table stays aligned."""
+    hostile, plain = tmp_path / "hostile", tmp_path / "plain"
+    shutil.copytree(world.one.dir, hostile)
+    shutil.copytree(world.one.dir, plain)
+    record = json.loads((hostile / "run.json").read_text())
+    record["config"]["seed"] = "\x1b[2J"
+    record["results"]["output_mean"] = {"ma\x1b[31mmal": 0.5}
+    (hostile / "run.json").write_text(json.dumps(record))
+    done = cli(world, *([f"--{form}"] if form != "table" else []), "hostile", "plain", cwd=tmp_path)
+    assert done.returncode == 0 and "\x1b" not in done.stdout
+    lines = done.stdout.splitlines()
+    assert "outputs.mean[ma\\x1b[31mmal]" in lines[0] and "\\x1b[2J" in lines[1 + (form == "md")]
+    if form == "table":
+        at = lines[0].index("outputs.mean[mammal]")
+        assert lines[2][at:].split()[0] == cell(
+            "", world.one.record["results"]["output_mean"]["mammal"]
+        )

@@ -24,7 +24,8 @@ EPILOG = (
 
 
 def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="fpexp compare", description=__doc__.split(": ", 1)[1], epilog=EPILOG)
+    about = __doc__.split(": ", 1)[1].replace("``", "")
+    p = Parser(prog="fpexp compare", description=about, epilog=EPILOG)
     p.add_argument("refs", nargs="+", metavar="REF", help=REF_FORMS + " (all its jobs)")
     p.add_argument("--columns", metavar="K,...", help="show these keys instead (when = started_at)")
     p.add_argument("--all", action="store_true", help="show every key")
@@ -46,7 +47,10 @@ def as_text(keys: list[str], rows: list[dict[str, Any]], pair: dict[str, Any] | 
     """The table; with two runs, then ``fpexp diff``'s lines about their outputs."""
     from fpexp.commands.diff import output_lines
 
-    text = run_table.as_table(keys, rows)
+    from fpexp.summary import printable
+
+    named = [{printable(k): r.get(k) for k in keys} for r in rows]  # aligned once escaped
+    text = run_table.as_table([printable(k) for k in keys], named)
     if pair is not None:
         lines = ["", f"a: {pair['a']}", f"b: {pair['b']}", *output_lines(pair["outputs"])]
         text += "\n".join(lines) + "\n"
