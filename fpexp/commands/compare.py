@@ -46,7 +46,6 @@ def _printable(text: str) -> str:
 def as_text(keys: list[str], rows: list[dict[str, Any]], pair: dict[str, Any] | None) -> str:
     """The table; with two runs, then ``fpexp diff``'s lines about their outputs."""
     from fpexp.commands.diff import output_lines
-
     from fpexp.summary import printable
 
     named = [{printable(k): r.get(k) for k in keys} for r in rows]  # aligned once escaped
