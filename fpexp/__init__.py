@@ -10,6 +10,7 @@ From Python::
     run.outputs(), run.metrics, fpexp.load("@latest").dir
     sweep = fpexp.sweep("model.hidden=[2],[4]", "seed=1,2", root="outputs")
     sweep.runs, sweep.summary, fpexp.diff(sweep.runs[0], sweep.runs[1])
+    fpexp.compare(sweep, run)["runs"]  # only the config keys that differ among them
     fpexp.rerun(run, check=True)  # NotReproduced unless identical
 """
 
@@ -24,6 +25,7 @@ __all__ = [
     "RunFailed",
     "Sweep",
     "UsageError",
+    "compare",
     "diff",
     "load",
     "rerun",
@@ -34,6 +36,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from fpexp.api import RunFailed, load, run, runs
+    from fpexp.api_compare import compare
     from fpexp.api_records import NotReproduced, diff, rerun
     from fpexp.api_run import Run
     from fpexp.api_sweep import Sweep, sweep
@@ -43,6 +46,7 @@ _WHERE = {
     "NotReproduced": "fpexp.api_records",
     "Run": "fpexp.api_run",
     "Sweep": "fpexp.api_sweep",
+    "compare": "fpexp.api_compare",
     "diff": "fpexp.api_records",
     "rerun": "fpexp.api_records",
     "sweep": "fpexp.api_sweep",

@@ -229,7 +229,7 @@ def resolve(ref: str, root: Path = DEFAULT_ROOT) -> Run:
             raise UsageError([Problem(ref, what, _newest(root))])
         return runs[index - 1]
     path = Path(ref)
-    if not path.exists() and ":" in ref:
+    if not os.path.exists(path) and ":" in ref:  # False, not OSError, for a name too long
         sweep, _, job = ref.rpartition(":")
         if not job.isdigit() or not job.isascii():
             raise UsageError([Problem(ref, f"{job!r} is not a job number", _FORMS)])

@@ -30,6 +30,7 @@ API = [
     "RunFailed",
     "Sweep",
     "UsageError",
+    "compare",
     "diff",
     "load",
     "rerun",

@@ -169,6 +169,6 @@ def test_rerun_rejects_flags(workspace):
 
 
 def test_subcommand_help(tmp_path):
-    for command in ("runs", "diff", "rerun"):
+    for command in ("runs", "diff", "rerun", "compare"):
         done = call_fpexp([command, "--help"], tmp_path)
         assert done.returncode == 0 and f"usage: fpexp {command}" in done.stdout

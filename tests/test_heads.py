@@ -96,7 +96,7 @@ def test_the_registry_and_validation_import_no_numpy_or_torch_and_runs_diff_no_t
         "import fpexp.config.validate\n"
         "assert len(heads()) == 4\n"
         "light = sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'torch'})\n"
-        "import fpexp.commands.runs, fpexp.commands.diff, fpexp.compare\n"
+        "import fpexp.commands.runs, fpexp.commands.diff, fpexp.run_diff\n"
         "print(light, 'torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)

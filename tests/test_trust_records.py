@@ -806,13 +806,14 @@ def test_cfg_job_still_runs_in_process(cwd):
     assert done.returncode == 0 and "seed: 5" in done.stdout
 
 
-@pytest.mark.parametrize("command", ["runs", "diff", "rerun"])
+@pytest.mark.parametrize("command", ["runs", "diff", "rerun", "compare"])
 def test_a_record_nested_too_deeply_is_one_line_not_a_traceback(tmp_path, command):
     """Found by a hostile review: a run.json nested 100,000 deep was a RecursionError."""
     run = tmp_path / "outputs" / "deep"
     run.mkdir(parents=True)
     (run / "run.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
     args = {"runs": [str(tmp_path / "outputs")], "diff": [str(run), str(run)]}
+    args["compare"] = args["diff"]
     done = call_fpexp([command, *args.get(command, [str(run)])], tmp_path)
     assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
     if command == "runs":

@@ -12,7 +12,10 @@ from typing import Any
 
 from fpexp.catalog import DEFAULT_ROOT, Run, resolve, shown
 from fpexp.commands import Parser
-from fpexp.compare import (
+from fpexp.errors import Problem, UsageError
+from fpexp.integrity import changes_since
+from fpexp.overrides import flatten, pin_overrides, render
+from fpexp.run_diff import (
     config_changes,
     environment_changes,
     group_changes,
@@ -21,9 +24,6 @@ from fpexp.compare import (
     metric_changes,
     output_changes,
 )
-from fpexp.errors import Problem, UsageError
-from fpexp.integrity import changes_since
-from fpexp.overrides import flatten, pin_overrides, render
 
 
 def parser() -> argparse.ArgumentParser:
@@ -120,16 +120,7 @@ def to_text(d: dict[str, Any]) -> str:
     lines += [f"  {c['key']}: {_v(c['a'])} → {_v(c['b'])}" for c in cfg["changed"]]
     lines += [f"  + {c['key']}: {_v(c['b'])}" for c in cfg["added"]]
     lines += [f"  - {c['key']}: {_v(c['a'])}" for c in cfg["removed"]]
-    outs = d["outputs"]
-    if not outs["comparable"]:
-        lines.append(f"outputs: not compared: {outs['reason']}")
-    else:
-        lines.append(f"outputs {outs['shape']}:")
-        for name, c in outs["columns"].items():
-            verdict = "identical" if c["identical"] else "allclose" if c["allclose"] else "differ"
-            lines.append(f"  {name}: max abs diff {c['max_abs_diff']:.6g} ({verdict})")
-        if "flipped" in outs:
-            lines.append(f"  predictions flipped: {_flips(outs)}")
+    lines += output_lines(d["outputs"])
     for title, changes in (("input and weights", d["inputs"]), ("metrics", d["metrics"])):
         if changes:
             lines.append(f"{title}:")
@@ -138,6 +129,32 @@ def to_text(d: dict[str, Any]) -> str:
     lines.append("environment: same" if not env else "environment:")
     lines += [f"  {e['key']}: {_v(e['a'])} → {_v(e['b'])}" for e in env]
     return "\n".join(lines) + "\n"
+
+
+def output_lines(outs: dict[str, Any]) -> list[str]:
+    """What ``to_text`` says about the outputs (``output_changes``'s result); also
+    ``fpexp compare``'s with two runs."""
+    if not outs["comparable"]:
+        return [f"outputs: not compared: {outs['reason']}"]
+    lines = [f"outputs {outs['shape']}:"]
+    for name, c in outs["columns"].items():
+        verdict = "identical" if c["identical"] else "allclose" if c["allclose"] else "differ"
+        lines.append(f"  {name}: max abs diff {c['max_abs_diff']:.6g} ({verdict})")
+    if "flipped" in outs:
+        lines.append(f"  predictions flipped: {_flips(outs)}")
+    return lines
+
+
+def output_markdown(outs: dict[str, Any]) -> list[str]:
+    """The lines of ``to_markdown``'s Outputs section (after its heading)."""
+    if not outs["comparable"]:
+        return [f"Not compared: {outs['reason']}."]
+    lines = ["| output | max abs diff | allclose | identical |", "|---|---|---|---|"]
+    for name, c in outs["columns"].items():
+        lines.append(f"| {name} | {c['max_abs_diff']:.6g} | {c['allclose']} | {c['identical']} |")
+    if "flipped" in outs:
+        lines += ["", f"Predictions flipped: {_flips(outs)}"]
+    return lines
 
 
 def _flips(outs: dict[str, Any]) -> str:
@@ -171,18 +188,7 @@ def to_markdown(d: dict[str, Any]) -> str:
         lines += [f"| {k} | {_md_cell(a)} | {_md_cell(b)} |" for k, a, b in rows]
     else:
         lines.append("No changes.")
-    lines += ["", "### Outputs", ""]
-    outs = d["outputs"]
-    if not outs["comparable"]:
-        lines.append(f"Not compared: {outs['reason']}.")
-    else:
-        lines += ["| output | max abs diff | allclose | identical |", "|---|---|---|---|"]
-        for name, c in outs["columns"].items():
-            lines.append(
-                f"| {name} | {c['max_abs_diff']:.6g} | {c['allclose']} | {c['identical']} |"
-            )
-        if "flipped" in outs:
-            lines += ["", f"Predictions flipped: {_flips(outs)}"]
+    lines += ["", "### Outputs", "", *output_markdown(d["outputs"])]
     for title, changes in (("Input and weights", d["inputs"]), ("Metrics", d["metrics"])):
         if changes:
             lines += ["", f"### {title}", "", "| key | a | b |", "|---|---|---|"]

@@ -64,7 +64,7 @@ def rerun_overrides(run: Run, extra: list[str], modules: Sequence[str] = ()) -> 
 
 def _differs(original: Run, name: str, new_dir: Path) -> str:
     """Why ``name`` of the new run differs from the original's (max abs diff for outputs)."""
-    from fpexp.compare import output_changes
+    from fpexp.run_diff import output_changes
 
     a, b = original.path / name, new_dir / name
     if not (name.startswith("outputs.") and a.is_file() and b.is_file()):
