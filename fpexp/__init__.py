@@ -12,6 +12,7 @@ From Python::
     sweep.runs, sweep.summary, fpexp.diff(sweep.runs[0], sweep.runs[1])
     fpexp.compare(sweep, run)["runs"]  # only the config keys that differ among them
     fpexp.rerun(run, check=True)  # NotReproduced unless identical
+    fpexp.resume(sweep.dir)  # the jobs that did not complete, run again
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "diff",
     "load",
     "rerun",
+    "resume",
     "run",
     "runs",
     "sweep",
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from fpexp.api import RunFailed, load, run, runs
     from fpexp.api_compare import compare
     from fpexp.api_records import NotReproduced, diff, rerun
+    from fpexp.api_resume import resume
     from fpexp.api_run import Run
     from fpexp.api_sweep import Sweep, sweep
     from fpexp.errors import UsageError
@@ -49,6 +52,7 @@ _WHERE = {
     "compare": "fpexp.api_compare",
     "diff": "fpexp.api_records",
     "rerun": "fpexp.api_records",
+    "resume": "fpexp.api_resume",
     "sweep": "fpexp.api_sweep",
     "RunFailed": "fpexp.api",
     "UsageError": "fpexp.errors",

@@ -168,7 +168,7 @@ def sweep(
     if done.code == EXIT_INTERRUPTED:
         interrupted(done.stopped_by)
     made = Sweep(target) if os.path.isfile(target / "multirun.yaml") else None
-    if made is not None and (done.code == 0 or _explained(made)):
+    if made is not None and (done.code == 0 or jobs_explain(made)):
         return made
     lines = error_lines(tee.seen.getvalue())
     if done.code == EXIT_USAGE:
@@ -176,6 +176,6 @@ def sweep(
     raise RunFailed("; ".join(lines) or f"the sweep ended with exit code {done.code}", None)
 
 
-def _explained(made: Sweep) -> bool:
+def jobs_explain(made: Sweep) -> bool:
     """Whether a job that failed is what made the sweep's exit code non-zero."""
     return any(row["status"] in ("failed", "unreadable") for row in made.summary)

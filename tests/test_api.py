@@ -34,6 +34,7 @@ API = [
     "diff",
     "load",
     "rerun",
+    "resume",
     "run",
     "runs",
     "sweep",

@@ -409,7 +409,14 @@ API_CALLS = {
     "sweep": lambda warm, root: fpexp.sweep(*FAST, "seed=1,2", root=root),
     "sweep joblib": lambda warm, root: fpexp.sweep(*FAST, "seed=1,2", root=root, launcher="joblib"),
     "rerun": lambda warm, root: fpexp.rerun(warm, check=True, root=root),
+    "resume": lambda warm, root: fpexp.resume(_one_job_failed(fpexp.sweep(*FAST, root=root))),
 }
+
+
+def _one_job_failed(sweep: fpexp.Sweep) -> fpexp.Sweep:
+    record = sweep.dir / "0" / "run.json"
+    record.write_text(record.read_text().replace('"status": "completed"', '"status": "failed"', 1))
+    return sweep
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,35 @@ def test_failed_and_never_started_jobs_rerun_and_completed_jobs_stay_untouched(f
     assert (copy / "sweep.json").read_bytes() == (finished / "sweep.json").read_bytes()
 
 
+def test_the_python_api_resumes_as_the_cli_does(finished, copy, monkeypatch, capsys):
+    import fpexp
+
+    _fail(copy / "1")
+    shutil.rmtree(copy / "3")
+    kept = files(copy / "0")
+    assert fpexp.resume(copy, dry_run=True).dir == copy  # says it, changes nothing
+    assert "job 1 (model.hidden=[2] data=animals): failed: RuntimeError: boom" in (
+        capsys.readouterr().out
+    )
+    assert not (copy / "3").exists()
+    monkeypatch.chdir(finished.parent)  # where the sweep ran: hydra.runtime.cwd
+    made = fpexp.resume(fpexp.Sweep(copy))
+    assert [r.status for r in made.runs] == ["completed"] * 4 and files(copy / "0") == kept
+    assert [r.record["outputs"] for r in made.runs] == [
+        record(finished / str(n))["outputs"] for n in range(4)
+    ]
+    assert summary(copy) == summary(finished)
+    with pytest.raises(fpexp.UsageError) as refused:
+        fpexp.resume(copy / "0")
+    (problem,) = refused.value.problems
+    assert (problem.key, problem.what) == (
+        f"{copy / '0' / 'sweep.json'}",
+        "is missing: no plan of the sweep's jobs to resume",
+    )
+    with pytest.raises(fpexp.UsageError, match="not a sweep directory but a int"):
+        fpexp.resume(3)
+
+
 def test_dry_run_says_what_it_would_rerun_and_changes_nothing(copy):
     (copy / "2" / "run.json").write_text("{not json")
     ended = subprocess.Popen(["true"])

@@ -13,11 +13,15 @@ import argparse
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fpexp.atomic import write_bytes
 from fpexp.catalog import ASIDE, shown
 from fpexp.commands import Parser
 from fpexp.resume_plan import MASTER, ResumePlan, plan_resume
+
+if TYPE_CHECKING:
+    from fpexp.hydra_run import HydraRun
 
 
 def parser() -> argparse.ArgumentParser:
@@ -78,7 +82,7 @@ def _locked(sweep_dir: Path) -> int:
     return fd
 
 
-def execute(plan: ResumePlan) -> int:
+def execute(plan: ResumePlan) -> HydraRun:
     """Rerun ``plan.todo`` through Hydra; the sweep's ``multirun.yaml`` is kept as it was."""
     lock = _locked(plan.sweep_dir)
     try:
@@ -87,7 +91,7 @@ def execute(plan: ResumePlan) -> int:
         os.close(lock)
 
 
-def _rerun(plan: ResumePlan) -> int:
+def _rerun(plan: ResumePlan) -> HydraRun:
     from fpexp import cli
     from fpexp.resume_launch import selective
 
@@ -103,7 +107,7 @@ def _rerun(plan: ResumePlan) -> int:
         os.chdir(here)
         if master.read_bytes() != original:
             write_bytes(master, original)
-    return done.code
+    return done
 
 
 def main(argv: list[str]) -> int:
@@ -113,4 +117,4 @@ def main(argv: list[str]) -> int:
         print(line)
     if args.dry_run or not plan.todo:
         return 0
-    return execute(plan)
+    return execute(plan).code
