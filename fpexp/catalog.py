@@ -166,6 +166,15 @@ def load_run(path: Path) -> Run:
     return Run(path.resolve(), record, problem)
 
 
+def run_if_there(path: Path) -> Run | None:
+    """``load_run(path)``, or None when its run.json went away since the directory was listed
+    (a run moved or deleted while runs are being listed is not an error)."""
+    try:
+        return load_run(path)
+    except UsageError:
+        return None
+
+
 def instant(started_at: str) -> float:
     """``started_at`` as seconds since the epoch (its UTC offset applied: runs recorded under
     other time zones order by when they started); -inf where it is not a time."""
@@ -180,8 +189,8 @@ def find_runs(root: Path = DEFAULT_ROOT) -> list[Run]:
     runs = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in NOT_RUNS]
-        if RECORD in filenames:
-            runs.append(load_run(Path(dirpath)))
+        if RECORD in filenames and (run := run_if_there(Path(dirpath))) is not None:
+            runs.append(run)
     return sorted(runs, key=lambda r: (instant(r.started_at), str(r.path)), reverse=True)
 
 

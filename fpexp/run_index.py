@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fpexp.catalog import NOT_RUNS, Run, find_runs, load_run
+from fpexp.catalog import NOT_RUNS, Run, find_runs, run_if_there
 from fpexp.record import RECORD
 from fpexp.run_table import Entry, entries, record_fields, same_run
 
@@ -114,7 +114,9 @@ def _refresh(db: sqlite3.Connection, root: Path) -> list[Entry]:
         if key is not None and row is not None and row[:3] == key and (got := _row(row)):
             found.append((partial(_run, real, name, got[0], got[2]), got[1]))
             continue
-        run = load_run(Path(path))
+        run = run_if_there(Path(path))
+        if run is None:
+            continue  # moved or deleted since the directory was listed
         flat = record_fields(run.record) if run.problem is None else None
         found.append((partial(same_run, run), flat))
         if key is not None:

@@ -414,7 +414,7 @@ def test_a_warm_index_answers_as_the_run_dirs_do(copied, monkeypatch):
     root, listed = copied
     cold = listed()
     assert (root / ".fpexp-index.sqlite").is_file()
-    monkeypatch.setattr(run_index, "load_run", lambda path: pytest.fail(f"read {path}"))
+    monkeypatch.setattr(run_index, "run_if_there", lambda path: pytest.fail(f"read {path}"))
     warm = listed()
     monkeypatch.chdir(root.parent)
     assert warm == cold == _unindexed(Path("o"))  # warm: nothing read again
@@ -466,7 +466,7 @@ def test_the_index_follows_the_run_dirs(copied, case, monkeypatch):
     elif case == "index locked":  # another listing writes it: listed without it, kept
         holder = sqlite3.connect(root / ".fpexp-index.sqlite", isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
-        monkeypatch.setattr(run_index, "load_run", _counted(run_index.load_run, read := []))
+        monkeypatch.setattr(run_index, "run_if_there", _counted(run_index.run_if_there, read := []))
     else:
 
         def refuse(*args, **kwargs):
@@ -581,3 +581,30 @@ def test_runs_recorded_under_other_time_zones_order_and_select_by_when_they_star
         "fpexp: error: --where: 'when>=yesterday': 'yesterday' is not a time (an ISO 8601 time"
         " such as 2026-11-29 23:59 or 2026-11-29T23:59:00+01:00)\n",
     )
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_a_run_moved_away_while_runs_are_listed_is_left_out(copied, monkeypatch, indexed):
+    """Found by a hostile review: a run directory renamed between the listing of its parent
+    and the reading of its run.json made `fpexp runs` fail with exit 2."""
+    import shutil
+
+    import fpexp.catalog as catalog
+    import fpexp.run_index as run_index
+
+    root, listed = copied
+    walk, dirs = catalog.os.walk, run_index._run_dirs
+
+    def moving(found):
+        for item in found:
+            path = Path(item[0])
+            if path.name == "1" and not (root.parent / "moved").exists():
+                shutil.move(path, root.parent / "moved")  # after its parent was listed
+            yield item
+
+    monkeypatch.setattr(catalog.os, "walk", lambda top: moving(walk(top)))
+    monkeypatch.setattr(run_index, "_run_dirs", lambda top: moving(dirs(top)))
+    if not indexed:
+        monkeypatch.setattr(run_index, "_in_a_run_or_sweep", lambda top: True)
+    rows = listed()
+    assert len(rows) == 7 and (root.parent / "moved" / "run.json").exists()
