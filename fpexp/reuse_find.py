@@ -14,7 +14,6 @@ from typing import Any
 
 from fpexp.catalog import instant, load_run
 from fpexp.content_key import key_of_record
-from fpexp.phases.outputs import OUTPUT_NAMES
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{2}-\d{2}-\d{2}\.\d{3}-[0-9a-f]{6}$")
@@ -60,6 +59,8 @@ def candidates(root: Path, key: str, own: Path) -> list[Path]:
 def candidate(path: Path, key: str) -> Candidate | str:
     """The run in ``path`` read from disk as it is now, or why it cannot be reused (its
     output files are checked by whoever takes them)."""
+    from fpexp.phases.outputs import OUTPUT_NAMES
+
     run = load_run(path)
     record = run.record
     if run.problem is not None:
