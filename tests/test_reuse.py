@@ -242,3 +242,15 @@ def test_rerun_check_of_a_reused_run_recomputes(tmp_path, monkeypatch, capsys):
         "fpexp: error: reuse: a rerun always recomputes (taking the original's files would "
         "prove nothing) (leave reuse out of a rerun's overrides)"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_a_sweep_with_reuse_under_the_parallel_launchers(tmp_path, launcher):
+    args = ("data=synthetic", "data.n_rows=30", "model.width=2,3,4")
+    first = fpexp.sweep(*args, root=tmp_path, launcher=launcher)
+    again = fpexp.sweep(*args, "reuse=true", root=tmp_path, launcher=launcher)
+    assert [r["status"] for r in again.summary] == ["completed"] * 3
+    for run, original in zip(again.runs, first.runs, strict=True):
+        assert run.record["reused_from"] == str(original.dir.resolve())
+        np.testing.assert_array_equal(run.outputs(), original.outputs())
