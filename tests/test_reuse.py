@@ -245,7 +245,7 @@ def test_rerun_check_of_a_reused_run_recomputes(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+@pytest.mark.parametrize("launcher", ["joblib"])
 def test_a_sweep_with_reuse_under_the_parallel_launchers(tmp_path, launcher):
     args = ("data=synthetic", "data.n_rows=30", "model.width=2,3,4")
     first = fpexp.sweep(*args, root=tmp_path, launcher=launcher)
