@@ -43,8 +43,7 @@ def reused_jobs(sweep_dir: Path, n: int) -> int:
     import json
 
     return sum(
-        "reused_from" in json.loads((sweep_dir / str(j) / "run.json").read_text())
-        for j in range(n)
+        "reused_from" in json.loads((sweep_dir / str(j) / "run.json").read_text()) for j in range(n)
     )
 
 

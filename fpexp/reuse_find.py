@@ -38,8 +38,8 @@ class Candidate:
 
 
 def candidates(root: Path, key: str, own: Path) -> list[Path]:
-    """Directories under ``root`` whose indexed record has ``key``, newest first, ``own``
-    left out (a hint: each is read again and checked by ``candidate``)."""
+    """Directories under ``root`` whose indexed record has ``key`` and says completed, newest
+    first, ``own`` left out (a hint: each is read again and checked by ``candidate``)."""
     from fpexp.run_index import indexed_runs
     from fpexp.run_table import record_fields
 
@@ -50,8 +50,8 @@ def candidates(root: Path, key: str, own: Path) -> list[Path]:
             flat = record_fields(run.record) if run.problem is None else {}
         if flat.get("content_key") != key:
             continue
-        run = make()
-        if run.path.resolve() != own:
+        run = make()  # only completed ones: a failed or running run was never a result
+        if run.record.get("status") == "completed" and run.path.resolve() != own:
             found.append((instant(run.started_at), str(run.path), run.path))
     return [path for *_, path in sorted(found, key=lambda f: (f[0], f[1]), reverse=True)]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,19 @@ def test_the_newest_intact_run_of_several_is_taken(tmp_path, capsys):
     assert again.record["reused_from"] == str(older.dir.resolve())
     assert out.count("not reused: ") == 1
     assert newer.dir.name in out.split("not reused: ")[1].splitlines()[0]
+
+
+def test_a_run_that_did_not_complete_is_no_candidate(tmp_path, capsys):
+    first = _run(tmp_path)
+    failed = tmp_path / "failed"
+    shutil.copytree(first.dir, failed)  # the same key, newer, but failed: never a result
+    rec = {**_record(failed), "status": "failed", "outputs": {}, "error": "it failed"}
+    rec["started_at"] = "2099-01-01T00:00:00.000+00:00"
+    (failed / "run.json").write_text(json.dumps(rec, indent=2))
+    capsys.readouterr()
+    again = _run(tmp_path, "reuse=true")
+    assert again.record["reused_from"] == str(first.dir.resolve())
+    assert "not reused" not in capsys.readouterr().out
 
 
 def test_a_sweep_with_reuse_takes_every_job_and_its_summary_says_so(tmp_path):
