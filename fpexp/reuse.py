@@ -83,7 +83,10 @@ def key_after_forward(record: RunRecord) -> str:
 
 def _record_key(record: RunRecord, parts: dict[str, Any]) -> str:
     key = content_key(record.data["config"], parts)
+    notes = record.data.pop("notes", None)  # notes end the record, before outputs and error
     record.update(content_key=key, content_key_parts=parts)
+    if notes is not None:
+        record.data["notes"] = notes
     return key
 
 
