@@ -61,6 +61,12 @@ def execute(cfg: DictConfig, record: RunRecord, past: PastRun | None = None) -> 
             import_module(name)
     with record.phase("validate"):
         checked = validate(cfg, record, cwd, past)
+    if cfg.reuse and past is None:  # a rerun always computes: it is what proves a result
+        from fpexp.reuse import reuse
+
+        with record.phase("reuse"):
+            if reuse(cfg, record, checked, cwd):
+                return
     with record.phase("build"), _memory("while building the model"):
         built = build(cfg, record, checked)
     writers: list[TableWriter] = []
@@ -71,6 +77,10 @@ def execute(cfg: DictConfig, record: RunRecord, past: PastRun | None = None) -> 
         say_what_happened(record, done.result)
         with record.phase("write"):
             write(record, done)
+    if "content_key" not in record.data:
+        from fpexp.reuse import key_after_forward
+
+        key_after_forward(record)
     from fpexp.console import show_results
 
     multirun = record.data["command"].get("mode") == "MULTIRUN"

@@ -27,6 +27,7 @@ LIVE = (*FIXED, "note")  # fields read from the run directory as it is now, not 
 HEADERS = {v: k for k, v in ALIASES.items()}  # a column's name in a table, where not its key
 Entry = tuple[Callable[[], Run], "dict[str, Any] | None"]  # a run on demand, its record fields
 _LOCATIONS = ("hydra.", "run_dir")  # where a run was written: never "what differs"
+RUN_KEYS = ("content_key", "reused_from")  # record fields of a run that are not its config
 
 
 def fields(run: Run, flat: dict[str, Any] | None = None, cwd: Path | None = None) -> dict[str, Any]:
@@ -41,6 +42,8 @@ def fields(run: Run, flat: dict[str, Any] | None = None, cwd: Path | None = None
         row["note"] = run.status_note().partition(": ")[2] or status
     elif status == "failed" and (error := str(run.record.get("error") or "").strip()):
         row["note"] = error.splitlines()[0]
+    elif isinstance(row.get("reused_from"), str):
+        row["note"] = f"reused from {_shown(Path(row['reused_from']), cwd)}"
     return row
 
 
@@ -50,6 +53,7 @@ def record_fields(rec: dict[str, Any]) -> dict[str, Any]:
     config = rec.get("config")
     row: dict[str, Any] = {"duration_s": rec.get("duration_s")}
     row.update(flatten(config, lists=True) if isinstance(config, dict) else {})
+    row.update((k, rec[k]) for k in RUN_KEYS if isinstance(rec.get(k), str))
     for part in ("metrics", "results"):
         flat = flatten(rec.get(part) or {}, f"{part}.")
         row.update((k, v) for k, v in flat.items() if v != {})
@@ -143,7 +147,7 @@ def _group(key: str) -> int:
 
 
 def _is_config(key: str) -> bool:
-    return key not in ("started_at", "run", "status", "duration_s", "note") and not (
+    return key not in ("started_at", "run", "status", "duration_s", "note", *RUN_KEYS) and not (
         key.startswith(("metrics.", "results.", *_LOCATIONS))
     )
 

@@ -129,6 +129,18 @@ def summary_rows(
     return columns, rows
 
 
+def _reused_from(rec: dict[str, Any], sweep_dir: Path) -> str | None:
+    """The run a job reused, relative to the root its sweep looked under when inside it."""
+    from fpexp.reuse_find import root_of
+
+    value = rec.get("reused_from")
+    if not isinstance(value, str):
+        return None
+    base = root_of(Path(sweep_dir) / "0", multirun=True)
+    path = Path(value)
+    return str(path.relative_to(base)) if path.is_relative_to(base) else value
+
+
 def _headline_metrics(records: list[dict[str, Any]]) -> list[str]:
     """Each head's key metric (accuracy, mse, ...) that some job measured (it had labels)."""
     from fpexp.heads import head_of_record
@@ -148,6 +160,7 @@ def _summary(
     jobs = jobs_of(sweep_dir, planned)
     swept = swept_keys([j.record for j in jobs if j.record is not None])
     shown_overrides = varying([j.overrides for j in jobs])
+    reused = any(isinstance((j.record or {}).get("reused_from"), str) for j in jobs)
     rows = []
     for job, overrides in zip(jobs, shown_overrides, strict=True):
         rec = job.record or {}
@@ -158,6 +171,8 @@ def _summary(
             row["width"], row["depth"] = model.get("width"), model.get("depth")
         row["params"] = model.get("parameters")
         row["status"], row["error"] = job.status, job.error
+        if reused:  # a column only in a sweep where some job took an earlier run's files
+            row["reused_from"] = _reused_from(rec, sweep_dir)
         if job.record is not None:
             _results(row, job.record)
         row["duration_s"] = rec.get("duration_s")

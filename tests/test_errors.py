@@ -82,7 +82,7 @@ AT_COMPOSE = [
     (
         ["lr=0.1"],
         [
-            "lr: unknown key (allowed keys: task, model, data, device, dtype, seed, batch_size, progress, output)"
+            "lr: unknown key (allowed keys: task, model, data, device, dtype, seed, batch_size, progress, output, reuse)"
         ],
     ),
     (["model.bias=maybe"], ["model.bias: maybe has the wrong type (expected true or false)"]),

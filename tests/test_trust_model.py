@@ -347,7 +347,7 @@ ADDITIONS = [
     (
         ["+epochs=3"],
         "epochs: unknown key (allowed keys: task, model, data, device, dtype, seed, batch_size, "
-        "progress, output)",
+        "progress, output, reuse)",
     ),
 ]
 

@@ -58,8 +58,22 @@ def rerun_overrides(run: Run, extra: list[str], modules: Sequence[str] = ()) -> 
     changed = {o.split("=", 1)[0] for o in extra if "=" in o and o.split("=", 1)[0] in groups}
     config = run.portable_config()
     refuse_foreign_targets(config, shown(run.path / "run.json"), modules)
-    pins = pin_overrides(config, run.choices, skip=changed)
-    return pins + run.hydra_overrides() + extra
+    pins = [p for p in pin_overrides(config, run.choices, skip=changed) if not _is_reuse(p)]
+    return pins + run.hydra_overrides() + extra + [RECOMPUTE]
+
+
+RECOMPUTE = "reuse=false"  # a rerun always computes: taking the original's files proves nothing
+
+
+def _is_reuse(override: str) -> bool:
+    return override.lstrip("+~").split("=", 1)[0].strip() == "reuse"
+
+
+def refuse_reuse(extra: Sequence[str]) -> None:
+    """``reuse=...`` among a rerun's overrides: refused (a rerun always recomputes)."""
+    if any(_is_reuse(o) for o in extra):
+        why = "a rerun always recomputes (taking the original's files would prove nothing)"
+        raise UsageError([Problem("reuse", why, "leave reuse out of a rerun's overrides")])
 
 
 def _differs(original: Run, name: str, new_dir: Path) -> str:
@@ -167,6 +181,7 @@ def prepare(original: Run, extra: list[str], check: bool, modules: Sequence[str]
     """The rerun of ``original`` with ``extra`` overrides; ``UsageError`` for a record that
     cannot be replayed (checked before anything of it is imported or run)."""
     refuse_flags(extra)
+    refuse_reuse(extra)
     overrides = rerun_overrides(original, extra, modules)  # refuses a crafted record first
     # The run's own files changed since: --check fails. What the rerun reads that changed
     # (input, model.weights, .hydra/config.yaml): named as the cause of any difference.

@@ -61,6 +61,7 @@ def choices_lines() -> list[str]:
         "model.activation": ", ".join(ACTIVATION_TARGETS),
         "model.norm": ", ".join(NORM_TARGETS),
         "output.format": ", ".join(OUTPUT_FORMATS),
+        "reuse": "false, true (take a completed, intact run with the same content key)",
     }
     width = max(map(len, choices))
     return ["values:", *(f"  {k.ljust(width)}  {v}" for k, v in choices.items())]

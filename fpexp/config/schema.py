@@ -114,6 +114,7 @@ class FpexpConfig:
     batch_size: int = 65_536
     progress: bool = True
     output: OutputConfig = field(default_factory=OutputConfig)
+    reuse: bool = False  # true: take a completed, intact run with the same content key
 
 
 # The data sources' table (name -> schema, loader, checks): fpexp.data.sources.SOURCES.
