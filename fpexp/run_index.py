@@ -24,7 +24,7 @@ from fpexp.record import RECORD
 from fpexp.run_table import Entry, entries, record_fields, same_run
 
 INDEX = ".fpexp-index.sqlite"
-_SCHEMA = 4
+_SCHEMA = 5  # 5: record fields gained content_key and reused_from (issue 12 reuse)
 _KEEP = ("status", "started_at", "error", "process", "outputs")  # what a run's status reads
 _Key = tuple[int, int, int]
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
