@@ -23,12 +23,26 @@ def atomic_path(path: Path) -> Iterator[Path]:
     A crash or an exception leaves no file under the final name and removes the temporary one.
     """
     path = Path(path)
-    tmp = temporary(path)
+    tmp = _created(temporary(path))
     try:
         yield tmp
         finalize(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _created(tmp: Path) -> Path:
+    """``tmp`` made anew as an empty file of this process, never through a link planted under
+    its name (a shared folder such as /tmp): a leftover (a dead process with this pid, or a
+    planted link) is removed first; anything made in between is refused (FileExistsError)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o600)
+    os.close(fd)
+    return tmp
 
 
 def finalize(tmp: Path, path: Path) -> None:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fpexp.errors import Problem, UsageError
+from fpexp.job_record import not_this_job
 from fpexp.liveness import is_alive
-from fpexp.record import RECORD
+from fpexp.record import PLAN, RECORD
 from fpexp.record_check import read_record
 from fpexp.user_files import file_problem
 
@@ -163,6 +164,9 @@ def load_run(path: Path) -> Run:
     if not os.path.lexists(path / RECORD):
         raise UsageError([Problem(str(path), "is not a run directory (no run.json)")])
     record, problem = read_record(path)
+    if problem is None and path.name.isdecimal() and (path.parent / PLAN).exists():
+        # a sweep with fpexp's plan names job N's directory N: it must hold job N's run
+        problem = not_this_job(record, int(path.name), [])
     return Run(path.resolve(), record, problem)
 
 

@@ -22,6 +22,7 @@ from fpexp.atomic import temporary, write_text
 from fpexp.hashing import sha256_file
 
 RECORD = "run.json"
+PLAN = "sweep.json"  # a sweep's planned jobs (fpexp.sweep_plan)
 SCHEMA_VERSION = 1
 
 

@@ -112,9 +112,13 @@ def stats(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def _value(value: Any) -> float | None:
     """A finite number to plot, else None (text, bool, null, NaN)."""
-    if is_num(value) and math.isfinite(value):
-        return float(value)
-    return None
+    if not is_num(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def key_plots(key: str, swept: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[Plot]:

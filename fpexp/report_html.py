@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from html import escape as plain_escape
 from importlib.resources import files
@@ -27,6 +28,9 @@ LAYER_COLUMNS = ("index", "type", "output_shape", "mean", "std", "min", "max", "
 
 def asset(name: str) -> str:
     return files("fpexp").joinpath("report_assets", name).read_text(encoding="utf-8")
+
+
+GENERATOR = '<meta name="generator" content="fpexp report">'  # what -o may replace
 
 
 def script_json(value: Any) -> str:
@@ -59,6 +63,7 @@ def page(report: Report, version: str) -> str:
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
+            GENERATOR,
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">',
             f"<title>fpexp report: {runs_text(n)}</title>",
             f"<style>{css}</style></head><body>",
@@ -103,12 +108,25 @@ def _row(i: int, columns: list[str], row: dict[str, Any]) -> str:
         value, text = row.get(key), escape(run_table.cell(key, row.get(key)))
         if key == "run":
             text = f'<a href="#record-{i}">{text}</a>'
-        if isinstance(value, (int, float)) and run_table.is_num(value):
-            cells.append(f'<td class="num" data-n="{float(value)!r}">{text}</td>')
+        if (number := _sort_number(value)) is not None:
+            cells.append(f'<td class="num" data-n="{number}">{text}</td>')
         else:
             cells.append(f"<td>{text}</td>")
     status = escape(str(row.get("status", "")))
     return f'<tr class="{status}">{"".join(cells)}</tr>'
+
+
+def _sort_number(value: Any) -> str | None:
+    """A number as JavaScript's ``Number()`` reads it back (``Infinity`` too), else None."""
+    if not run_table.is_num(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float: sorts as infinitely large
+        number = math.inf if value > 0 else -math.inf
+    if math.isnan(number):
+        return None
+    return repr(number) if math.isfinite(number) else ("-" if number < 0 else "") + "Infinity"
 
 
 def legend(plot: Plot) -> str:

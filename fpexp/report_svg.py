@@ -43,6 +43,8 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if not hi > lo:
         return [lo]
     raw = (hi - lo) / n
+    if not 0 < raw < math.inf:  # a range beyond floats, or below their resolution
+        return [lo, hi]
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     first = math.ceil(lo / step - 1e-9) * step
@@ -59,7 +61,7 @@ def _span(values: list[float]) -> tuple[float, float]:
         pad = abs(lo) * 0.1 or 1.0
         return lo - pad, hi + pad
     pad = (hi - lo) * 0.06
-    return lo - pad, hi + pad
+    return (lo - pad, hi + pad) if math.isfinite(pad) else (lo, hi)
 
 
 def _text(x: float, y: float, text: str, extra: str = "") -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from fpexp.atomic import write_text
+from fpexp.record import PLAN
 
-PLAN = "sweep.json"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 JOB_SUBDIR = "${hydra.job.num}"
 

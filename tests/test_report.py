@@ -6,6 +6,7 @@ driven, no console errors, a screenshot kept)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -16,7 +17,7 @@ import pytest
 import fpexp
 from fpexp import run_table
 from fpexp.report_data import build, key_plots, swept_keys
-from fpexp.report_html import page
+from fpexp.report_html import GENERATOR, page
 from tests.conftest import call_fpexp
 from tests.report_browser import Browser, chromium
 
@@ -204,9 +205,10 @@ def test_hostile_record_values_are_text_never_markup(made, tmp_path):
         ),
         (
             ["o", "-o", "missing/r.html"],
-            "--output: missing/r.html: its folder does not exist (a new or old file)",
+            "--output: missing/r.html: its folder does not exist (a new file, or a report fpexp "
+            "wrote)",
         ),
-        (["o", "-o", "o"], "--output: o: is a directory (a new or old file)"),
+        (["o", "-o", "o"], "--output: o: is a directory (a new file, or a report fpexp wrote)"),
         (
             ["o", "--sort", "x"],
             "report: unrecognized arguments: --sort x (see fpexp report --help)",
@@ -228,6 +230,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_other(made, monkeypatch
     old = made["ws"] / "old.html"
     old.unlink(missing_ok=True)
     if before is not None:
+        before = f"{GENERATOR}{before}"  # an earlier report: the only file -o replaces
         old.write_text(before)
 
     def full(tmp, path):
@@ -241,7 +244,96 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_other(made, monkeypatch
     assert not list(made["ws"].glob(".old.html*"))
 
 
+def _fifo(ws: Path) -> Path:
+    os.mkfifo(ws / "pipe")
+    return ws / "pipe"
+
+
+def _link(ws: Path) -> Path:
+    (ws / "earlier.html").write_text(GENERATOR)
+    (ws / "link.html").symlink_to(ws / "earlier.html")
+    return ws / "link.html"
+
+
+def _not_a_report(ws: Path) -> Path:
+    (ws / "notes.html").write_text("<p>my notes</p>")
+    return ws / "notes.html"
+
+
+TARGETS = {  # found by a hostile review: -o replaced whatever was there (/dev/null as root)
+    "a run's record": (lambda ws: next(ws.glob("o/multirun/*/*/0/run.json")), "exists and is not"),
+    "a run's outputs": (lambda ws: next(ws.glob("o/multirun/*/*/1/outputs.csv")), "exists and"),
+    "a sweep's plan": (lambda ws: next(ws.glob("o/multirun/*/*/sweep.json")), "exists and is"),
+    "a fifo": (_fifo, "is not a regular file"),
+    "a link": (_link, "is a link"),
+    "another page": (_not_a_report, "exists and is not a report fpexp wrote"),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_output_never_replaces_what_is_not_an_earlier_report(made, tmp_path, target):
+    ws = tmp_path / "ws"
+    shutil.copytree(made["ws"], ws, symlinks=True)
+    make, why = TARGETS[target]
+    path = make(ws)
+    before = path.lstat()
+    data = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+    done = call_fpexp(["report", "o", "-o", str(path)], ws)
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.startswith(f"fpexp: error: --output: {path}: {why}")
+    after = path.lstat()
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert data is None or path.read_bytes() == data
+
+
+def test_a_link_planted_under_the_temporary_name_is_not_written_through(made, tmp_path):
+    import fpexp.atomic
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    out = made["ws"] / "planted.html"
+    fpexp.atomic.temporary(out).symlink_to(victim)  # this process's temporary name
+    done = call_fpexp(["report", "o", "-o", str(out)], made["ws"])
+    assert done.returncode == 0, done.stderr
+    assert victim.read_text() == "mine" and not out.is_symlink()
+    assert GENERATOR in out.read_text()
+    out.unlink()
+
+
+EXTREMES = {  # found by a hostile review: each made report crash with a traceback
+    "inf in a list": ({"vec": [1e999]}, {"vec": [1.0]}),
+    "an integer beyond floats": ({"big": 10**400}, {"big": 1}),
+    "a range beyond floats": ({"accuracy": 1.7e308}, {"accuracy": -1.7e308}),
+    "a range below float resolution": ({"accuracy": 0.0}, {"accuracy": 5e-324}),
+    "infinite": ({"accuracy": 1e999}, {"accuracy": -1e999}),
+}
+
+
+@pytest.mark.parametrize("case", EXTREMES)
+def test_extreme_values_are_reported_and_strict_json_everywhere(made, tmp_path, case):
+    copy = tmp_path / "o" / "sweep"
+    shutil.copytree(made["a"], copy)
+    for job, metrics in zip(("0", "1"), EXTREMES[case], strict=True):
+        path = copy / job / "run.json"
+        rec = json.loads(path.read_text())
+        rec["metrics"].update(metrics)
+        path.write_text(json.dumps(rec))
+    done = call_fpexp(["report", str(copy), "-o", str(tmp_path / "r.html")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert 'data-n="inf"' not in html and 'data-n="nan"' not in html
+
+    def refuse(constant: str):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    for args in (["runs", str(copy), "--json"], ["compare", str(copy), "--json"]):
+        listed = call_fpexp(args, tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        json.loads(listed.stdout, parse_constant=refuse)
+
+
 def test_writes_the_page_and_says_what_it_holds(made):
+    (made["ws"] / "r.html").write_text(f"<!DOCTYPE html>{GENERATOR}")  # an earlier report
     done = call_fpexp(["report", "o", "-o", "r.html"], made["ws"])
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(

@@ -177,6 +177,44 @@ def test_a_job_directory_holding_another_jobs_run_is_rerun_not_believed(finished
     assert len(json.loads(aside.stdout)) == 2  # listed where they were put
 
 
+def _swap(copy: Path) -> None:
+    (copy / "1").rename(copy / "x")
+    (copy / "2").rename(copy / "1")
+    (copy / "x").rename(copy / "2")
+
+
+SWAPPED = "unreadable run: its run.json records job 2's run, not job 1's"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["diff", "{s}:1", "{s}:0"],
+        ["compare", "{s}:1", "{s}:0"],
+        ["rerun", "{s}:1"],
+        ["report", "{s}:1", "{s}:0", "-o", "{s}/../r.html"],  # listed, with why
+    ],
+)
+def test_every_command_sees_a_swapped_job_directory_as_another_jobs_run(copy, args):
+    """Found by a hostile review: compare SWEEP saw the swap, but SWEEP:N, diff, report and
+    runs believed the directory (the one check is now in catalog.load_run)."""
+    _swap(copy)
+    done = call_fpexp([a.format(s=copy) for a in args], copy.parent)
+    if args[0] == "report":
+        assert done.returncode == 0, done.stderr
+        page = (copy.parent / "r.html").read_text()
+        assert '<tr class="unreadable">' in page and "records job 2&#x27;s run" in page
+    else:
+        assert (done.returncode, done.stdout) == (2, ""), done.stdout
+        assert done.stderr.startswith(f"fpexp: error: sweep/1: {SWAPPED}"), done.stderr
+    listed = json.loads(call_fpexp(["runs", str(copy), "--json"], copy.parent).stdout)
+    notes = {Path(r["run"]).name: r.get("note") for r in listed if r["status"] == "unreadable"}
+    assert notes == {
+        "1": "its run.json records job 2's run, not job 1's",
+        "2": "its run.json records job 1's run, not job 2's",
+    }
+
+
 def test_nothing_to_resume_says_so_and_touches_nothing(copy):
     before = files(copy)
     done = resume(copy)

@@ -7,6 +7,8 @@ chosen run, and each run's config and record."""
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -76,6 +78,30 @@ def _runs_of(ref: str, root: Path) -> list[Run]:
     return [resolve(ref, root)]
 
 
+TARGET = "a new file, or a report fpexp wrote"
+
+
+def _not_writable(out: Path) -> str | None:
+    """Why ``-o`` may not be written (None: it may). Only a new name or an earlier report is
+    replaced: never a run's or sweep's file, a link, a device or anything else."""
+    from fpexp.report_html import GENERATOR
+
+    if not str(out) or not out.parent.is_dir():
+        return "its folder does not exist"
+    if not os.path.lexists(out):
+        return None
+    mode = out.lstat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a link" if stat.S_ISLNK(mode) else None
+        return f"is {kind or 'not a regular file'}"
+    try:
+        with open(out, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    return None if GENERATOR.encode() in head else "exists and is not a report fpexp wrote"
+
+
 def main(argv: list[str]) -> int:
     from fpexp import __version__
     from fpexp.atomic import atomic_path
@@ -85,9 +111,8 @@ def main(argv: list[str]) -> int:
 
     args = parser().parse_args(argv)
     out = Path(args.output)
-    if out.is_dir() or not out.parent.is_dir():
-        what = "is a directory" if out.is_dir() else "its folder does not exist"
-        raise UsageError([Problem("--output", f"{args.output}: {what}", "a new or old file")])
+    if (why := _not_writable(out)) is not None:
+        raise UsageError([Problem("--output", f"{args.output or repr('')}: {why}", TARGET)])
     runs = selected(args.refs, Path(args.root))
     listing = run_table.pick(run_table.entries(runs), args.where)
     if not listing.rows:

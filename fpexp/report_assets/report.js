@@ -13,7 +13,7 @@
   }
 
   function compare(a, b) {
-    if (typeof a === "number" && typeof b === "number") return a - b;
+    if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
     if (typeof a === "number") return -1;
     if (typeof b === "number") return 1;
     return a.localeCompare(b, undefined, { numeric: true });
