@@ -417,3 +417,23 @@ def test_the_apis_next_call_is_served_by_the_memo(tmp_path, memo, counted, capsy
 
 def _groups_copied(repo: dict) -> dict:
     return {k: _groups_copied(v) if isinstance(v, dict) else v for k, v in repo.items()}
+
+
+def test_the_wrappers_pickle_by_value_each_with_a_fresh_state():
+    """Found in the suite: after ``Singleton.set_state`` (Hydra's pytest fixture) cloudpickle
+    sends Hydra's config source classes to joblib's workers by value, wrappers included, and
+    failed on their state ("cannot pickle 'Recorder' object"): the sweep's jobs never ran."""
+    import pickle
+
+    import cloudpickle
+
+    from fpexp.config.hydra_patches import WRAPPERS
+    from fpexp.config.speedup_state import State
+
+    state = State()
+    state.ahead["kept"] = object()
+    for make in set(WRAPPERS.values()):
+        wrapper = make(state, lambda *args, **kwargs: None)
+        assert pickle.loads(cloudpickle.dumps(wrapper)).__wrapped__ is not None
+    fresh = pickle.loads(cloudpickle.dumps(state))
+    assert fresh.ahead == {} and fresh.recorder.seen is None

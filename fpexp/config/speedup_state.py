@@ -27,7 +27,15 @@ class Turn(threading.local):
 
 @dataclasses.dataclass
 class State:
-    """One installation's caches and per-thread bookkeeping; gone with it."""
+    """One installation's caches and per-thread bookkeeping; gone with it.
+
+    Pickled as a fresh, empty one: cloudpickle (joblib's workers) pickles a class by value when
+    the class it finds under its module's name is another object (after Hydra's plugin scan
+    re-executed the module, or ``Singleton.set_state``), wrappers and their state included; a
+    worker process then starts with empty caches, as a process of its own would."""
+
+    def __reduce__(self) -> tuple[type[State], tuple[()]]:
+        return State, ()
 
     validated: dict[tuple[int, tuple[str, ...]], list[tuple[Any, Any, list]]] = dataclasses.field(
         default_factory=dict
