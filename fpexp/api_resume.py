@@ -7,11 +7,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from fpexp.api import RunFailed, cli_problems, error_lines, guarded, interrupted
+from fpexp.api import guarded
 from fpexp.api_run import module_names
 from fpexp.api_state import caller_state
-from fpexp.api_sweep import Sweep, jobs_explain
-from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
+from fpexp.api_sweep import Sweep, sweep_outcome
+from fpexp.errors import Problem, UsageError
 
 
 def resume(
@@ -49,15 +49,7 @@ def resume(
         if dry_run or not plan.todo:
             return Sweep(plan.sweep_dir)
         done = guarded(lambda: command.execute(plan), plan.sweep_dir)
-    if done.code == EXIT_INTERRUPTED:
-        interrupted(done.stopped_by)
-    made = Sweep(plan.sweep_dir)
-    if done.code == 0 or jobs_explain(made):
-        return made
-    lines = error_lines(tee.seen.getvalue())
-    if done.code == EXIT_USAGE:
-        raise UsageError(cli_problems(lines or ["the resume was refused"]))
-    raise RunFailed("; ".join(lines) or f"the resume ended with exit code {done.code}", None)
+    return sweep_outcome(done, plan.sweep_dir, tee.seen.getvalue(), "resume")
 
 
 def _path(sweep: object) -> Path:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fpexp.api import RunFailed, cli_problems, error_lines, guarded, interrupted
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
+
+if TYPE_CHECKING:
+    from fpexp.hydra_run import HydraRun
 
 _LAUNCHER = "hydra/launcher"
 
@@ -165,17 +168,24 @@ def sweep(
     with caller_state() as tee:  # asking Hydra for its launchers registers config: inside
         args += _launcher_override(launcher, args)
         done = guarded(lambda: run_hydra(["-m", *args, dir_override("sweep", target)]), target)
+    return sweep_outcome(done, target, tee.seen.getvalue(), "sweep")
+
+
+def sweep_outcome(done: HydraRun, target: Path, stderr: str, what: str) -> Sweep:
+    """The ``Sweep`` in ``target`` after a multirun (``what``: the sweep, the resume), or the
+    error it ended with: ``KeyboardInterrupt`` after a signal, ``UsageError`` for input refused
+    before any job, ``RunFailed`` for anything else than jobs that failed."""
     if done.code == EXIT_INTERRUPTED:
         interrupted(done.stopped_by)
     made = Sweep(target) if os.path.isfile(target / "multirun.yaml") else None
-    if made is not None and (done.code == 0 or jobs_explain(made)):
+    if made is not None and (done.code == 0 or _jobs_explain(made)):
         return made
-    lines = error_lines(tee.seen.getvalue())
+    lines = error_lines(stderr)
     if done.code == EXIT_USAGE:
-        raise UsageError(cli_problems(lines or ["the sweep was refused"]))
-    raise RunFailed("; ".join(lines) or f"the sweep ended with exit code {done.code}", None)
+        raise UsageError(cli_problems(lines or [f"the {what} was refused"]))
+    raise RunFailed("; ".join(lines) or f"the {what} ended with exit code {done.code}", None)
 
 
-def jobs_explain(made: Sweep) -> bool:
+def _jobs_explain(made: Sweep) -> bool:
     """Whether a job that failed is what made the sweep's exit code non-zero."""
     return any(row["status"] in ("failed", "unreadable") for row in made.summary)
