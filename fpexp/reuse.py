@@ -11,6 +11,8 @@ is taken. A candidate that is not intact is named in one line and never used.
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from fpexp.catalog import shown
-from fpexp.content_key import content_key, make_parts
+from fpexp.content_key import content_key, make_parts, unkeyable
 from fpexp.record import RunRecord
 
 if TYPE_CHECKING:
@@ -42,13 +44,30 @@ TAKEN = (
 )
 
 
+SHOWN = 3  # candidates refused, named one by one; the rest counted
+
+
 def _versions() -> dict[str, str | None]:
     from fpexp.environment import package_versions
 
     return package_versions()
 
 
-def key_before_forward(cfg: DictConfig, record: RunRecord, checked: Checked, cwd: Path) -> str:
+@functools.cache
+def _source() -> str:
+    """The sha256 of fpexp's own code: every ``.py`` of the package, by relative path (an
+    edited checkout or a fork keeps its version number, not its results)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(f"{path.relative_to(package).as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def key_before_forward(
+    cfg: DictConfig, record: RunRecord, checked: Checked, cwd: Path
+) -> str | None:
     """Make and record the content key from the validated run (waits for the input's hash)."""
     from fpexp.data.sources import source_of
     from fpexp.devices import resolve_device
@@ -62,11 +81,13 @@ def key_before_forward(cfg: DictConfig, record: RunRecord, checked: Checked, cwd
     weights = checked.weights.path if checked.weights.origin != "initialised" else None
     weights_sha = sha256_file(weights) if weights is not None else None
     device = str(resolve_device(str(cfg.device)))
-    parts = make_parts(input_sha, described.get("format"), weights_sha, device, _versions())
+    parts = make_parts(
+        input_sha, described.get("format"), weights_sha, device, _versions(), _source()
+    )
     return _record_key(record, parts)
 
 
-def key_after_forward(record: RunRecord) -> str:
+def key_after_forward(record: RunRecord) -> str | None:
     """Make and record the content key of a computed run from its record."""
     data = record.data
     described, weights = data.get("input") or {}, data.get("weights") or {}
@@ -77,15 +98,20 @@ def key_after_forward(record: RunRecord) -> str:
         weights_sha,
         str(data.get("device")),
         _versions(),
+        _source(),
     )
     return _record_key(record, parts)
 
 
-def _record_key(record: RunRecord, parts: dict[str, Any]) -> str:
-    key = content_key(record.data["config"], parts)
-    notes = record.data.pop("notes", None)  # notes end the record, before outputs and error
+def _record_key(record: RunRecord, parts: dict[str, Any]) -> str | None:
+    """Record the key (None, and a note why, for a config that cannot be keyed exactly)."""
+    why = unkeyable(record.data["config"])
+    key = None if why is not None else content_key(record.data["config"], parts)
+    notes = record.data.pop("notes", None) or []  # notes end the record, before outputs, error
     record.update(content_key=key, content_key_parts=parts)
-    if notes is not None:
+    if why is not None:
+        notes.append(f"content_key: none, {why}: never reused, nor reusing")
+    if notes:
         record.data["notes"] = notes
     return key
 
@@ -99,6 +125,10 @@ def reuse(cfg: DictConfig, record: RunRecord, checked: Checked, cwd: Path) -> bo
     key = key_before_forward(cfg, record, checked, cwd)
     multirun = record.data["command"].get("mode") == "MULTIRUN"
     console = {"console": not multirun}
+    if key is None:
+        log.info("not reused: this run has no content key (see its notes)", extra=console)
+        return False
+    refused = 0
     for path in candidates(root_of(record.run_dir, multirun), key, record.run_dir):
         found = candidate(path, key)
         why = found if isinstance(found, str) else None
@@ -111,7 +141,13 @@ def reuse(cfg: DictConfig, record: RunRecord, checked: Checked, cwd: Path) -> bo
                 log.info(line, shown(found.path), key[:12], how, extra=console)
                 return True
             why = taken.refused
-        log.info("not reused: %s: %s; computing afresh", shown(path), why, extra=console)
+        refused += 1
+        if refused <= SHOWN:
+            log.info("not reused: %s: %s", shown(path), why, extra=console)
+    if refused > SHOWN:
+        log.info("not reused: %d more runs with this key", refused - SHOWN, extra=console)
+    if refused:
+        log.info("computing afresh", extra=console)
     return False
 
 

@@ -16,6 +16,7 @@ import fpexp
 from fpexp.catalog import shown
 from fpexp.cli import main
 from fpexp.content_key import EXCLUDED, content_key, key_of_record
+from tests.conftest import call_fpexp
 
 BASE = ("data=file", "data.path=x.npy", "model.weights=w.safetensors", "model.width=3")
 
@@ -108,7 +109,8 @@ def test_the_excluded_keys_are_exactly_these():
         "input_format": None,
         "weights_sha256": None,
         "device": "cpu",
-        "versions": {"fpexp": "1", "torch": "2", "numpy": "3"},
+        "versions": {"fpexp": "1", "torch": "2", "numpy": "3", "pyarrow": "4", "safetensors": "5"},
+        "source": "f00d",
     }
     config = {"seed": 1, "device": "auto", "progress": True, "output": {"format": "csv"}}
     key = content_key(config, parts)
@@ -116,6 +118,59 @@ def test_the_excluded_keys_are_exactly_these():
     assert content_key({**config, "output": {"format": "npy"}}, parts) != key
     assert content_key(config, {**parts, "device": "cuda"}) != key
     assert content_key(config, {**parts, "versions": {**parts["versions"], "torch": "9"}}) != key
+    assert content_key(config, {**parts, "source": "beef"}) != key  # fpexp's code edited
+    for package in ("pyarrow", "safetensors"):  # they write the files' bytes
+        assert (
+            content_key(config, {**parts, "versions": {**parts["versions"], package: "9"}}) != key
+        )
+    ordered = {"seed": 1, "args": {"a": 1.0, "b": 100.0}}  # a module may depend on the order
+    assert content_key(ordered, parts) != content_key(
+        {**ordered, "args": {"b": 100.0, "a": 1.0}}, parts
+    )
+
+
+# Found by a hostile review: a non-finite float or a key that is not text crashed every run
+# (reuse or not), and layers from a user's module were reused after that module changed.
+UNKEYABLE = {
+    "an infinite argument": (
+        [
+            "model=layers",
+            "task=regression",
+            "model.layers=[{_target_:torch.nn.Linear,"
+            "in_features:6,out_features:3},{_target_:torch.nn.Hardtanh,min_val:-inf,max_val:1.0},"
+            "{_target_:torch.nn.Linear,in_features:3,out_features:1}]",
+        ],
+        "model.layers.1.min_val is -inf (recorded as null)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", UNKEYABLE)
+def test_a_config_that_cannot_be_keyed_exactly_runs_and_is_never_reused(tmp_path, capsys, case):
+    overrides, why = UNKEYABLE[case]
+    first = fpexp.run(*overrides, root=tmp_path)
+    assert first.status == "completed" and first.record["content_key"] is None
+    assert f"content_key: none, {why}: never reused, nor reusing" in first.record["notes"]
+    capsys.readouterr()
+    again = fpexp.run(*overrides, "reuse=true", root=tmp_path)
+    assert "reused_from" not in again.record and "forward" in again.record["phases_s"]
+    assert "not reused: this run has no content key (see its notes)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("config", "why"),
+    [
+        ({"model": {"layers": [{"_target_": "mypkg.Block"}]}}, "model.layers.0._target_ is mypkg"),
+        ({"model": {"scales": {1: 1.0}}}, "model.scales.1 is a key that is not text"),
+        ({"x": [float("nan")]}, "x.0 is nan (recorded as null)"),
+        ({"model": {"layers": [{"_target_": "torch.nn.ReLU"}]}}, None),
+    ],
+)
+def test_what_cannot_be_keyed(config, why):
+    from fpexp.content_key import unkeyable
+
+    found = unkeyable(config)
+    assert (found is None) if why is None else found.startswith(why)
 
 
 def _run(root: Path, *overrides: str) -> fpexp.Run:
@@ -193,7 +248,7 @@ def test_a_run_whose_files_changed_is_never_reused(tmp_path, capsys, damage):
     again = _run(tmp_path, "reuse=true")
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("not reused: ")]
-    assert len(lines) == 1 and said in lines[0] and lines[0].endswith("; computing afresh")
+    assert len(lines) == 1 and said in lines[0] and "computing afresh" in out.splitlines()
     assert "reused_from" not in again.record and "forward" in again.record["phases_s"]
     for name in again.record["outputs"]:
         assert os.stat(again.dir / name).st_nlink == 1  # its own files, none linked
@@ -268,3 +323,30 @@ def test_a_sweep_with_reuse_under_the_parallel_launchers(tmp_path, launcher):
     for run, original in zip(again.runs, first.runs, strict=True):
         assert run.record["reused_from"] == str(original.dir.resolve())
         np.testing.assert_array_equal(run.outputs(), original.outputs())
+
+
+def test_under_your_own_run_dirs_only_their_folder_is_looked_at_and_no_index_written(
+    tmp_path, capsys
+):
+    """Found by a hostile review: hydra.run.dir=/tmp/x made all of /tmp the root (26 s, a
+    13 MB index there, and a run from an unrelated tree reused)."""
+    mine, deep = tmp_path / "mine", tmp_path / "mine" / "a" / "b" / "c"
+    args = ("data=synthetic", "data.n_rows=30")
+    for where in (deep / "r0", mine / "r1"):  # r0: deeper, not looked at
+        assert call_fpexp([*args, f"hydra.run.dir={where}"], tmp_path).returncode == 0
+    done = call_fpexp([*args, "reuse=true", f"hydra.run.dir={mine / 'r2'}"], tmp_path)
+    assert done.returncode == 0 and "reused mine/r1 (" in done.stdout, done.stdout
+    record = json.loads((mine / "r2" / "run.json").read_text())
+    assert record["reused_from"] == str((mine / "r1").resolve())
+    assert not list(tmp_path.rglob(".fpexp-index.sqlite"))
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give a file to another user")
+def test_a_run_another_user_owns_is_never_reused(tmp_path, capsys):
+    first = _run(tmp_path)
+    os.chown(first.dir / "run.json", 12345, 12345)  # a shared folder: someone else's record
+    capsys.readouterr()
+    again = _run(tmp_path, "reuse=true")
+    assert "reused_from" not in again.record
+    out = capsys.readouterr().out
+    assert "its run.json is not yours (owner uid 12345)" in out
