@@ -128,15 +128,18 @@ def sweep_logged(sweep: Path, runs: list[Run]) -> Logged:
     return Logged(sweep.name, tags, {}, {}, files, start, end, status)
 
 
-def export_group(store: Store, group: Group, max_bytes: int | None, say: Say) -> None:
-    """Each usable run of ``group`` (under its sweep's parent run), saying what was done."""
+def export_group(
+    store: Store, group: Group, max_bytes: int | None, say: Say, close: bool = True
+) -> None:
+    """Each usable run of ``group`` (under its sweep's parent run), saying what was done;
+    ``close``: then the sweep's parent run is made whole (its summary, status, end)."""
     parent = whole = None
     if group.sweep is not None:
         whole = sweep_logged(group.sweep, group.runs)
         parent, _ = store.open(whole)
     for run in group.runs:
         _export_one(store, run, parent, max_bytes, say)
-    if group.sweep is not None and whole is not None:
+    if close and group.sweep is not None and whole is not None:
         _, changed = store.sync(whole)
         say(f"{'exported' if changed else 'unchanged'}: sweep {shown(group.sweep)}")
 
@@ -168,9 +171,11 @@ def export(
     experiment: str,
     max_mb: float | None,
     say: Say,
+    close: bool = True,
 ) -> None:
     """Everything ``refs`` name (``where``: only the runs that satisfy every expression) into
-    ``experiment`` of the store at ``uri``; ``UsageError`` or ``ServerFailure`` otherwise."""
+    ``experiment`` of the store at ``uri``; ``UsageError`` or ``ServerFailure`` otherwise.
+    ``close=False``: sweeps' parent runs are left open (live export of one job)."""
     chosen = groups(refs, root)
     if where:
         chosen = _where(chosen, where)
@@ -179,7 +184,7 @@ def export(
     store = Store(uri or default_uri(), experiment)
     max_bytes = None if max_mb is None else int(max_mb * 1024 * 1024)
     for group in chosen:
-        export_group(store, group, max_bytes, say)
+        export_group(store, group, max_bytes, say, close)
     if not chosen:
         say(f"nothing to export ({', '.join(refs) or f'no runs under {shown(root)}'})")
 

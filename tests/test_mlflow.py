@@ -134,9 +134,7 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_job_a_failed_one_failed(world,
     parent = runs[str(world.sweep.dir)]
     job0, job1 = (runs[str(world.sweep.dir / n)] for n in "01")
     assert code == 0 and len(runs) == 3
-    assert out.splitlines()[1].startswith(
-        f"exported: {shown(world.sweep.dir)}/1 (failed,"
-    )
+    assert out.splitlines()[1].startswith(f"exported: {shown(world.sweep.dir)}/1 (failed,")
     assert out.splitlines()[-1] == f"exported: sweep {shown(world.sweep.dir)}"
     assert parent.info.status == "FAILED" and parent.data.tags["fpexp.jobs"] == "2"
     assert (job0.info.status, job1.info.status) == ("FINISHED", "FAILED")
@@ -317,3 +315,39 @@ def _wait_for(uri: str, server: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.5)
     raise AssertionError("mlflow server did not answer in 120 s")
+
+
+def test_live_export_as_each_run_ends_is_what_an_export_after_gives(world, monkeypatch, tmp_path):
+    from fpexp.mlflow_live import EXPERIMENT_VARIABLE, URI_VARIABLE
+
+    client, name, exp_id = experiment(world)
+    monkeypatch.setenv(URI_VARIABLE, world.uri)
+    monkeypatch.setenv(EXPERIMENT_VARIABLE, name)
+    one = fpexp.run("seed=3", root=tmp_path)
+    sweep = fpexp.sweep("model.hidden=[2],[0]", "seed=4", root=tmp_path)
+    monkeypatch.delenv(URI_VARIABLE)
+    after_client, after, after_id = experiment(world)
+    export(world, after, str(one.dir), str(sweep.dir))
+    live = by_dir(client, exp_id)
+    assert live[str(sweep.dir)].data.tags["fpexp.complete"] == "true" and len(live) == 4
+    assert state(client, exp_id) == state(after_client, after_id)
+
+
+def test_without_the_variable_a_run_exports_nothing(world, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # an import would fail
+    fpexp.run("seed=3", root=tmp_path)
+    assert "mlflow" not in capsys.readouterr().out
+
+
+def test_a_live_export_that_fails_is_a_warning_and_the_run_stands(monkeypatch, tmp_path, capsys):
+    from fpexp.mlflow_live import URI_VARIABLE
+
+    port = _free_port()
+    monkeypatch.setenv(URI_VARIABLE, f"http://127.0.0.1:{port}")
+    run = fpexp.run("seed=3", root=tmp_path)
+    err = capsys.readouterr().err.splitlines()
+    start = f"fpexp: warning: mlflow: --tracking-uri: http://127.0.0.1:{port} cannot be reached ("
+    assert run.status == "completed" and [line for line in err if "mlflow" in line][0].startswith(
+        start
+    )
+    assert err[-1].endswith(f"(fpexp export mlflow {run.dir} exports it later)")
