@@ -159,6 +159,10 @@ def test_exporting_again_changes_nothing(world, capsys):
     assert all(set(h.values()) == {1} for *_, h, _, _ in before if h)
 
 
+class Stop(Exception):
+    """The export's process dies here."""
+
+
 @pytest.mark.parametrize("method", ["create_run", "log_batch", "log_artifact", "set_terminated"])
 @pytest.mark.parametrize("nth", [1, 3])
 def test_an_export_stopped_half_way_then_repeated_is_a_whole_export(
@@ -172,12 +176,12 @@ def test_an_export_stopped_half_way_then_repeated_is_a_whole_export(
 
     def stopping(self, *args, **kwargs):
         if next(calls) == nth:
-            raise KeyboardInterrupt
+            raise Stop
         return real(self, *args, **kwargs)
 
     with monkeypatch.context() as m:
         m.setattr(MlflowClient, method, stopping)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(Stop):
             export(world, name, str(world.one.dir), str(world.sweep.dir))
     assert export(world, name, str(world.one.dir), str(world.sweep.dir))[0] == 0
     assert state(client, exp_id) == state(whole_client, whole_id)
@@ -347,7 +351,18 @@ def test_a_live_export_that_fails_is_a_warning_and_the_run_stands(monkeypatch, t
     run = fpexp.run("seed=3", root=tmp_path)
     err = capsys.readouterr().err.splitlines()
     start = f"fpexp: warning: mlflow: --tracking-uri: http://127.0.0.1:{port} cannot be reached ("
-    assert run.status == "completed" and [line for line in err if "mlflow" in line][0].startswith(
+    assert run.status == "completed" and next(line for line in err if "mlflow" in line).startswith(
         start
     )
     assert err[-1].endswith(f"(fpexp export mlflow {run.dir} exports it later)")
+
+
+def test_ctrl_c_is_one_line_and_exit_130(world, monkeypatch, capsys):
+    _, name, _ = experiment(world)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MlflowClient, "log_artifact", stop)
+    code, _, err = export(world, name, str(world.one.dir), capsys=capsys)
+    assert (code, err) == (130, "fpexp: export mlflow: stopped (the same command finishes it)\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fpexp.catalog import DEFAULT_ROOT
 from fpexp.commands import Parser
+from fpexp.errors import EXIT_INTERRUPTED
 
 EPILOG = (
     "One MLflow run per fpexp run: params = the config's dotted keys, metrics = the metrics "
@@ -77,4 +78,7 @@ def main(argv: list[str]) -> int:
     except ServerFailure as err:
         print(printable(f"fpexp: error: {err}"), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("fpexp: export mlflow: stopped (the same command finishes it)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
