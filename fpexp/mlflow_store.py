@@ -11,7 +11,6 @@ nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,12 +146,17 @@ class Store:
         params = [Param(k, v) for k, v in want.params.items() if k not in have.params]
         tags = [RunTag(k, v) for k, v in want.tags.items() if have.tags.get(k) != v]
         metrics = [Metric(k, v, when, 0) for k, v in want.metrics.items() if k not in have.metrics]
-        for chunk in _chunks(params, 100):
-            self.call(self.client.log_batch, run_id, params=chunk)
-        for chunk in _chunks(tags, 100):
-            self.call(self.client.log_batch, run_id, tags=chunk)
-        for chunk in _chunks(metrics, 1000):
-            self.call(self.client.log_batch, run_id, metrics=chunk)
+        while params or tags or metrics:  # as few batches as MLflow's limits allow
+            some_params, some_tags = params[:100], tags[:100]
+            some_metrics = metrics[: 1000 - len(some_params) - len(some_tags)]
+            params, tags, metrics = params[100:], tags[100:], metrics[len(some_metrics) :]
+            self.call(
+                self.client.log_batch,
+                run_id,
+                metrics=some_metrics,
+                params=some_params,
+                tags=some_tags,
+            )
 
     def _upload_missing(self, run_id: str, files: list[Path]) -> None:
         if not files:
@@ -162,8 +166,3 @@ class Store:
         for path in files:
             if sizes.get(path.name) != os.stat(path).st_size:
                 self.call(self.client.log_artifact, run_id, str(path))
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

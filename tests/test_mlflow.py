@@ -366,3 +366,16 @@ def test_ctrl_c_is_one_line_and_exit_130(world, monkeypatch, capsys):
     monkeypatch.setattr(MlflowClient, "log_artifact", stop)
     code, _, err = export(world, name, str(world.one.dir), capsys=capsys)
     assert (code, err) == (130, "fpexp: export mlflow: stopped (the same command finishes it)\n")
+
+
+def test_more_params_and_metrics_than_one_batch_holds_are_all_logged(world):
+    from fpexp.mlflow_store import Logged, Store
+
+    client, name, exp_id = experiment(world)
+    tags = {"fpexp.key": "many", **{f"t{i}": str(i) for i in range(150)}}
+    want = Logged("many", tags, {f"p{i}": str(i) for i in range(250)})
+    want.metrics = {f"m{i}": float(i) for i in range(1500)}
+    run_id, changed = Store(world.uri, name).sync(want)
+    data = client.get_run(run_id).data
+    assert changed and len(data.params) == 250 and len(data.metrics) == 1500
+    assert len(data.tags) == 151 + 2  # mlflow.runName, fpexp.complete
