@@ -371,7 +371,7 @@ def test_ctrl_c_is_one_line_and_exit_130(world, monkeypatch, capsys):
 def test_more_params_and_metrics_than_one_batch_holds_are_all_logged(world):
     from fpexp.mlflow_store import Logged, Store
 
-    client, name, exp_id = experiment(world)
+    client, name, _ = experiment(world)
     tags = {"fpexp.key": "many", **{f"t{i}": str(i) for i in range(150)}}
     want = Logged("many", tags, {f"p{i}": str(i) for i in range(250)})
     want.metrics = {f"m{i}": float(i) for i in range(1500)}
