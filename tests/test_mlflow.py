@@ -379,3 +379,16 @@ def test_more_params_and_metrics_than_one_batch_holds_are_all_logged(world):
     data = client.get_run(run_id).data
     assert changed and len(data.params) == 250 and len(data.metrics) == 1500
     assert len(data.tags) == 151 + 2  # mlflow.runName, fpexp.complete
+
+
+def test_a_run_made_with_live_export_reruns_and_its_rerun_is_exported(world, monkeypatch, tmp_path):
+    from fpexp.mlflow_live import EXPERIMENT_VARIABLE, URI_VARIABLE
+
+    client, name, exp_id = experiment(world)
+    monkeypatch.setenv(URI_VARIABLE, world.uri)
+    monkeypatch.setenv(EXPERIMENT_VARIABLE, name)
+    first = fpexp.run("seed=3", root=tmp_path)
+    again = fpexp.rerun(first, check=True, root=tmp_path)
+    runs = by_dir(client, exp_id)
+    assert sorted(runs) == sorted([str(first.dir), str(again.dir)])
+    assert {r.info.status for r in runs.values()} == {"FINISHED"}
