@@ -19,7 +19,7 @@ from fpexp.errors import Problem, UsageError
 from fpexp.mlflow_map import COMPLETE_TAG, KEY_TAG
 
 INSTALL = "pip install 'fpexp[mlflow]'"
-URI_FORMS = "sqlite:///PATH.db, http(s)://HOST:PORT, file:DIR, or MLFLOW_TRACKING_URI"
+URI_FORMS = "sqlite:///PATH.db, http(s)://HOST:PORT or a database URL such as postgresql://..."
 
 
 class ServerFailure(Exception):
