@@ -13,6 +13,7 @@ From Python::
     fpexp.compare(sweep, run)["runs"]  # only the config keys that differ among them
     fpexp.rerun(run, check=True)  # NotReproduced unless identical
     fpexp.resume(sweep.dir)  # the jobs that did not complete, run again
+    fpexp.export_mlflow(sweep, tracking_uri="sqlite:///mlruns.db")  # needs fpexp[mlflow]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "UsageError",
     "compare",
     "diff",
+    "export_mlflow",
     "load",
     "rerun",
     "resume",
@@ -39,6 +41,7 @@ __all__ = [
 if TYPE_CHECKING:
     from fpexp.api import RunFailed, load, run, runs
     from fpexp.api_compare import compare
+    from fpexp.api_export import export_mlflow
     from fpexp.api_records import NotReproduced, diff, rerun
     from fpexp.api_resume import resume
     from fpexp.api_run import Run
@@ -51,6 +54,7 @@ _WHERE = {
     "Sweep": "fpexp.api_sweep",
     "compare": "fpexp.api_compare",
     "diff": "fpexp.api_records",
+    "export_mlflow": "fpexp.api_export",
     "rerun": "fpexp.api_records",
     "resume": "fpexp.api_resume",
     "sweep": "fpexp.api_sweep",

@@ -129,6 +129,9 @@ def _finish_sweep(state: sweep.SweepState, sweep_dir: Path) -> tuple[int, list[R
         print(f"fpexp: error: {where}: {unwritten}", file=sys.stderr)
         return EXIT_FAULT, runs
     print(f"sweep summary: {where}/summary.md ({len(rows)} jobs, {len(failed)} not completed)")
+    from fpexp.mlflow_live import sweep_ended
+
+    sweep_ended(sweep_dir)  # into MLflow when FPEXP_MLFLOW_TRACKING_URI is set
     return (1 if failed else 0), runs
 
 

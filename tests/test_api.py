@@ -32,6 +32,7 @@ API = [
     "UsageError",
     "compare",
     "diff",
+    "export_mlflow",
     "load",
     "rerun",
     "resume",

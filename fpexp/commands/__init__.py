@@ -1,5 +1,5 @@
 """Subcommands that work on recorded runs: ``runs``, ``diff``, ``rerun``, ``resume``,
-``compare``, ``report``."""
+``compare``, ``report``, ``export``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from fpexp.errors import Problem
 
-COMMANDS = ("runs", "diff", "rerun", "resume", "compare", "report")
+COMMANDS = ("runs", "diff", "rerun", "resume", "compare", "report", "export")
 
 
 class Parser(argparse.ArgumentParser):
