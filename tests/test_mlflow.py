@@ -26,7 +26,7 @@ pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 
 from mlflow.tracking import MlflowClient
 
-CONFIG_KEYS = 23  # the default config's dotted keys (task 4, model 12, data 1, top 5, output 1)
+CONFIG_KEYS = 24  # the default config's dotted keys (task 4, model 12, data 1, top 6, output 1)
 BINARY_METRICS = {"n", "accuracy", "bce", "tp", "fp", "tn", "fn"}
 STATS = {"outputs.mean/mammal", "outputs.std/mammal", "predicted.n/not_mammal"}
 STATS |= {"predicted.n/mammal"}
