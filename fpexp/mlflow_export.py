@@ -9,6 +9,8 @@ its record holds before it is uploaded. ``fpexp.mlflow_store`` makes the export 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from pathlib import Path
 from fpexp.catalog import Run, find_runs, load_run, resolve, shown
 from fpexp.errors import Problem, UsageError
 from fpexp.hashing import sha256_file
-from fpexp.mlflow_map import KEY_TAG, TAG_LIMIT, cut, mapped, sweep_key
+from fpexp.mlflow_map import KEY_TAG, STATE_TAG, TAG_LIMIT, cut, mapped, sweep_key
 from fpexp.mlflow_store import Logged, Store
 from fpexp.record import RECORD
 from fpexp.run_compare import MASTER
@@ -63,7 +65,9 @@ def _named(ref: str, root: Path) -> list[tuple[Path | None, Run]]:
 def _jobs(sweep: Path) -> list[Run]:
     from fpexp.summary import jobs_of
 
-    return [load_run(job.path) for job in jobs_of(sweep) if (job.path / RECORD).is_file()]
+    # a job directory that is a link (another sweep's job) or holds another job's run is not
+    # this sweep's job: jobs_of gives it no record
+    return [load_run(job.path) for job in jobs_of(sweep) if job.record is not None]
 
 
 def _sweep_of(path: Path) -> Path | None:
@@ -124,6 +128,11 @@ def sweep_logged(sweep: Path, runs: list[Run]) -> Logged:
     tags = {KEY_TAG: sweep_key(str(sweep)), "fpexp.sweep_dir": str(sweep), "fpexp.kind": "sweep"}
     tags["fpexp.jobs"] = str(len(states))
     files = [p for n in SWEEP_FILES if (p := sweep / n).is_file() and not p.is_symlink()]
+    # what the parent shows: when it changes (a job ended since, a resume), it is made again
+    state = hashlib.sha256(json.dumps(states).encode())
+    for path in files:
+        state.update(path.read_bytes())
+    tags[STATE_TAG] = state.hexdigest()
     start, end = min(starts, default=None), max(ends, default=None)
     return Logged(sweep.name, tags, {}, {}, files, start, end, status)
 

@@ -30,36 +30,55 @@ def _say(line: str) -> None:
     print(printable(f"mlflow: {line}"), flush=True)
 
 
-def _live(refs: list[str], sweep_job: bool) -> None:
-    """Export ``refs`` to the store the variables name; a failure is one warning line."""
+# A live export never holds up a run for long: MLflow's HTTP client waits 120 s a request and
+# retries 7 times by default; live, it waits 10 s and does not retry, unless the user set these.
+LIVE_HTTP = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+
+
+def _live(refs: list[str], sweep_job: bool, failed: set[str]) -> None:
+    """Export ``refs`` to the store the variables name; a failure is one warning line, and
+    the store goes into ``failed`` (the callback's: a sweep's later jobs do not wait on it
+    again; ``fpexp export mlflow`` exports them later)."""
     uri = os.environ.get(URI_VARIABLE)
-    if not uri:
+    if not uri or uri in failed:
         return
-    from fpexp.errors import UsageError
     from fpexp.mlflow_export import export
-    from fpexp.mlflow_store import ServerFailure
+    from fpexp.mlflow_store import shown_uri
 
     experiment = os.environ.get(EXPERIMENT_VARIABLE) or "fpexp"
+    unset = {k: v for k, v in LIVE_HTTP.items() if k not in os.environ}
+    os.environ.update(unset)
     try:
         export(refs, Path("."), [], uri, experiment, None, _say, close=not sweep_job)
-    except (UsageError, ServerFailure, OSError) as err:
+    except Exception as err:  # any failure of the store: the run itself stands
         from fpexp.summary import printable
 
-        again = f"fpexp export mlflow {refs[0]} exports it later"
-        print(printable(f"fpexp: warning: mlflow: {err} ({again})"), file=sys.stderr)
+        failed.add(uri)
+        what = shown_uri(str(err).strip().splitlines()[0] if str(err).strip() else repr(err))
+        again = f"not tried again in this call; fpexp export mlflow {refs[0]} exports it later"
+        print(printable(f"fpexp: warning: mlflow: {what} ({again})"), file=sys.stderr)
+    finally:
+        for name in unset:
+            os.environ.pop(name, None)
 
 
 class LiveExport(Callback):
-    """Hydra callback: the run just ended, into MLflow (nothing unless the variable is set)."""
+    """Hydra callback: the run just ended, into MLflow (nothing unless the variable is set).
+    Hydra makes one per call (a run, or a sweep's in-process jobs): a store that failed for
+    one job is not waited on again by the next."""
+
+    def __init__(self) -> None:
+        self.failed: set[str] = set()
 
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
         if not os.environ.get(URI_VARIABLE):
             return
         run_dir = Path(str(config.hydra.runtime.output_dir))
         if (run_dir / "run.json").is_file():
-            _live([str(run_dir)], (run_dir.parent / "multirun.yaml").is_file())
+            sweep_job = (run_dir.parent / "multirun.yaml").is_file()
+            _live([str(run_dir)], sweep_job, self.failed)
 
 
 def sweep_ended(sweep_dir: Path) -> None:
     """The sweep's parent run: its summary added, its status set, closed."""
-    _live([str(sweep_dir)], False)
+    _live([str(sweep_dir)], False, set())

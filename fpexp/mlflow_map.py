@@ -28,6 +28,7 @@ CUT = "…[cut: {n} characters in all]"
 STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "stale": "KILLED"}
 STATS = {"output_mean": "outputs.mean", "output_std": "outputs.std"}
 STATS["predicted_counts"] = "predicted.n"
+STATE_TAG = "fpexp.state"  # a sweep parent's jobs and summary: when they change, it is redone
 KEY_TAG = "fpexp.key"  # finds an exported run again: the same fpexp run, the same MLflow run
 COMPLETE_TAG = "fpexp.complete"  # set last: the export of this run is whole
 _BAD = re.compile(r"[^\w\-. /:]", re.ASCII)
@@ -48,8 +49,11 @@ class Mapped:
 
 def mlflow_key(key: str) -> str:
     """``key`` with the characters MLflow refuses in a name replaced by ``_`` (at most
-    ``KEY_LIMIT`` characters)."""
-    return _BAD.sub("_", key)[:KEY_LIMIT]
+    ``KEY_LIMIT`` characters), and never a name MLflow reads as a path (a leading ``/``, an
+    empty, ``.`` or ``..`` part): a record's class or package names are untrusted."""
+    parts = _BAD.sub("_", key).split("/")
+    safe = [p if p not in ("", ".", "..") else "_" * max(len(p), 1) for p in parts]
+    return "/".join(safe)[:KEY_LIMIT]
 
 
 def cut(text: str, limit: int) -> str:
@@ -93,13 +97,20 @@ def _numbers(found: dict[str, Any], skipped: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in found.items():
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or not math.isfinite(value):
+        if not number or not _finite(value):
             skipped.append(f"metric {key}: {json.dumps(value, default=str)[:40]} is not a number")
         elif (name := mlflow_key(key)) in out:
             skipped.append(f"metric {key}: its name is {name}, as another's")
         else:
             out[name] = float(value)
     return out
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def metrics(record: dict[str, Any], skipped: list[str]) -> dict[str, float]:

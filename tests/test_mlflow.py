@@ -21,6 +21,7 @@ import fpexp
 from fpexp.catalog import shown
 from fpexp.cli import main
 from fpexp.mlflow_map import PARAM_LIMIT, cut, millis, params, run_key
+from tests.conftest import call_fpexp
 
 pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 
@@ -354,7 +355,111 @@ def test_a_live_export_that_fails_is_a_warning_and_the_run_stands(monkeypatch, t
     assert run.status == "completed" and next(line for line in err if "mlflow" in line).startswith(
         start
     )
-    assert err[-1].endswith(f"(fpexp export mlflow {run.dir} exports it later)")
+    assert err[-1].endswith(
+        f"(not tried again in this call; fpexp export mlflow {run.dir} exports it later)"
+    )
+
+
+# Found by a hostile review of the export (each of these, one line or a cleaned name now).
+def test_a_live_sweep_waits_on_a_failed_store_once_not_per_job(monkeypatch, tmp_path, capsys):
+    from fpexp.mlflow_live import URI_VARIABLE
+
+    monkeypatch.setenv(URI_VARIABLE, f"http://127.0.0.1:{_free_port()}")
+    made = fpexp.sweep("seed=1,2,3", root=tmp_path)
+    assert [r.status for r in made.runs] == ["completed"] * 3
+    warned = [line for line in capsys.readouterr().err.splitlines() if "mlflow" in line]
+    assert len(warned) == 2  # the first job's, then the sweep's end: not one per job
+
+
+def test_names_a_record_makes_look_like_paths_are_cleaned(world, tmp_path, capsys):
+    import shutil
+
+    copy = Path(shutil.copytree(world.one.dir, tmp_path / "odd"))
+    record = json.loads((copy / "run.json").read_text())
+    record["environment"]["packages"]["../../x"] = "1"
+    record["metrics"]["/abs"] = 1.0
+    record["metrics"]["big"] = 10**400  # an integer beyond floats: skipped, named
+    (copy / "run.json").write_text(json.dumps(record))
+    client, name, exp_id = experiment(world)
+    code, out, _ = export(world, name, str(copy), capsys=capsys)
+    assert code == 0 and out.startswith("exported: "), out
+    (run,) = client.search_runs([exp_id])
+    assert run.data.tags["fpexp.version.../__/x"] == "1" and run.data.metrics["_/abs"] == 1.0
+    assert "metric big:" in run.data.tags["fpexp.metrics.skipped"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "experiment_name", "line"),
+    [
+        (
+            "http://alice:s3cr3t@127.0.0.1:{port}",
+            "e",
+            "--tracking-uri: http://alice:***@127.0.0.1:{port} cannot be reached",
+        ),
+        ("postgresql://bob:pw@127.0.0.1:1/db", "e", "needs the Python package"),
+        ("sqlite:////proc/no/such/x.db", "e", "--tracking-uri: sqlite:////proc/no/such/x.db"),
+        ("sqlite:///{tmp}/m.db", "", "--experiment: '' is not an experiment name"),
+        ("sqlite:///{tmp}/m.db", "x" * 501, "is not an experiment name (1 to 500 characters)"),
+    ],
+)
+def test_bad_uris_and_names_are_one_line_and_hide_passwords(
+    world, tmp_path, uri, experiment_name, line
+):
+    port = _free_port()
+    uri, line = uri.format(port=port, tmp=tmp_path), line.format(port=port)
+    done = call_fpexp(
+        [
+            "export",
+            "mlflow",
+            str(world.one.dir),
+            "--tracking-uri",
+            uri,
+            "--experiment",
+            experiment_name,
+        ],
+        tmp_path,
+    )
+    assert done.returncode in (1, 2) and len(done.stderr.splitlines()) == 1, done.stderr
+    assert line in done.stderr and "s3cr3t" not in done.stderr and "pw@" not in done.stderr
+
+
+def test_a_linked_job_directory_is_not_exported_under_this_sweep(world, tmp_path, capsys):
+    import shutil
+
+    a = Path(shutil.copytree(world.sweep.dir, tmp_path / "a"))
+    b = Path(shutil.copytree(world.sweep.dir, tmp_path / "b"))
+    shutil.rmtree(a / "0")
+    (a / "0").symlink_to(b / "0", target_is_directory=True)
+    client, name, exp_id = experiment(world)
+    assert export(world, name, str(a), str(b), capsys=capsys)[0] == 0
+    runs = by_dir(client, exp_id)
+    parents = {r.info.run_id: d for d, r in runs.items() if r.data.tags.get("fpexp.kind")}
+    job0 = runs[str(b / "0")]
+    assert parents[job0.data.tags["mlflow.parentRunId"]] == str(b)
+
+
+def test_a_sweep_parent_is_made_again_when_its_jobs_change(world, tmp_path, capsys):
+    import shutil
+
+    sweep = Path(shutil.copytree(world.sweep.dir, tmp_path / "s"))
+    client, name, exp_id = experiment(world)
+    export(world, name, str(sweep), capsys=capsys)
+    assert by_dir(client, exp_id)[str(sweep)].info.status == "FAILED"
+    shutil.rmtree(sweep / "1")
+    shutil.copytree(sweep / "0", sweep / "1")  # as a resume would leave it: job 1 completed
+    record = json.loads((sweep / "1" / "run.json").read_text())
+    record["command"]["job_num"] = 1
+    record["command"]["overrides"] = json.loads((sweep / "sweep.json").read_text())["jobs"][1][
+        "overrides"
+    ]
+    (sweep / "1" / "run.json").write_text(json.dumps(record))
+    (sweep / "summary.csv").write_text("job,status\n0,completed\n1,completed\n")
+    code, out, _ = export(world, name, str(sweep), capsys=capsys)
+    assert code == 0 and out.splitlines()[-1] == f"exported: sweep {shown(sweep)}", out
+    parent = by_dir(client, exp_id)[str(sweep)]
+    assert parent.info.status == "FINISHED"
+    local = client.download_artifacts(parent.info.run_id, "summary.csv", str(tmp_path / "dl"))
+    assert Path(local).read_text() == (sweep / "summary.csv").read_text()
 
 
 def test_ctrl_c_is_one_line_and_exit_130(world, monkeypatch, capsys):
