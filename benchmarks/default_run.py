@@ -8,7 +8,8 @@ must not import any of them (tests/test_imports.py), so installing them must not
 Whole processes, interleaved, medians, in one invocation; prints the ratio (target <= 1.0x).
 The bare script: the lesson's nn.Sequential on the five animals, seeded, writing what a
 default run writes for them: outputs.csv, predictions.csv (stdlib csv), weights.safetensors
-and model.txt. ``--fpexp-path``: also run fpexp from another checkout (before/after, in one invocation).
+and model.txt. ``--fpexp-path``: also time fpexp from another checkout (before/after, in one
+invocation).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def main() -> None:
     parser.add_argument("--fpexp-path", help="another checkout whose fpexp to time as well")
     args = parser.parse_args()
     missing = missing_libraries()
-    print("user libraries:", ", ".join(USER_LIBRARIES), f"(missing: {', '.join(missing)})" * bool(missing))
+    note = f" (missing: {', '.join(missing)}: not a user's environment)" if missing else ""
+    print(f"user libraries: {', '.join(USER_LIBRARIES)}{note}")
     env = dict(os.environ)
     if args.fpexp_path:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.fpexp_path, env.get("PYTHONPATH")]))

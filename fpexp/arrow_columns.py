@@ -87,4 +87,3 @@ def _text(data: np.ndarray) -> Any:
     np.cumsum(np.fromiter(sizes, dtype=np.int64, count=len(items)), out=offsets[1:])
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(encoded)]
     return pa.Array.from_buffers(pa.string(), len(items), buffers)
-

@@ -102,7 +102,7 @@ COLUMNS = {
     "float64_strided": np.arange(12, dtype=np.float64).reshape(4, 3)[:, 1],
     "bool": np.array([True, False, True, True, False, False, True, False, True]),
     "empty_float": np.array([], dtype=np.float32),
-    "text": np.array(["dog", "", "émû", "蛇", "x,\"y\""], dtype=object),
+    "text": np.array(["dog", "", "émû", "蛇", 'x,"y"'], dtype=object),
     "numpy_unicode": np.array(["a", "bb"]),
     "mixed_objects": np.array(["a", 1], dtype=object),  # left to pa.array (it raises)
     "empty_objects": np.array([], dtype=object),  # pa.array: type null
