@@ -91,7 +91,10 @@ def main() -> None:
             "python -m fpexp": lambda i: [py, "-m", "fpexp", f"hydra.run.dir={tmp}/run{i}"],
         }
         if args.fpexp_path:
-            cases["python -m fpexp (--fpexp-path)"] = cases["python -m fpexp"]
+            cases["python -m fpexp (--fpexp-path)"] = lambda i: [
+                *cases["python -m fpexp"](i)[:-1],
+                f"hydra.run.dir={tmp}/other{i}",
+            ]
         times: dict[str, list[float]] = {name: [] for name in cases}
         for i in range(args.reps):
             for name, cmd in cases.items():
