@@ -75,15 +75,28 @@ def _text(data: np.ndarray) -> Any:
         return None
     items = data.tolist()
     try:
-        joined = "".join(items)  # TypeError unless every item is a str
+        joined = "\x00".join(items)  # TypeError unless every item is a str
         encoded = joined.encode("utf-8")  # unpaired surrogates: pa.array's own error
     except (TypeError, UnicodeEncodeError):
         return None
     if len(encoded) > _MAX_OFFSET:
         return None
-    ascii_only = len(encoded) == len(joined)
-    sizes = map(len, items) if ascii_only else (len(s.encode("utf-8")) for s in items)
-    offsets = np.zeros(len(items) + 1, dtype=np.int32)
-    np.cumsum(np.fromiter(sizes, dtype=np.int64, count=len(items)), out=offsets[1:])
-    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(encoded)]
+    offsets, text = _layout(encoded, items)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
     return pa.Array.from_buffers(pa.string(), len(items), buffers)
+
+
+def _layout(encoded: bytes, items: list[str]) -> tuple[np.ndarray, bytes]:
+    """The offsets (where each item starts, then the end) and the bytes of the items, from
+    ``encoded`` (the items NUL-separated): by the separators' positions (UTF-8 holds no other
+    zero byte), or item by item where an item holds a NUL itself."""
+    n = len(items)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    separators = np.flatnonzero(np.frombuffer(encoded, dtype=np.uint8) == 0)
+    if len(separators) == n - 1:
+        offsets[1:n] = separators - np.arange(n - 1)
+        offsets[n] = len(encoded) - (n - 1)
+        return offsets, "".join(items).encode("utf-8")  # faster than dropping the NULs
+    parts = [s.encode("utf-8") for s in items]
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=n), out=offsets[1:])
+    return offsets, b"".join(parts)

@@ -103,6 +103,8 @@ COLUMNS = {
     "bool": np.array([True, False, True, True, False, False, True, False, True]),
     "empty_float": np.array([], dtype=np.float32),
     "text": np.array(["dog", "", "émû", "蛇", 'x,"y"'], dtype=object),
+    "text_with_nuls": np.array(["a\x00b", "", "\x00", "c"], dtype=object),  # item by item
+    "one_empty_text": np.array([""], dtype=object),
     "numpy_unicode": np.array(["a", "bb"]),
     "mixed_objects": np.array(["a", 1], dtype=object),  # left to pa.array (it raises)
     "empty_objects": np.array([], dtype=object),  # pa.array: type null
