@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -101,12 +102,28 @@ def main() -> None:
                 own = name.endswith("(--fpexp-path)")  # -m looks in the working directory first
                 where = (env, args.fpexp_path) if own else (None, None)
                 times[name].append(timed(cmd(i), *where))
+        phases = [_phases(Path(tmp, f"run{i}", "run.json")) for i in range(args.reps)]
     med = {name: statistics.median(ts) for name, ts in times.items()}
     base = med["bare script"]
     print(f"{'command':<34} {'median s':>9} {'vs bare':>8}   ({args.reps} reps, interleaved)")
     for name, m in med.items():
         print(f"{name:<34} {m:>9.3f} {m / base:>7.2f}x")
     print(f"default run / bare script: {med['python -m fpexp'] / base:.2f}x (target <= 1.00x)")
+    print_profile(phases, times["python -m fpexp"])
+
+
+def _phases(record: Path) -> dict[str, float]:
+    return dict(json.loads(record.read_text())["phases_s"])
+
+
+def print_profile(phases: list[dict[str, float]], walls: list[float]) -> None:
+    """Per phase of the default run (run.json's phases_s), medians; the rest of the process
+    (interpreter start, Hydra's import and composition, the record's lifecycle, exit)."""
+    print("default run, per phase (median s):")
+    for name in phases[0]:
+        print(f"  {name:<12} {statistics.median(p[name] for p in phases):>7.3f}")
+    rest = statistics.median(w - sum(p.values()) for p, w in zip(phases, walls, strict=True))
+    print(f"  {'rest':<12} {rest:>7.3f}  (interpreter, Hydra import and composition, exit)")
 
 
 if __name__ == "__main__":
