@@ -5,7 +5,8 @@ writing and hashing overlap the forward pass), and renames it to its final name 
 end (``finish()`` queues it, ``close()`` waits for it), after fsync, with its sha256 already
 known; ``abort()`` removes it. So a run that stops midway leaves no file under a final name.
 What goes into the file is the output format's encoder (its entry in ``fpexp.output_formats``
-names it): CSV and Parquet through pyarrow; NPY written directly, its header holding the row
+names it): CSV and Parquet through pyarrow (tables built by ``fpexp.arrow_columns``, which
+never imports pandas); NPY written directly, its header holding the row
 count announced up front (``rows``) and rewritten if the count turns out different.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fpexp import arrow_columns
 from fpexp.atomic import atomic_path, finalize, temporary
 from fpexp.hashing import sha256_file
 from fpexp.output_formats import OUTPUT_FORMATS
@@ -35,10 +37,9 @@ class CsvEncoder:
         self.writer: Any = None
 
     def write(self, columns: dict[str, np.ndarray]) -> None:
-        import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        table = pa.table(columns)
+        table = arrow_columns.table(columns)
         if self.writer is None:
             options = pacsv.WriteOptions(quoting_style="needed")
             self.writer = pacsv.CSVWriter(self.sink, table.schema, write_options=options)
@@ -63,10 +64,9 @@ class ParquetEncoder(CsvEncoder):
         self.pending_rows = 0
 
     def write(self, columns: dict[str, np.ndarray]) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.table(columns)
+        table = arrow_columns.table(columns)
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.sink, table.schema)
         self.pending.append(table)
@@ -185,11 +185,10 @@ class TableWriter:
 
 def write_layers(path: Path, rows: list[dict[str, object]]) -> None:
     """``layers.csv``: one row per module with its output statistics."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     from fpexp.layer_stats import COLUMNS
 
-    table = pa.table({c: [r[c] for r in rows] for c in COLUMNS})
+    table = arrow_columns.table({c: [r[c] for r in rows] for c in COLUMNS})
     with atomic_path(path) as tmp:
         pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))

@@ -1,0 +1,138 @@
+"""A run imports only what it uses: in a user's environment (pandas, matplotlib, scikit-learn,
+scipy installed) a default run loads none of them, for every output format; and the Arrow
+arrays fpexp builds without pyarrow's pandas shim equal what ``pa.array`` gives."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from conftest import ENV
+
+from fpexp import arrow_columns
+from fpexp.output_formats import OUTPUT_FORMATS
+
+# Libraries of a user's data environment that no single run uses.
+FORBIDDEN = ("pandas", "matplotlib", "sklearn", "scipy")
+# The third-party top-level modules a single run may load: what it uses and what they import.
+ALLOWED = {
+    "fpexp",
+    "hydra_plugins",  # Hydra's plugin discovery imports every launcher plugin's module
+    "torch",
+    "torchgen",  # torch's
+    "tqdm",  # torch.hub's
+    "typing_extensions",
+    "numpy",
+    "hydra",
+    "omegaconf",
+    "antlr4",  # omegaconf's grammar
+    "yaml",
+    "attr",  # omegaconf's
+    "packaging",
+    "pyarrow",
+    "cloudpickle",  # pyarrow's
+    "cython_runtime",  # pyarrow's
+    "safetensors",
+}
+# Runs `python -m fpexp ARGS` as the console does, then writes sys.modules' top-level names.
+PROBE = """
+import atexit, json, runpy, sys
+out = sys.argv[1]
+def dump():
+    with open(out, "w") as f:
+        json.dump(sorted({m.split(".")[0] for m in sys.modules}), f)
+atexit.register(dump)  # fpexp's fast exit still runs atexit handlers
+sys.argv = ["fpexp", *sys.argv[2:]]
+runpy.run_module("fpexp", run_name="__main__", alter_sys=True)
+"""
+
+
+def _stubs(root: Path) -> Path:
+    """Stand-ins for the forbidden libraries this environment lacks: importing one puts it
+    in sys.modules (and pyarrow finds its version too old), so the test fails, never skips."""
+    for name in FORBIDDEN:
+        if importlib.util.find_spec(name) is None:
+            (root / name).mkdir(parents=True)
+            (root / name / "__init__.py").write_text('__version__ = "0"\n')
+    return root
+
+
+def _loaded(tmp_path: Path, *overrides: str) -> set[str]:
+    """The top-level modules a fresh `python -m fpexp OVERRIDES` process ended with."""
+    names = tmp_path / "modules.json"
+    env = dict(ENV, PYTHONPATH=str(_stubs(tmp_path / "stubs")))
+    argv = [sys.executable, "-c", PROBE, str(names), f"hydra.run.dir={tmp_path / 'run'}"]
+    done = subprocess.run([*argv, *overrides], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "run.json").is_file()
+    return set(json.loads(names.read_text()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", [None, *OUTPUT_FORMATS])
+def test_a_single_run_loads_no_library_it_does_not_use(tmp_path: Path, fmt: str | None) -> None:
+    """A default run (None) and one per output format, as fresh processes."""
+    loaded = _loaded(tmp_path, *([f"output.format={fmt}"] if fmt else []))
+    assert [name for name in FORBIDDEN if name in loaded] == []
+    third_party = {m for m in loaded - set(sys.stdlib_module_names) if not m.startswith("_")}
+    assert third_party - ALLOWED == set()
+    assert {"torch", "numpy", "hydra", "omegaconf", "pyarrow", "safetensors"} <= loaded
+
+
+def _ipc(array: pa.Array) -> bytes:
+    """The array's exact bytes (type, nulls, values; NaN compares equal to itself here)."""
+    sink = pa.BufferOutputStream()
+    table = pa.table({"x": array})
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+COLUMNS = {
+    "int64": np.arange(5, dtype=np.int64),
+    "uint8": np.array([0, 255], dtype=np.uint8),
+    "float16": np.array([1.5, -0.0], dtype=np.float16),
+    "float32_nan_inf": np.array([1.5, np.nan, np.inf, -np.inf], dtype=np.float32),
+    "float64_strided": np.arange(12, dtype=np.float64).reshape(4, 3)[:, 1],
+    "bool": np.array([True, False, True, True, False, False, True, False, True]),
+    "empty_float": np.array([], dtype=np.float32),
+    "text": np.array(["dog", "", "émû", "蛇", 'x,"y"'], dtype=object),
+    "text_with_nuls": np.array(["a\x00b", "", "\x00", "c"], dtype=object),  # item by item
+    "one_empty_text": np.array([""], dtype=object),
+    "numpy_unicode": np.array(["a", "bb"]),
+    "mixed_objects": np.array(["a", 1], dtype=object),  # left to pa.array (it raises)
+    "empty_objects": np.array([], dtype=object),  # pa.array: type null
+    "big_endian": np.array([1, 2], dtype=">i4"),
+    "list_ints": [0, 1, 2],
+    "list_floats": [0.5, float("nan")],
+    "list_texts": ["Linear", "Sigmoid"],
+    "list_mixed_numbers": [1, 2.5],  # pa.array: double
+    "list_beyond_int64": [2**63],
+}
+
+
+@pytest.mark.parametrize("name", COLUMNS)
+def test_arrow_columns_equal_pa_array(name: str) -> None:
+    values = COLUMNS[name]
+    try:
+        expected = pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError) as err:
+        with pytest.raises(type(err)):
+            arrow_columns.array(values)
+        return
+    built = arrow_columns.array(values)
+    assert built.type == expected.type
+    assert _ipc(built) == _ipc(expected)
+
+
+def test_arrow_table_keeps_names_and_order() -> None:
+    columns = {"id": COLUMNS["text"], "b": np.arange(5.0), "a": np.zeros(5, np.int32)}
+    table = arrow_columns.table(columns)
+    assert table.column_names == ["id", "b", "a"]
+    assert table.equals(pa.table(columns))
