@@ -10,10 +10,7 @@ from typing import Any
 from fpexp.api import root_of
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
-from fpexp.api_sweep import Sweep
-from fpexp.errors import Problem, UsageError
-
-_REF = "a Run, a Sweep, a path, @latest, @-N or SWEEP_DIR:JOB"
+from fpexp.api_sweep import Sweep, reference_texts
 
 
 def compare(
@@ -42,17 +39,7 @@ def compare(
     """
     from fpexp.run_compare import as_object, gather, keys_of, rows_of
 
-    texts, problems = [], []
-    for ref in refs:
-        if isinstance(ref, (Run, Sweep)):
-            texts.append(str(ref.dir))
-        elif isinstance(ref, (str, os.PathLike)) and isinstance(os.fspath(ref), str):
-            texts.append(os.fspath(ref))
-        else:
-            what = f"not a run reference but a {type(ref).__name__}"
-            problems.append(Problem(repr(ref)[:80], what, _REF))
-    if problems:
-        raise UsageError(problems)
+    texts = reference_texts(refs)
     picked_columns = columns if columns is None or isinstance(columns, str) else ",".join(columns)
     with caller_state():
         picked = gather(texts, root_of(root))

@@ -8,10 +8,7 @@ from collections.abc import Sequence
 from fpexp.api import root_of
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
-from fpexp.api_sweep import Sweep
-from fpexp.errors import Problem, UsageError
-
-_REF = "a Run, a Sweep, a path, @latest, @-N or SWEEP_DIR:JOB"
+from fpexp.api_sweep import Sweep, reference_texts
 
 
 def export_mlflow(
@@ -39,17 +36,7 @@ def export_mlflow(
 
     from fpexp.mlflow_export import export
 
-    texts, problems = [], []
-    for ref in refs:
-        if isinstance(ref, (Run, Sweep)):
-            texts.append(str(ref.dir))
-        elif isinstance(ref, (str, os.PathLike)) and isinstance(os.fspath(ref), str):
-            texts.append(os.fspath(ref))
-        else:
-            what = f"not a run reference but a {type(ref).__name__}"
-            problems.append(Problem(repr(ref)[:80], what, _REF))
-    if problems:
-        raise UsageError(problems)
+    texts = reference_texts(refs)
     lines: list[str] = []
     picked = [where] if isinstance(where, str) else list(where)
     with caller_state():

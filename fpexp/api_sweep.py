@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -189,3 +190,23 @@ def sweep_outcome(done: HydraRun, target: Path, stderr: str, what: str) -> Sweep
 def _jobs_explain(made: Sweep) -> bool:
     """Whether a job that failed is what made the sweep's exit code non-zero."""
     return any(row["status"] in ("failed", "unreadable") for row in made.summary)
+
+
+_REF = "a Run, a Sweep, a path, @latest, @-N or SWEEP_DIR:JOB"
+
+
+def reference_texts(refs: Sequence[Any]) -> list[str]:
+    """``Run``s, ``Sweep``s, paths and CLI references as the CLI's text arguments; one
+    ``UsageError`` naming every one that is none of these."""
+    texts, problems = [], []
+    for ref in refs:
+        if isinstance(ref, (Run, Sweep)):
+            texts.append(str(ref.dir))
+        elif isinstance(ref, (str, os.PathLike)) and isinstance(os.fspath(ref), str):
+            texts.append(os.fspath(ref))
+        else:
+            what = f"not a run reference but a {type(ref).__name__}"
+            problems.append(Problem(repr(ref)[:80], what, _REF))
+    if problems:
+        raise UsageError(problems)
+    return texts
