@@ -7,6 +7,7 @@ Hydra's composition resolves them in every run (not only for --help): they stay 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from importlib import import_module
 from importlib.util import find_spec
@@ -69,6 +70,7 @@ def choices_lines() -> list[str]:
     return ["values:", *(f"  {k.ljust(width)}  {v}" for k, v in choices.items())]
 
 
+@functools.cache  # resolved by every composition (each sweep job's, twice): read once
 def commands_text() -> str:
     """One line per subcommand: its usage line, from the command module's docstring."""
     from fpexp.commands import COMMANDS
