@@ -64,7 +64,7 @@ class Sweep:
         Example: ``[r.metrics for r in sweep.runs if r.status == "completed"]``."""
         from fpexp.catalog import Run as Entry
         from fpexp.catalog import load_run
-        from fpexp.summary import jobs_of
+        from fpexp.sweep_jobs import jobs_of
 
         found = []
         for job in jobs_of(self.dir, _plan(self.dir)):

@@ -20,6 +20,7 @@ from fpexp.job_record import not_this_job
 from fpexp.liveness import is_alive
 from fpexp.record import PLAN, RECORD
 from fpexp.record_check import read_record
+from fpexp.run_query import instant
 from fpexp.user_files import file_problem
 
 DEFAULT_ROOT = Path("outputs")
@@ -177,15 +178,6 @@ def run_if_there(path: Path) -> Run | None:
         return load_run(path)
     except UsageError:
         return None
-
-
-def instant(started_at: str) -> float:
-    """``started_at`` as seconds since the epoch (its UTC offset applied: runs recorded under
-    other time zones order by when they started); -inf where it is not a time."""
-    try:
-        return datetime.fromisoformat(started_at).timestamp()
-    except (TypeError, ValueError, OverflowError, OSError):
-        return float("-inf")
 
 
 def find_runs(root: Path = DEFAULT_ROOT) -> list[Run]:

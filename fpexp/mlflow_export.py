@@ -63,7 +63,7 @@ def _named(ref: str, root: Path) -> list[tuple[Path | None, Run]]:
 
 
 def _jobs(sweep: Path) -> list[Run]:
-    from fpexp.summary import jobs_of
+    from fpexp.sweep_jobs import jobs_of
 
     # a job directory that is a link (another sweep's job) or holds another job's run is not
     # this sweep's job: jobs_of gives it no record
@@ -117,7 +117,7 @@ def sweep_logged(sweep: Path, runs: list[Run]) -> Logged:
     """A sweep's parent run: FINISHED when every job completed, KILLED when one was
     interrupted (none failed), else FAILED; from its first job's start to its last's end."""
     from fpexp.mlflow_map import millis
-    from fpexp.summary import jobs_of
+    from fpexp.sweep_jobs import jobs_of
 
     states = [job.status for job in jobs_of(sweep)]
     status = "FINISHED" if all(s == "completed" for s in states) else "FAILED"

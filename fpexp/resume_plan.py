@@ -27,7 +27,7 @@ from fpexp.resume_hydra import (
     original_order,
     task_problems,
 )
-from fpexp.summary import Job, jobs_of
+from fpexp.sweep_jobs import Job, jobs_of
 from fpexp.sweep_plan import PLAN
 
 MASTER = "multirun.yaml"

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fpexp.catalog import Run, instant, load_run, run_if_there
+from fpexp.catalog import Run, load_run, run_if_there
 from fpexp.content_key import key_of_record
 from fpexp.record import RECORD
+from fpexp.run_query import instant
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{2}-\d{2}-\d{2}\.\d{3}-[0-9a-f]{6}$")

@@ -93,7 +93,7 @@ def _expand(ref: str, root: Path, notes: list[str]) -> list[Member]:
 def _jobs(sweep: Path, notes: list[str]) -> list[Member]:
     """Every job of the sweep in job order, as its summary lists them."""
     from fpexp.resume_plan import read_plan
-    from fpexp.summary import jobs_of
+    from fpexp.sweep_jobs import jobs_of
 
     try:
         plan: list[list[str]] | None = read_plan(sweep)

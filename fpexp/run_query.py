@@ -111,6 +111,13 @@ def _instant(value: Any) -> float | None:
         return None
 
 
+def instant(started_at: Any) -> float:
+    """``started_at`` as seconds since the epoch (its UTC offset applied: runs recorded under
+    other time zones order by when they started); -inf where it is not a time."""
+    found = _instant(started_at)
+    return float("-inf") if found is None else found
+
+
 def parse(expr: str) -> Condition:
     """``KEY OP VALUE`` as a ``Condition``; a one-line ``UsageError`` if it is not one."""
     match = _EXPR.match(expr)

@@ -17,10 +17,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fpexp.catalog import Run, instant, shown
+from fpexp.catalog import Run, shown
 from fpexp.errors import Problem, UsageError
 from fpexp.overrides import flatten
-from fpexp.run_query import ALIASES, check_keys, conditions, is_num, known_keys, sort_order
+from fpexp.run_query import ALIASES, check_keys, conditions, instant, is_num, known_keys, sort_order
 
 FIXED = ("started_at", "run", "status")
 LIVE = (*FIXED, "note")  # fields read from the run directory as it is now, not its record

@@ -20,7 +20,7 @@ import pytest
 import fpexp
 from fpexp.catalog import load_run
 from fpexp.run_table import cell
-from fpexp.summary import LINKED_JOB
+from fpexp.sweep_jobs import LINKED_JOB
 from tests.conftest import call_fpexp
 
 BINARY_METRICS = [f"metrics.{k}" for k in ("n", "accuracy", "bce", "tp", "fp", "tn", "fn")]
