@@ -54,7 +54,7 @@ def _versions() -> dict[str, str | None]:
 
 
 @functools.cache
-def _source() -> str:
+def source_digest() -> str:
     """The sha256 of fpexp's own code: every ``.py`` of the package, by relative path (an
     edited checkout or a fork keeps its version number, not its results)."""
     package = Path(__file__).resolve().parent
@@ -82,7 +82,7 @@ def key_before_forward(
     weights_sha = sha256_file(weights) if weights is not None else None
     device = str(resolve_device(str(cfg.device)))
     parts = make_parts(
-        input_sha, described.get("format"), weights_sha, device, _versions(), _source()
+        input_sha, described.get("format"), weights_sha, device, _versions(), source_digest()
     )
     return _record_key(record, parts)
 
@@ -98,7 +98,7 @@ def key_after_forward(record: RunRecord) -> str | None:
         weights_sha,
         str(data.get("device")),
         _versions(),
-        _source(),
+        source_digest(),
     )
     return _record_key(record, parts)
 
