@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from fpexp.overrides import flatten
+from fpexp.run_query import as_float
 
 PARAM_LIMIT = 6000  # MLflow's longest param value (mlflow.utils.validation)
 TAG_LIMIT = 8000  # and tag value
@@ -96,21 +97,14 @@ def _numbers(found: dict[str, Any], skipped: list[str]) -> dict[str, float]:
     """The finite numbers of ``found`` under MLflow keys; what is not one is named."""
     out: dict[str, float] = {}
     for key, value in found.items():
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or not _finite(value):
+        number = as_float(value)
+        if number is None or not math.isfinite(number):
             skipped.append(f"metric {key}: {json.dumps(value, default=str)[:40]} is not a number")
         elif (name := mlflow_key(key)) in out:
             skipped.append(f"metric {key}: its name is {name}, as another's")
         else:
-            out[name] = float(value)
+            out[name] = number
     return out
-
-
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond any float
-        return False
 
 
 def metrics(record: dict[str, Any], skipped: list[str]) -> dict[str, float]:

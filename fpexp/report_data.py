@@ -14,7 +14,7 @@ from typing import Any
 
 from fpexp import run_table
 from fpexp.catalog import Run
-from fpexp.run_query import is_num
+from fpexp.run_query import as_float, is_num
 from fpexp.summary_plot import labeller, natural
 
 STATS = ("metrics.", "results.output_mean.", "results.output_std.")  # what is plotted
@@ -111,14 +111,9 @@ def stats(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _value(value: Any) -> float | None:
-    """A finite number to plot, else None (text, bool, null, NaN)."""
-    if not is_num(value):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond any float
-        return None
-    return number if math.isfinite(number) else None
+    """A finite number to plot, else None (text, bool, null, NaN, infinite)."""
+    number = as_float(value)
+    return number if number is not None and math.isfinite(number) else None
 
 
 def key_plots(key: str, swept: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[Plot]:

@@ -22,6 +22,7 @@ from fpexp import run_table
 from fpexp.catalog import Run
 from fpexp.report_data import Plot, Report, layer_plots, layer_rows
 from fpexp.report_svg import chart, escape, style
+from fpexp.run_query import as_float
 
 LAYER_COLUMNS = ("index", "type", "output_shape", "mean", "std", "min", "max", "zero_fraction")
 
@@ -118,13 +119,8 @@ def _row(i: int, columns: list[str], row: dict[str, Any]) -> str:
 
 def _sort_number(value: Any) -> str | None:
     """A number as JavaScript's ``Number()`` reads it back (``Infinity`` too), else None."""
-    if not run_table.is_num(value):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond any float: sorts as infinitely large
-        number = math.inf if value > 0 else -math.inf
-    if math.isnan(number):
+    number = as_float(value)
+    if number is None or math.isnan(number):
         return None
     return repr(number) if math.isfinite(number) else ("-" if number < 0 else "") + "Infinity"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,17 @@ TIME_FORM = "an ISO 8601 time such as 2026-11-29 23:59 or 2026-11-29T23:59:00+01
 def is_num(value: Any) -> bool:
     """A number, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def as_float(value: Any) -> float | None:
+    """A record's number as a float (an integer beyond any float: ±inf; NaN stays NaN), or
+    None for what is not a number (text, bool, null, lists)."""
+    if not is_num(value):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def typed(text: str) -> Any:
