@@ -23,7 +23,10 @@ re-parses every YAML file and rebuilds the same defaults list and merge each tim
 * YAML config files are parsed once per content: each load reads the file and reuses the parse
   of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns;
 * the repository copy Hydra makes for every composition shares the ConfigStore instead of
-  deep-copying it (nothing changes the store while composing; its ``load`` returns copies).
+  deep-copying it (nothing changes the store while composing; its ``load`` returns copies);
+* OmegaConf's deep copies (five of a job's whole config in Hydra's ``run_job`` and the
+  composition) build the same objects directly instead of through throw-away nodes and
+  ``copy``'s generic path (``omegaconf_copies``; on the tested OmegaConf only).
 
 The wrappers are in ``hydra_patches``. They go on Hydra's private classes, so only on the exact
 Hydra versions tested (``TESTED_HYDRA``) and only where every patched method still has the tested
@@ -38,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fpexp.config import omegaconf_copies
 from fpexp.config.hydra_observe import MARK
 from fpexp.config.hydra_patches import WRAPPERS
 from fpexp.config.speedup_state import State
@@ -149,6 +153,7 @@ class _Installation:
         self.lock = threading.Lock()
         self.users = 0
         self.saved: list[tuple[Any, str, Any]] = []
+        self.copies: list[tuple[type, Any]] = []  # omegaconf_copies.install's
 
 
 _INSTALLATION = _Installation()
@@ -168,6 +173,7 @@ def installed() -> Iterator[bool]:
     with _INSTALLATION.lock:
         if _INSTALLATION.users == 0:
             _INSTALLATION.saved = _install(targets)
+            _INSTALLATION.copies = omegaconf_copies.install()
         _INSTALLATION.users += 1
     try:
         yield True
@@ -178,6 +184,8 @@ def installed() -> Iterator[bool]:
                 for owner, name, original in reversed(_INSTALLATION.saved):
                     setattr(owner, name, original)
                 _INSTALLATION.saved = []
+                omegaconf_copies.restore(_INSTALLATION.copies)
+                _INSTALLATION.copies = []
 
 
 def _install(targets: dict[tuple[str, str, str], Any]) -> list[tuple[Any, str, Any]]:
