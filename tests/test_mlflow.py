@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -262,66 +263,6 @@ def test_the_api_exports_as_the_cli(world):
         fpexp.export_mlflow("nowhere", tracking_uri=world.uri, experiment=name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.mark.slow
-def test_export_to_a_real_mlflow_server_over_http(world, tmp_path):
-    port = _free_port()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    server = subprocess.Popen(
-        [
-            str(mlflow_bin),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 's.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "art"),
-            "--serve-artifacts",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(uri, server)
-        lines = fpexp.export_mlflow(world.one, world.sweep, tracking_uri=uri)
-        client = MlflowClient(tracking_uri=uri)
-        exp = client.get_experiment_by_name("fpexp")
-        runs = by_dir(client, exp.experiment_id)
-        assert len(lines) == 4 and len(runs) == 4
-        one = runs[str(world.one.dir)]
-        assert sorted(f.path for f in client.list_artifacts(one.info.run_id)) == FILES
-        assert fpexp.export_mlflow(world.one, tracking_uri=uri)[0].startswith("unchanged: ")
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(30)
-
-
-def _wait_for(uri: str, server: subprocess.Popen) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "mlflow server stopped"
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("mlflow server did not answer in 120 s")
-
-
 def test_live_export_as_each_run_ends_is_what_an_export_after_gives(world, monkeypatch, tmp_path):
     from fpexp.mlflow_live import EXPERIMENT_VARIABLE, URI_VARIABLE
 
@@ -497,3 +438,76 @@ def test_a_run_made_with_live_export_reruns_and_its_rerun_is_exported(world, mon
     runs = by_dir(client, exp_id)
     assert sorted(runs) == sorted([str(first.dir), str(again.dir)])
     assert {r.info.status for r in runs.values()} == {"FINISHED"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+HTTP_TEST = "test_export_to_a_real_mlflow_server_over_http"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mlflow_server(request, tmp_path_factory) -> Iterator[tuple[str, subprocess.Popen] | None]:
+    """A real ``mlflow server`` for ``HTTP_TEST`` (the module's last test), started with the
+    module so that its ~10 s of start-up overlap the other tests; not started unless that test
+    was chosen."""
+    if not any(item.name == HTTP_TEST for item in request.session.items):
+        yield None
+        return
+    where, port = tmp_path_factory.mktemp("mlflow-server"), _free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{where / 's.db'}",
+            "--artifacts-destination",
+            str(where / "art"),
+            "--serve-artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(30)
+
+
+def _wait_for(uri: str, server: subprocess.Popen) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "mlflow server stopped"
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("mlflow server did not answer in 120 s")
+
+
+@pytest.mark.slow
+def test_export_to_a_real_mlflow_server_over_http(world, mlflow_server):
+    uri, server = mlflow_server
+    _wait_for(uri, server)
+    lines = fpexp.export_mlflow(world.one, world.sweep, tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("fpexp")
+    runs = by_dir(client, exp.experiment_id)
+    assert len(lines) == 4 and len(runs) == 4
+    one = runs[str(world.one.dir)]
+    assert sorted(f.path for f in client.list_artifacts(one.info.run_id)) == FILES
+    assert fpexp.export_mlflow(world.one, tracking_uri=uri)[0].startswith("unchanged: ")
