@@ -25,6 +25,7 @@ from fpexp.config.hydra_observe import (
 )
 from fpexp.config.speedup_state import State
 from fpexp.config.warning_watch import watching
+from fpexp.config.yaml_memo import saved_with_memo
 
 
 def _validating(state: State, validate: Callable[..., Any]) -> Callable[..., Any]:
@@ -184,4 +185,5 @@ WRAPPERS: dict[tuple[str, str], Callable[[State, Callable[..., Any]], Callable[.
     ("CachingConfigRepository", "__init__"): _store_shared,
     ("config_loader_impl", "create_defaults_list"): memo_defaults,
     ("ConfigLoaderImpl", "_compose_config_from_defaults_list"): memo_composed,
+    ("utils", "_save_config"): saved_with_memo,
 }

@@ -26,7 +26,10 @@ re-parses every YAML file and rebuilds the same defaults list and merge each tim
   deep-copying it (nothing changes the store while composing; its ``load`` returns copies);
 * OmegaConf's deep copies (five of a job's whole config in Hydra's ``run_job`` and the
   composition) build the same objects directly instead of through throw-away nodes and
-  ``copy``'s generic path (``omegaconf_copies``; on the tested OmegaConf only).
+  ``copy``'s generic path (``omegaconf_copies``; on the tested OmegaConf only);
+* ``run_job``'s ``.hydra/*.yaml`` are written from a memo of each top-level item's YAML text
+  (``yaml_memo``): the same bytes, without re-emitting the help texts, logging and launcher
+  settings every run.
 
 The wrappers are in ``hydra_patches``. They go on Hydra's private classes, so only on the exact
 Hydra versions tested (``TESTED_HYDRA``) and only where every patched method still has the tested
@@ -83,6 +86,7 @@ _SIGNATURES = {
     ("hydra.plugins.config_source", "ConfigSource", "_normalize_file_name"): "filename",
     ("hydra.core.config_store", "ConfigStore", "_load"): "self config_path",
     (f"{_HYDRA}defaults_list", "Overrides", "__init__"): "self repo overrides_list",
+    ("hydra.core.utils", "", "_save_config"): "cfg filename output_dir",
 }
 
 

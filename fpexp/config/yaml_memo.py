@@ -1,0 +1,117 @@
+"""Hydra's ``.hydra/*.yaml`` files, byte for byte, without re-emitting what a process has emitted.
+
+``run_job`` writes ``config.yaml``, ``hydra.yaml`` and ``overrides.yaml`` with
+``OmegaConf.to_yaml``, whose pure-Python emitter takes ~10 ms for ``hydra.yaml`` alone, at every
+run and sweep job, although most of it (help texts, logging, launcher, sweeper) is the same
+every time. A block mapping's YAML is its items' YAML one after the other, each item written
+the same wherever it stands; so each top-level item (and each item of a top-level mapping, such
+as ``hydra``'s) is emitted once per distinct content and kept. Only content made of dicts with
+text keys, lists, text, numbers, booleans and None is split (nothing there can be an anchor or
+alias); anything else is emitted whole, as OmegaConf does. ``tests/test_yaml_memo.py`` compares
+the texts with ``OmegaConf.to_yaml`` on fpexp's configs and on random hostile ones.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _frozen(data: Any) -> Any:
+    """A hashable image of ``data``, apart wherever YAML is (None: not to be split)."""
+    kind = type(data)
+    if kind is float:
+        return (kind, repr(data))  # -0.0 == 0.0, yet YAML writes them apart
+    if kind in _SCALARS:
+        return (kind, data)
+    if kind is list:
+        items = tuple(_frozen(x) for x in data)
+        return None if None in items else ("l", items)
+    if kind is dict:
+        if any(type(k) is not str for k in data):
+            return None
+        pairs = tuple((k, _frozen(v)) for k, v in data.items())
+        return None if any(v is None for _, v in pairs) else ("d", pairs)
+    return None
+
+
+def _emit(data: Any) -> str:
+    import yaml
+    from omegaconf._utils import get_omega_conf_dumper
+
+    text: str = yaml.dump(
+        data,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=get_omega_conf_dumper(),
+    )
+    return text
+
+
+class _Unhashed:
+    """Carries a value through ``lru_cache`` without being part of its key (the image is)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unhashed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _item(key: str, frozen: Any, value: _Unhashed) -> str:
+    """``key: value`` as it stands in a block mapping (``value``'s image is ``frozen``)."""
+    return _emit({key: value.value})
+
+
+@functools.lru_cache(maxsize=1024)
+def _inner_item(key: str, inner: str, frozen: Any, value: _Unhashed) -> tuple[str, str]:
+    """The head line of ``key:`` and, under it, ``inner: value`` as it stands there."""
+    head, _, block = _emit({key: {inner: value.value}}).partition("\n")
+    return head + "\n", block
+
+
+def _cached(key: str, value: Any, frozen: Any) -> str:
+    """One top-level item's text; a non-empty mapping item item by item."""
+    if type(value) is dict and value:
+        items = zip(frozen[1], value.values(), strict=True)
+        parts = [_inner_item(key, k, f, _Unhashed(v)) for (k, f), v in items]
+        if all(head.endswith(":\n") and block.startswith("  ") for head, block in parts):
+            return parts[0][0] + "".join(block for _, block in parts)
+    return _item(key, frozen, _Unhashed(value))  # not "key:" over an indented block: whole
+
+
+def to_yaml(container: Any) -> str:
+    """``yaml.dump`` of a plain container exactly as ``OmegaConf.to_yaml`` writes it."""
+    frozen = _frozen(container)
+    if frozen is None or frozen[0] != "d" or not container:
+        return _emit(container)
+    return "".join(
+        _cached(k, v, f) for (k, f), v in zip(frozen[1], container.values(), strict=True)
+    )
+
+
+def saved_with_memo(state: Any, save: Callable[..., Any]) -> Callable[..., Any]:
+    """Hydra's ``_save_config`` writing ``to_yaml``'s text (the same bytes)."""
+    del state
+
+    @functools.wraps(save)
+    def _save_config(cfg: Any, filename: str, output_dir: Path) -> None:
+        from omegaconf import OmegaConf
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        text = to_yaml(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
+        with open(str(output_dir / filename), "w", encoding="utf-8") as file:
+            file.write(text)
+
+    return _save_config
