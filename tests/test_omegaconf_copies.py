@@ -179,12 +179,13 @@ def _compare(obj: Any) -> None:
     memo_b: dict[int, Any] = {}
     a, b = _own_copy(obj, memo_a), _fast_copy(obj, memo_b)
     assert a is not obj and b is not obj
-    _same_graph(a, b, originals, {})
+    pairs: dict[int, Any] = {}
+    _same_graph(a, b, originals, pairs)
     alive = sorted(map(id, memo_a.pop(id(memo_a), [])))
     assert alive == sorted(map(id, memo_b.pop(id(memo_b), []))), "other originals kept alive"
     assert set(memo_a) == set(memo_b), "the memo holds other originals"
-    for key in memo_a:
-        _same_graph(memo_a[key], memo_b[key], originals, {})
+    for key in memo_a:  # the same copies, paired as in the graphs
+        _same_graph(memo_a[key], memo_b[key], originals, pairs)
     assert OmegaConf.to_yaml(a) == OmegaConf.to_yaml(b) == OmegaConf.to_yaml(obj)
 
 
