@@ -73,3 +73,36 @@ def test_every_output_format_in_the_table_reads_back_what_was_written(tmp_path, 
     assert list(table["id"]) == [str(i) for i in range(23)]
     assert np.allclose(table["a"], np.arange(0, 46, 2, dtype=np.float32) / 7)
     assert ("label" in table) is entry.named
+
+
+@pytest.mark.parametrize("fmt", list(OUTPUT_FORMATS))
+def test_writeback_is_started_as_the_file_grows_and_changes_nothing_in_it(
+    tmp_path, monkeypatch, fmt
+):
+    """Every WRITEBACK bytes the kernel is asked to start writing what is there (from where
+    the last request ended, so every byte once); the file and its hash stay the same."""
+    import os
+
+    from fpexp import write_behind
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(write_behind, "WRITEBACK", 64)
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, start, n, advice: calls.append((start, n)))
+    path = tmp_path / f"outputs{OUTPUT_FORMATS[fmt].suffix}"
+    writer = TableWriter(path, fmt, rows=23)
+    for columns, part in _batches(23, 5):
+        writer.write(columns, part)
+    writer.close()
+    data = path.read_bytes()
+    assert writer.sha256 == hashlib.sha256(data).hexdigest()
+    assert len(calls) >= 2 and calls[0][0] == 0
+    assert all(a + n == b for (a, n), (b, _) in zip(calls, calls[1:], strict=False))
+    assert all(n >= 64 for _, n in calls) and calls[-1][0] + calls[-1][1] <= len(data)
+    monkeypatch.undo()  # without the advice: the same bytes
+    again = tmp_path / "again" / path.name
+    again.parent.mkdir()
+    plain = TableWriter(again, fmt, rows=23)
+    for columns, part in _batches(23, 5):
+        plain.write(columns, part)
+    plain.close()
+    assert again.read_bytes() == data
