@@ -10,8 +10,9 @@ the input in chunks, runs the lesson model (Linear(6,4) -> Linear(4,1) -> Sigmoi
 writes the same outputs and predictions files fpexp writes, with the same content (npy:
 np.load(mmap) in 65,536-row chunks and np.save; csv: pyarrow's streaming reader and
 CSVWriter; parquet: iter_batches and one write_table), and ``python -m fpexp data=file ...
-output.format=<out>``. Prints medians of wall time, the most CPU and peak RSS (os.wait4) of
-each, the ratio fpexp / bare (target <= 1.10), whether the two wrote the same bytes, the pandas
+output.format=<out>`` (smaller sizes: fpexp only, for its peak RSS). Prints medians of wall
+time and CPU, peak RSS (os.wait4), the ratio fpexp / bare (target <= 1.10), whether the two
+wrote the same bytes (else the same values, else their largest difference), the pandas
 script (read_csv / to_csv) for csv -> csv at the largest size (target fpexp <= 0.5x it), and
 each pair's peak RSS at the largest size over the smallest (target <= 1.3). ``--profile``: one
 more run per pair at the largest size with its stages timed (benchmarks/io_profile.py).
@@ -123,7 +124,21 @@ open(out + "/work_s", "w").write(str(time.perf_counter() - start))
 """
 
 
+def in_child(*args: str) -> str:
+    """This script's ``--child`` call in a fresh process, its output. Generating and comparing
+    10M rows here would leave this process hundreds of MB large (pyarrow keeps what it freed),
+    and a child's peak RSS (os.wait4) starts at its parent's size: it would be measured in."""
+    cmd = [sys.executable, __file__, "--child", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
 def generate(rows: int, fmt: str) -> Path:
+    """The input file, generated (in a child process) if it is not there yet."""
+    path = DATA / f"x{rows}.{fmt}"
+    return path if path.exists() else Path(in_child("generate", str(rows), fmt))
+
+
+def _generate(rows: int, fmt: str) -> Path:
     DATA.mkdir(exist_ok=True)
     path = DATA / f"x{rows}.{fmt}"
     if path.exists():
@@ -244,7 +259,9 @@ class Bench:
             cmds["pandas"] = ([self.py, script, str(src), fmt, str(out / "pandas")], None)
         return cmds
 
-    def pair(self, rows: int, pair: str, pandas: bool) -> dict[str, Any]:
+    def pair(self, rows: int, pair: str, pandas: bool, rss_only: bool) -> dict[str, Any]:
+        """Medians of each command's runs; ``rss_only``: fpexp's runs only (a smaller size,
+        for the peak RSS ratio)."""
         src_fmt, fmt = pair.split("-")
         src = generate(rows, src_fmt)
         measured: dict[str, list[tuple[float, float, float]]] = {}
@@ -253,11 +270,13 @@ class Bench:
             out = self.tmp / f"{pair}-{rows}-{i}"
             out.mkdir()
             for name, (cmd, env) in self.commands(src, fmt, out, pandas).items():
+                if rss_only and not name.startswith("fpexp"):
+                    continue
                 if name in ("bare", "pandas"):
                     (out / name).mkdir()
                 measured.setdefault(name, []).append(run(cmd, env))
-            if same is None:
-                same = same_files(out / "bare", out / "fpexp", fmt)
+            if same is None and not rss_only:
+                same = in_child("same", str(out / "bare"), str(out / "fpexp"), fmt)
             clear(out)
         result = {
             name: {
@@ -281,6 +300,12 @@ class Bench:
 
 
 def show(r: dict[str, Any]) -> None:
+    if "bare" not in r:
+        runs = ", ".join(
+            f"{k} {v['wall']:.2f}s {v['rss']:.0f}MB" for k, v in r.items() if "fpexp" in k
+        )
+        print(f"{r['rows']:>11,} {r['pair']:<16} {runs}", flush=True)
+        return
     bare, fp = r["bare"], r["fpexp"]
     line = (
         f"{r['rows']:>11,} {r['pair']:<16} bare {bare['wall']:6.2f}s {bare['cpu']:6.2f}cpu "
@@ -306,7 +331,16 @@ def show_profile(pair: str, prof: dict[str, Any]) -> None:
         print(f"    {thread:<26} {sum(stages.values()):5.2f}s: {text}", flush=True)
 
 
+def child(args: list[str]) -> None:
+    if args[0] == "generate":
+        print(_generate(int(args[1]), args[2]))
+    else:
+        print(same_files(Path(args[1]), Path(args[2]), args[3]))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        return child(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--pairs", nargs="+", default=PAIRS, choices=PAIRS)
@@ -322,13 +356,15 @@ def main() -> None:
         for rows in sizes:
             for pair in args.pairs:
                 pandas = pair == "csv-csv" and rows == sizes[-1] and not args.no_pandas
-                results.append(bench.pair(rows, pair, pandas))
+                results.append(bench.pair(rows, pair, pandas, rows != sizes[-1]))
                 show(results[-1])
         if len(sizes) > 1:
             for pair in args.pairs:
-                peak = {r["rows"]: r["fpexp"]["rss"] for r in results if r["pair"] == pair}
-                ratio = peak[sizes[-1]] / peak[sizes[0]]
-                print(f"fpexp peak RSS {pair}: {sizes[-1]:,} rows / {sizes[0]:,} = {ratio:.2f}")
+                for name in [k for k in results[0] if k.startswith("fpexp")]:
+                    peak = {r["rows"]: r[name]["rss"] for r in results if r["pair"] == pair}
+                    ratio = peak[sizes[-1]] / peak[sizes[0]]
+                    big, small = f"{sizes[-1]:,}", f"{sizes[0]:,}"
+                    print(f"{name} peak RSS {pair}: {big} rows / {small} = {ratio:.2f}")
         if args.profile:
             for pair in args.pairs:
                 show_profile(pair, bench.profile(sizes[-1], pair))
