@@ -4,9 +4,10 @@
 
 Runs ``fpexp data=file data.path=INPUT output.format=OUTPUT_FORMAT`` in this process with
 timers wrapped around the functions that do each stage (read, convert, NaN check, batching,
-forward, statistics, predict, hand-over to the writers; on each writer's thread: format, hash,
-write, fsync), then prints one JSON object: the run's phases (run.json) and, per thread, each
-stage's exclusive seconds (time in nested timed calls is counted once, in the inner stage).
+forward, statistics, predict, hand-over to the writers; on the read-ahead thread, if the input
+format has one: read, convert; on each writer's thread: format, hash, write, fsync), then
+prints one JSON object: the run's phases (run.json) and, per thread, each stage's exclusive
+seconds (time in nested timed calls is counted once, in the inner stage).
 Nothing in fpexp is changed: the timers are perf_counter sums around per-batch calls (a few
 hundred calls a run), so they cost microseconds. Main-thread stages add up to the ``forward``
 phase; "other" is what no timer covers there (the NaN check of the outputs, tensor moves).
@@ -14,6 +15,7 @@ phase; "other" is what no timer covers there (the NaN check of the outputs, tens
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
@@ -151,6 +153,10 @@ def instrument(stages: Stages) -> None:
         ],
     )
     TimedSink.install(stages)
+    with contextlib.suppress(ImportError):  # code from before reading ahead: none
+        import fpexp.data.read_ahead as read_ahead
+
+        patch(stages, [(read_ahead, "read_ahead", "waits for the read-ahead thread")])
 
 
 def main() -> None:
