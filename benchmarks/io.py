@@ -1,7 +1,7 @@
 """Large inputs end to end: fpexp vs the bare script, for every input -> output format pair.
 
     .venv/bin/python benchmarks/io.py [--rows 1000000 10000000] [--pairs npy-npy csv-csv ...]
-                                      [--reps 3] [--profile] [--fpexp-path DIR]
+                                      [--reps 3] [--profile] [--fpexp-path DIR ...]
 
 Generates rows x 6 float32 features (standard normal, seed 0) once per size and format, in
 benchmarks/.data/ (git-ignored). Then, per pair (input format -> output format; the three
@@ -16,7 +16,9 @@ wrote the same bytes (else the same values, else their largest difference), the 
 script (read_csv / to_csv) for csv -> csv at the largest size (target fpexp <= 0.5x it), and
 each pair's peak RSS at the largest size over the smallest (target <= 1.3). ``--profile``: one
 more run per pair at the largest size with its stages timed (benchmarks/io_profile.py).
-``--fpexp-path DIR``: also time fpexp from another checkout (before/after in one invocation).
+``--fpexp-path DIR``: also time fpexp from another checkout, by the directory's name (before and
+after in one invocation; repeatable; run the benchmark from outside the checkouts, since
+``python -m`` looks in the working directory first).
 """
 
 from __future__ import annotations
@@ -240,9 +242,9 @@ class Bench:
         self.args, self.tmp, self.py = args, tmp, sys.executable
         (tmp / "bare.py").write_text(BARE)
         (tmp / "pandas_csv.py").write_text(PANDAS)
-        self.other_env = None
-        if args.fpexp_path:
-            self.other_env = dict(os.environ, PYTHONPATH=args.fpexp_path)
+        self.others = {
+            f"fpexp ({Path(d).name})": dict(os.environ, PYTHONPATH=d) for d in args.fpexp_path
+        }
 
     def commands(self, src: Path, fmt: str, out: Path, pandas: bool) -> dict[str, Any]:
         fpexp = [self.py, "-m", "fpexp", "data=file", f"data.path={src}"]
@@ -251,9 +253,8 @@ class Bench:
             "bare": ([self.py, str(self.tmp / "bare.py"), str(src), fmt, str(out / "bare")], None),
             "fpexp": (fpexp, None),
         }
-        if self.other_env is not None:
-            other = [*fpexp[:-1], f"hydra.run.dir={out}/other"]
-            cmds["fpexp (other)"] = (other, self.other_env)
+        for i, (name, env) in enumerate(self.others.items()):
+            cmds[name] = ([*fpexp[:-1], f"hydra.run.dir={out}/other{i}"], env)
         if pandas:
             script = str(self.tmp / "pandas_csv.py")
             cmds["pandas"] = ([self.py, script, str(src), fmt, str(out / "pandas")], None)
@@ -266,7 +267,7 @@ class Bench:
         src = generate(rows, src_fmt)
         measured: dict[str, list[tuple[float, float, float]]] = {}
         same = None
-        for i in range(self.args.reps):
+        for i in range(self.args.rss_reps if rss_only else self.args.reps):
             out = self.tmp / f"{pair}-{rows}-{i}"
             out.mkdir()
             for name, (cmd, env) in self.commands(src, fmt, out, pandas).items():
@@ -312,9 +313,9 @@ def show(r: dict[str, Any]) -> None:
         f"{bare['rss']:6.0f}MB | fpexp {fp['wall']:6.2f}s {fp['cpu']:6.2f}cpu {fp['rss']:6.0f}MB"
         f" | fpexp/bare {fp['wall'] / bare['wall']:.2f} | same: {r['same']}"
     )
-    if "fpexp (other)" in r:
-        o = r["fpexp (other)"]
-        line += f" | other {o['wall']:6.2f}s {o['rss']:5.0f}MB ({o['wall'] / bare['wall']:.2f})"
+    for name in [k for k in r if k.startswith("fpexp (")]:
+        o = r[name]
+        line += f" | {name} {o['wall']:6.2f}s {o['rss']:5.0f}MB ({o['wall'] / bare['wall']:.2f})"
     if "pandas" in r:
         pd = r["pandas"]
         line += f" | pandas {pd['wall']:6.2f}s {pd['rss']:5.0f}MB: fpexp/pandas"
@@ -347,7 +348,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="stage profile at the largest size")
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas csv script")
-    parser.add_argument("--fpexp-path", help="another checkout whose fpexp to time as well")
+    parser.add_argument(
+        "--fpexp-path", action="append", default=[], help="another checkout's fpexp, also timed"
+    )
+    parser.add_argument("--rss-reps", type=int, default=1, help="runs at the smaller sizes")
     args = parser.parse_args()
     sizes = sorted(set(args.rows))
     results = []
