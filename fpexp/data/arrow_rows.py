@@ -52,9 +52,11 @@ def as_numpy(col: Any) -> np.ndarray:
 
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
     parts = [_primitive(c) if _dtype(c.type) is not None else _text(c) for c in chunks]
-    if not chunks or any(p is None for p in parts):
-        return col.to_numpy(zero_copy_only=False)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    arrays = [p for p in parts if p is not None]
+    if not chunks or len(arrays) < len(parts):
+        out: np.ndarray = col.to_numpy(zero_copy_only=False)
+        return out
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _dtype(t: Any) -> np.dtype | None:
