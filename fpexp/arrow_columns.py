@@ -74,8 +74,8 @@ def _text(data: np.ndarray) -> Any:
     if data.dtype.kind not in "OU" or not len(data):  # empty objects: pa.array says null
         return None
     if data.dtype.kind == "U" and (ascii_layout := _ascii(data)) is not None:
-        offsets, text = ascii_layout
-        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+        starts, chars = ascii_layout
+        buffers = [None, pa.py_buffer(starts), pa.py_buffer(chars)]
         return pa.Array.from_buffers(pa.string(), len(data), buffers)
     items = data.tolist()
     try:
