@@ -73,6 +73,10 @@ def _text(data: np.ndarray) -> Any:
 
     if data.dtype.kind not in "OU" or not len(data):  # empty objects: pa.array says null
         return None
+    if data.dtype.kind == "U" and (ascii_layout := _ascii(data)) is not None:
+        starts, chars = ascii_layout
+        buffers = [None, pa.py_buffer(starts), pa.py_buffer(chars)]
+        return pa.Array.from_buffers(pa.string(), len(data), buffers)
     items = data.tolist()
     try:
         joined = "\x00".join(items)  # TypeError unless every item is a str
@@ -84,6 +88,24 @@ def _text(data: np.ndarray) -> Any:
     offsets, text = _layout(encoded, items)
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
     return pa.Array.from_buffers(pa.string(), len(items), buffers)
+
+
+def _ascii(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The offsets and bytes of a numpy unicode array whose text is ASCII (class names), from
+    its code points, without a Python string per item (~20x faster for short names); None
+    otherwise. An item ends at its first NUL, as in ``pa.array`` (numpy pads with NULs)."""
+    width = data.dtype.itemsize // 4
+    if width == 0 or len(data) * width > _MAX_OFFSET:
+        return None
+    codes = np.ascontiguousarray(data).view(np.uint32).reshape(len(data), width)
+    if codes.max(initial=0) >= 0x80:
+        return None
+    used = codes != 0
+    lengths = np.where(used.all(axis=1), width, np.argmin(used, axis=1))
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    text = codes[np.arange(width) < lengths[:, None]].astype(np.uint8)
+    return offsets, text
 
 
 def _layout(encoded: bytes, items: list[str]) -> tuple[np.ndarray, bytes]:

@@ -8,13 +8,17 @@ An error in the thread is raised again in the main thread at its next call.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 _STOP = object()
+WRITEBACK = 16 << 20  # bytes written between two starts of the kernel's writeback
+DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
 
 
 class WriteBehind:
@@ -68,12 +72,18 @@ class WriteBehind:
 
 
 class HashingFile:
-    """A binary sink that hashes what it writes; pyarrow's writers accept it as a file."""
+    """A binary sink that hashes what it writes; pyarrow's writers accept it as a file.
+
+    Every ``WRITEBACK`` bytes it asks the kernel to start writing the bytes so far to disk
+    (``posix_fadvise(DONTNEED)`` starts writeback without waiting for it), so the disk works
+    while the model runs and the fsync before the file's final name waits only for the tail
+    (measured: see the README's Performance section). Where there is no such call, nothing."""
 
     def __init__(self, fh: BinaryIO) -> None:
         self.fh = fh
         self.digest = hashlib.sha256()
         self.written = 0
+        self.started = 0  # bytes whose writeback was started
         self.closed = False
         self.discarding = False
 
@@ -84,7 +94,18 @@ class HashingFile:
         self.fh.write(view)
         self.digest.update(view)
         self.written += len(view)
+        if self.written - self.started >= WRITEBACK:
+            self._start_writeback()
         return len(view)
+
+    def _start_writeback(self) -> None:
+        advise = getattr(os, "posix_fadvise", None)
+        if advise is None:
+            return
+        self.fh.flush()
+        with contextlib.suppress(OSError, ValueError):  # advice only: never an error
+            advise(self.fh.fileno(), self.started, self.written - self.started, DONTNEED)
+        self.started = self.written
 
     def tell(self) -> int:
         return self.written

@@ -85,6 +85,24 @@ def test_a_single_run_loads_no_library_it_does_not_use(tmp_path: Path, fmt: str 
     assert {"torch", "numpy", "hydra", "omegaconf", "pyarrow", "safetensors"} <= loaded
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_reading_a_table_file_loads_no_library_it_does_not_use(tmp_path: Path, suffix: str) -> None:
+    """CSV and Parquet inputs (with an id and a text label) become numpy without pyarrow's
+    ``to_numpy``, whose pandas check imports pandas where it is installed."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    x = np.arange(60, dtype=np.float64).reshape(10, 6)
+    table = pa.table({"name": [f"r{i}" for i in range(10)], **{f"f{j}": x[:, j] for j in range(6)}})
+    table = table.append_column("y", pa.array(["a", "b"] * 5))
+    path = tmp_path / f"d{suffix}"
+    (pacsv.write_csv if suffix == ".csv" else pq.write_table)(table, path)
+    overrides = ("data=file", f"data.path={path}", "data.id=name", "data.label=y")
+    loaded = _loaded(tmp_path, *overrides, "task.classes=[a,b]")
+    assert [name for name in FORBIDDEN if name in loaded] == []
+
+
 def _ipc(array: pa.Array) -> bytes:
     """The array's exact bytes (type, nulls, values; NaN compares equal to itself here)."""
     sink = pa.BufferOutputStream()
@@ -106,6 +124,11 @@ COLUMNS = {
     "text_with_nuls": np.array(["a\x00b", "", "\x00", "c"], dtype=object),  # item by item
     "one_empty_text": np.array([""], dtype=object),
     "numpy_unicode": np.array(["a", "bb"]),
+    "numpy_unicode_classes": np.array(["0", "1"])[np.arange(1000) % 3 % 2],  # code points
+    "numpy_unicode_padded": np.array(["no", "yes", ""], dtype="<U6"),
+    "numpy_unicode_nuls": np.array(["a\x00b", "\x00c", "d\x00", "e"]),  # pa.array: ends at NUL
+    "numpy_unicode_not_ascii": np.array(["é", "蛇", "a"]),  # item by item
+    "numpy_unicode_sliced": np.array(["ab", "c", "de", "f"])[::2],
     "mixed_objects": np.array(["a", 1], dtype=object),  # left to pa.array (it raises)
     "empty_objects": np.array([], dtype=object),  # pa.array: type null
     "big_endian": np.array([1, 2], dtype=">i4"),

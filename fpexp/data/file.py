@@ -85,11 +85,20 @@ class FileSource:
     def batches(self, batch_size: int) -> Iterator[Batch]:
         if self._hash is None:
             self._hash = background_hash(self.path)
+        seen = np.zeros(self.n_features, dtype=bool)  # columns with a finite value so far
+        blocks = INPUT_FORMATS[self.format].read(self.path, self.columns)
+        try:
+            yield from self._batches(blocks, batch_size, seen)
+        finally:  # a reader that reads ahead stops now, not when its iterator is collected
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+
+    def _batches(self, blocks: Iterator[Any], batch_size: int, seen: np.ndarray) -> Iterator[Batch]:
         pending: list[Batch] = []
         held = 0
         start = 0
-        seen = np.zeros(self.n_features, dtype=bool)  # columns with a finite value so far
-        for ids, features, labels in INPUT_FORMATS[self.format].read(self.path, self.columns):
+        for ids, features, labels in blocks:
             n = len(features)
             if ids is None:
                 ids = np.arange(start, start + n)

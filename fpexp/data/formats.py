@@ -34,7 +34,9 @@ OTHER_MAGIC = (
 @dataclass(frozen=True)
 class InputFormat:
     """One input format. ``kind`` is what ``sniff`` calls such a file (``text`` for a text
-    format); ``magic``/``tail`` its first and last bytes, where the format has them."""
+    format); ``magic``/``tail`` its first and last bytes, where the format has them;
+    ``read_ahead``: its blocks are decoded on a thread while the model runs (not for a memory
+    map, whose reads are page faults wherever the block is used)."""
 
     suffixes: tuple[str, ...]
     kind: str
@@ -42,6 +44,7 @@ class InputFormat:
     title: str
     magic: bytes = b""
     tail: bytes = b""
+    read_ahead: bool = False
 
     def inspect(
         self, path: Path, features: list[str] | None, id_: str | None, label: Any
@@ -55,11 +58,15 @@ class InputFormat:
     def read(self, path: Path, columns: Columns) -> Iterator[Any]:
         """Blocks of rows: (ids or None, float32 features, labels or None)."""
         rows: Iterator[Any] = import_module(self.module).read(path, columns)
+        if self.read_ahead:
+            from fpexp.data.read_ahead import read_ahead
+
+            return read_ahead(rows)
         return rows
 
 
 INPUT_FORMATS: dict[str, InputFormat] = {
-    "csv": InputFormat((".csv",), "text", "fpexp.data.csv_table", "CSV"),
+    "csv": InputFormat((".csv",), "text", "fpexp.data.csv_table", "CSV", read_ahead=True),
     "parquet": InputFormat(
         suffixes=(".parquet", ".pq"),
         kind="a Parquet file",
@@ -67,6 +74,7 @@ INPUT_FORMATS: dict[str, InputFormat] = {
         title="Parquet",
         magic=b"PAR1",
         tail=b"PAR1",  # a file cut short has lost its footer
+        read_ahead=True,
     ),
     "npy": InputFormat((".npy",), "an .npy array", "fpexp.data.npy_table", "NPY", b"\x93NUMPY"),
 }

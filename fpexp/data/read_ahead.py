@@ -1,0 +1,71 @@
+"""Reading ahead: a file's next blocks are read and decoded on a thread while the model runs
+on the current one.
+
+pyarrow's CSV and Parquet readers and numpy's copies release the GIL, so on a machine with a
+free core the reading overlaps the forward pass. At most ``depth`` blocks wait, so memory stays
+flat. An error in the thread (a bad cell: a ``UsageError`` naming it) is raised in the
+reader's place, where it would have been raised without the thread; a consumer that stops
+early stops the thread, which closes the reader in its own thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_END = object()
+_POLL_S = 0.05  # how often a blocked producer checks whether the consumer has gone
+
+
+class _Producer(threading.Thread):
+    def __init__(self, blocks: Iterator[Any], depth: int) -> None:
+        super().__init__(name="read ahead", daemon=True)
+        self.blocks = blocks
+        self.queue: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for block in self.blocks:
+                if not self._put(block, None):
+                    return
+            self._put(_END, None)
+        except BaseException as err:  # handed to the consumer
+            self._put(None, err)
+        finally:
+            close = getattr(self.blocks, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, item: Any, error: BaseException | None) -> bool:
+        """Queue an item unless the consumer has gone; whether it was queued."""
+        while not self.stopped.is_set():
+            try:
+                self.queue.put((item, error), timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def read_ahead(blocks: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """The items of ``blocks`` in order, read up to ``depth`` ahead by a thread."""
+    producer = _Producer(blocks, depth)
+    producer.start()
+    try:
+        while True:
+            item, error = producer.queue.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        producer.stop()
