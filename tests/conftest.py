@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import rewrite_scope  # noqa: F401  (first of all: pytest is not to rewrite Hydra's modules)
+
+# isort: split
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
