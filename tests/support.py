@@ -110,3 +110,29 @@ def rewrite_in_place(path: Path, text: str) -> None:
         f.write(text)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_ino) == (st.st_size, st.st_ino)
+
+
+# Overrides covering fpexp's config shapes: presets, tasks, data, an explicit layer list, and
+# values that interpolate (``${now:}``: a cached resolver) or need quoting in YAML.
+COMPOSED_WITH_HYDRA = (
+    [],
+    ["task=multiclass", "model.hidden=[8,4]"],
+    ["task=regression", "data=synthetic", "hydra.run.dir=out/${now:%H-%M}"],
+    ["hydra.job.name='é ✓'", "seed=3"],
+    ["model.layers=[{_target_: torch.nn.Linear, in_features: 6, out_features: 2}]"],
+)
+
+
+def composed_with_hydra() -> list:
+    """fpexp's config for each of ``COMPOSED_WITH_HYDRA``, with its ``hydra`` node, as Hydra
+    composes it for a run (plain Hydra: no fpexp speed-up installed)."""
+    from hydra import compose, initialize_config_dir
+
+    from fpexp.config.store import CONFIG_NAME, config_dir, register
+
+    register()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return [
+            compose(CONFIG_NAME, overrides=list(o), return_hydra_config=True)
+            for o in COMPOSED_WITH_HYDRA
+        ]

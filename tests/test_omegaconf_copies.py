@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, ListConfig, OmegaConf, flag_override
 from omegaconf.base import Metadata, Node
+from support import composed_with_hydra
 
 from fpexp.config import hydra_speedups, omegaconf_copies
 
@@ -54,22 +55,10 @@ class Opaque:
 
 
 def _fpexp_configs() -> list[Any]:
-    from hydra import compose, initialize_config_dir
-
-    from fpexp.config.store import CONFIG_NAME, config_dir, register
-
-    register()
     made = []
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        for overrides in (
-            [],
-            ["task=multiclass", "model.hidden=[8,4]"],
-            ["task=regression", "data=synthetic", "hydra.run.dir=out/${now:%H-%M}"],
-            ["model.layers=[{_target_: torch.nn.Linear, in_features: 6, out_features: 2}]"],
-        ):
-            cfg = compose(CONFIG_NAME, overrides=overrides, return_hydra_config=True)
-            str(cfg.hydra.run.dir)  # fills the cached resolver's cache where ${now:} is used
-            made += [cfg, cfg.hydra, cfg.model]
+    for cfg in composed_with_hydra():
+        str(cfg.hydra.run.dir)  # fills the cached resolver's cache where ${now:} is used
+        made += [cfg, cfg.hydra, cfg.model]
     return made
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
+from support import composed_with_hydra
 
 from fpexp.config import hydra_speedups, yaml_memo
 
@@ -72,22 +73,10 @@ def _random_dict(rng: random.Random, depth: int) -> dict[str, Any]:
 
 
 def _fpexp_configs() -> list[Any]:
-    from hydra import compose, initialize_config_dir
-
-    from fpexp.config.store import CONFIG_NAME, config_dir, register
-
-    register()
     made = []
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        for overrides in (
-            [],
-            ["task=multiclass", "model.hidden=[8,4]"],
-            ["task=regression", "data=synthetic", "hydra.job.name='é ✓'"],
-            ["model.layers=[{_target_: torch.nn.Linear, in_features: 6, out_features: 2}]"],
-        ):
-            cfg = compose(CONFIG_NAME, overrides=overrides, return_hydra_config=True)
-            task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-            made += [cfg, OmegaConf.masked_copy(cfg, "hydra"), task, cfg.hydra.overrides.task]
+    for cfg in composed_with_hydra():
+        task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+        made += [cfg, OmegaConf.masked_copy(cfg, "hydra"), task, cfg.hydra.overrides.task]
     return made
 
 
