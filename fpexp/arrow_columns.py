@@ -93,7 +93,9 @@ def _text(data: np.ndarray) -> Any:
 def _ascii(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The offsets and bytes of a numpy unicode array whose text is ASCII (class names), from
     its code points, without a Python string per item (~20x faster for short names); None
-    otherwise. An item ends at its first NUL, as in ``pa.array`` (numpy pads with NULs)."""
+    otherwise. An item is what numpy's own ``str`` of it is: its code points up to the last one
+    that is not NUL (numpy pads with NULs and drops trailing ones; a NUL inside stays, where
+    ``pa.array`` would end the item: two class names cut to one)."""
     width = data.dtype.itemsize // 4
     if width == 0 or len(data) * width > _MAX_OFFSET:
         return None
@@ -101,7 +103,7 @@ def _ascii(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if codes.max(initial=0) >= 0x80:
         return None
     used = codes != 0
-    lengths = np.where(used.all(axis=1), width, np.argmin(used, axis=1))
+    lengths = np.where(used.any(axis=1), width - np.argmax(used[:, ::-1], axis=1), 0)
     offsets = np.zeros(len(data) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     text = codes[np.arange(width) < lengths[:, None]].astype(np.uint8)

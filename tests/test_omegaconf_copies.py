@@ -206,3 +206,13 @@ def test_an_untested_omegaconf_gets_its_own_copies(monkeypatch):
     monkeypatch.setattr(omegaconf, "__version__", "2.4.0")
     assert omegaconf_copies.replacements() is None
     assert omegaconf_copies.install() == []
+
+
+def test_a_memo_that_substitutes_a_flag_value_is_honoured():
+    """``copy.deepcopy(x, memo)`` looks every value up in ``memo`` first, atomic ones too (a
+    caller may pre-fill it); the fast path for a flags dict did not (hostile review)."""
+    cfg = OmegaConf.create({"a": {"b": 1}})
+    OmegaConf.set_readonly(cfg.a, True)
+    own = copy.deepcopy(cfg, {id(True): False}).a._metadata.flags
+    fast = _fast_copy(cfg, {id(True): False}).a._metadata.flags
+    assert own == {"readonly": False} and fast == own

@@ -92,3 +92,26 @@ def test_a_bad_cell_found_by_the_reader_thread_is_the_same_one_line_error(compos
     where = f"data.path: {tmp_path / 'd.csv'}: column 'a', row 300001"
     assert str(err.value.problems[0]).startswith(where)
     assert not [t for t in threading.enumerate() if t.name == "read ahead"]
+
+
+def test_a_consumer_that_stops_does_not_wait_for_the_block_being_decoded():
+    """Found by the hostile review: a Ctrl-C in the forward pass waited for the thread to
+    finish the block it was decoding (unbounded on a slow or stalled filesystem)."""
+    import time
+
+    release = threading.Event()
+
+    def blocks():
+        yield 1
+        release.wait(5.0)  # the next block takes as long as the disk does
+        yield 2
+
+    rows = read_ahead(blocks())
+    assert next(rows) == 1
+    time.sleep(0.1)  # the thread is inside the slow block
+    started = time.monotonic()
+    try:
+        rows.close()  # what a KeyboardInterrupt in the consumer's loop does
+    finally:
+        release.set()
+    assert time.monotonic() - started < 1.0

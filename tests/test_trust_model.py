@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import run_into
+from conftest import call_fpexp, run_into
 from safetensors.torch import load_file, save_file
 from support import NON_DENSE, RUN_BOOKKEEPING, non_strided, record
 from torch import nn
@@ -179,6 +179,38 @@ CLASHES = [
     ("multiclass", ["a", "id", "c"], "'id'"),
     ("multiclass", ["prediction", "label", "c"], "'prediction', 'label'"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "classes", "positions"),
+    [("multiclass", ["a\x00b", "c", "a\x00z"], "0, 2"), ("binary", ["no", "yes\x00"], "1")],
+)
+def test_class_names_holding_a_nul_are_refused(compose_cfg, tmp_path, kind, classes, positions):
+    """numpy drops a trailing NUL ('a\\0' would be written 'a') and pyarrow ends a name at
+    its first one: two classes could be written as one (found by the hostile review)."""
+    names = ",".join(f"'{c}'" for c in classes)
+    assert refused(compose_cfg, tmp_path, f"task={kind}", f"task.classes=[{names}]") == [
+        f"fpexp: error: task.classes: class name at position {positions} holds a NUL character "
+        "(names without NUL characters)"
+    ]
+
+
+def test_a_label_holding_a_nul_is_refused_not_read_as_another_class(tmp_path):
+    """numpy's ``astype(str)`` drops a trailing NUL: the label 'a\\0' was read as class 'a'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "in.parquet"
+    columns = {"f1": [0.1, 0.3, 0.5], "f2": [0.2, 0.4, 0.6], "label": ["a", "c", "a\x00"]}
+    pq.write_table(pa.table(columns), data)
+    run_dir = tmp_path / "run"
+    args = [f"data.path={data}", "data.label=label", "task.classes=[a,c,d]", "progress=false"]
+    done = call_fpexp(["data=file", "task=multiclass", *args, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert done.returncode == 2 and "run directory" not in done.stdout, done.stderr
+    assert done.stderr == (
+        "fpexp: error: data.label: 'a\\x00' (row 3) holds a NUL character (labels without NUL)\n"
+    )
+    assert record(run_dir)["status"] == "failed"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "npy"])

@@ -122,3 +122,19 @@ def test_hydras_save_config_is_replaced_only_inside_the_speedups():
     with hydra_speedups.installed() as on:
         assert on and hydra.core.utils._save_config is not plain
     assert hydra.core.utils._save_config is plain
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a" * 70 + " bbbbbbbbx: " + " ".join(["more"] * 20),  # wrapped after an "x:" (review)
+        "a" * 128,  # too long for a simple key
+        "k: " * 50,
+        "line\nbreak",
+    ],
+)
+def test_a_key_not_written_on_one_line_is_not_split(key):
+    data = {key: {"a": 1, "b": 2}, "c": 3}
+    want = OmegaConf.to_yaml(OmegaConf.create(data))
+    assert yaml_memo.to_yaml(data) == want
+    assert yaml_memo.to_yaml(data) == want

@@ -60,7 +60,10 @@ def _field_copier(atomic: frozenset[type]) -> Callable[[Any, dict[int, Any]], An
             return found
         if kind in atomic or issubclass(kind, type):
             return value
-        if kind is dict and all(type(k) in atomic and type(v) in atomic for k, v in value.items()):
+        if kind is dict and all(
+            type(k) in atomic and type(v) in atomic and id(k) not in memo and id(v) not in memo
+            for k, v in value.items()
+        ):  # what deepcopy makes of it, unless the memo says otherwise for an item
             return _remembered(memo, value, dict(value))
         if kind is defaultdict and not value and value.default_factory is dict:
             return _remembered(memo, value, defaultdict(dict))

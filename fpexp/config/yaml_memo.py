@@ -83,12 +83,24 @@ def _inner_item(key: str, inner: str, frozen: Any, value: _Unhashed) -> tuple[st
 
 def _cached(key: str, value: Any, frozen: Any) -> str:
     """One top-level item's text; a non-empty mapping item item by item."""
-    if type(value) is dict and value:
+    head = _simple_head(key)
+    if type(value) is dict and value and head is not None:
         items = zip(frozen[1], value.values(), strict=True)
         parts = [_inner_item(key, k, f, _Unhashed(v)) for (k, f), v in items]
-        if all(head.endswith(":\n") and block.startswith("  ") for head, block in parts):
-            return parts[0][0] + "".join(block for _, block in parts)
+        if all(line == head and block.startswith("  ") for line, block in parts):
+            return head + "".join(block for _, block in parts)
     return _item(key, frozen, _Unhashed(value))  # not "key:" over an indented block: whole
+
+
+@functools.lru_cache(maxsize=1024)
+def _simple_head(key: str) -> str | None:
+    """``key:`` and a line break where ``key`` is written on one line as a simple key (then
+    a mapping under it is its items, indented, one after the other); else None (a key of 128
+    or more characters, or one needing ``? ``, may be wrapped over several lines)."""
+    one = _emit({key: 0})
+    if one.count("\n") != 1 or not one.endswith(": 0\n"):
+        return None
+    return one[: -len(" 0\n")] + "\n"
 
 
 def to_yaml(container: Any) -> str:

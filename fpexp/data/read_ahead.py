@@ -5,7 +5,8 @@ pyarrow's CSV and Parquet readers and numpy's copies release the GIL, so on a ma
 free core the reading overlaps the forward pass. At most ``depth`` blocks wait, so memory stays
 flat. An error in the thread (a bad cell: a ``UsageError`` naming it) is raised in the
 reader's place, where it would have been raised without the thread; a consumer that stops
-early stops the thread, which closes the reader in its own thread.
+early stops the thread, which closes the reader in its own thread (the consumer waits for it
+at most ``_STOP_WAIT_S``, not for a block being decoded).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 _END = object()
 _POLL_S = 0.05  # how often a blocked producer checks whether the consumer has gone
+_STOP_WAIT_S = 0.2  # how long a consumer that stops waits for the thread
 
 
 class _Producer(threading.Thread):
@@ -51,8 +53,11 @@ class _Producer(threading.Thread):
         return False
 
     def stop(self) -> None:
+        """Tell the thread to stop; wait a moment for it, not for the block it may be decoding
+        (a slow disk, a stalled filesystem): a Ctrl-C takes effect at once. The thread is a
+        daemon; it closes the reader when its block ends."""
         self.stopped.set()
-        self.join()
+        self.join(timeout=_STOP_WAIT_S)
 
 
 def read_ahead(blocks: Iterator[T], depth: int = 2) -> Iterator[T]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from fpexp.errors import Problem, UsageError
 from fpexp.heads.base import GIVEN, INDICES, LESSON, Head
-from fpexp.heads.checks import bad_label
+from fpexp.heads.checks import bad_label, nul_label
 
 if TYPE_CHECKING:
     import numpy as np
@@ -106,6 +106,8 @@ class CategoricalHead(Head):
                     f"0 to {len(classes) - 1}, or one of: {', '.join(classes)}",
                 )
             return values.astype(np.int64)
+        if raw.dtype.kind == "O" and (nul := nul_label(raw, rows)) is not None:
+            raise nul
         names = raw.astype(str)
         if self.one_vs_rest and positive is not None:
             return (names == positive).astype(np.int64)

@@ -20,6 +20,10 @@ def class_name_problems(classes: Sequence[object] | None) -> list[Problem]:
     out: list[Problem] = []
     if len(set(names)) != len(names):
         out.append(Problem("task.classes", f"duplicate names in {list(classes)}", "distinct names"))
+    nul = [str(i) for i, c in enumerate(names) if "\x00" in c]
+    if nul:
+        what = f"class name at position {', '.join(nul)} holds a NUL character"
+        out.append(Problem("task.classes", what, "names without NUL characters"))
     blank = [i for i, c in enumerate(names) if not c.strip()]
     if blank:
         where = ", ".join(str(i) for i in blank)
@@ -41,6 +45,19 @@ def one_name_per_output(task: Any) -> list[Problem]:
         return []
     what = f"{n} class names for {task.out_features} outputs"
     return [Problem("task.classes", what, f"exactly task.out_features = {task.out_features} names")]
+
+
+def nul_label(raw: Any, rows: Any) -> UsageError | None:
+    """A text label holding a NUL character (numpy would drop a trailing one and read ``a\\0``
+    as the class ``a``): the first one, as one line; None if there is none."""
+    try:
+        joined = "".join(raw.tolist())
+    except TypeError:  # not all text: labels that are not text hold no NUL
+        return None
+    if "\x00" not in joined:
+        return None
+    row = next(i for i, v in enumerate(raw.tolist()) if "\x00" in v)
+    return bad_label(f"{raw[row]!r} (row {rows[row]}) holds a NUL character", "labels without NUL")
 
 
 def bad_label(what: str, allowed: str) -> UsageError:
