@@ -53,43 +53,37 @@ def _emit(data: Any) -> str:
     return text
 
 
-class _Unhashed:
-    """Carries a value through ``lru_cache`` without being part of its key (the image is)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __hash__(self) -> int:
-        return 0
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Unhashed)
+def _thawed(frozen: Any) -> Any:
+    """The plain data ``frozen`` is the image of (the same types and values, in order)."""
+    kind, content = frozen
+    if kind == "l":
+        return [_thawed(x) for x in content]
+    if kind == "d":
+        return {k: _thawed(v) for k, v in content}
+    return float(content) if kind is float else content  # repr round-trips a float exactly
 
 
 @functools.lru_cache(maxsize=1024)
-def _item(key: str, frozen: Any, value: _Unhashed) -> str:
-    """``key: value`` as it stands in a block mapping (``value``'s image is ``frozen``)."""
-    return _emit({key: value.value})
+def _item(key: str, frozen: Any) -> str:
+    """``key: value`` as it stands in a block mapping (``frozen``: the value's image)."""
+    return _emit({key: _thawed(frozen)})
 
 
 @functools.lru_cache(maxsize=1024)
-def _inner_item(key: str, inner: str, frozen: Any, value: _Unhashed) -> tuple[str, str]:
+def _inner_item(key: str, inner: str, frozen: Any) -> tuple[str, str]:
     """The head line of ``key:`` and, under it, ``inner: value`` as it stands there."""
-    head, _, block = _emit({key: {inner: value.value}}).partition("\n")
+    head, _, block = _emit({key: {inner: _thawed(frozen)}}).partition("\n")
     return head + "\n", block
 
 
-def _cached(key: str, value: Any, frozen: Any) -> str:
+def _cached(key: str, frozen: Any) -> str:
     """One top-level item's text; a non-empty mapping item item by item."""
     head = _simple_head(key)
-    if type(value) is dict and value and head is not None:
-        items = zip(frozen[1], value.values(), strict=True)
-        parts = [_inner_item(key, k, f, _Unhashed(v)) for (k, f), v in items]
+    if frozen[0] == "d" and frozen[1] and head is not None:
+        parts = [_inner_item(key, k, f) for k, f in frozen[1]]
         if all(line == head and block.startswith("  ") for line, block in parts):
             return head + "".join(block for _, block in parts)
-    return _item(key, frozen, _Unhashed(value))  # not "key:" over an indented block: whole
+    return _item(key, frozen)  # not "key:" over an indented block: whole
 
 
 @functools.lru_cache(maxsize=1024)
@@ -108,9 +102,7 @@ def to_yaml(container: Any) -> str:
     frozen = _frozen(container)
     if frozen is None or frozen[0] != "d" or not container:
         return _emit(container)
-    return "".join(
-        _cached(k, v, f) for (k, f), v in zip(frozen[1], container.values(), strict=True)
-    )
+    return "".join(_cached(k, f) for k, f in frozen[1])
 
 
 def saved_with_memo(state: Any, save: Callable[..., Any]) -> Callable[..., Any]:
