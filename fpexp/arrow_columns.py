@@ -32,7 +32,7 @@ def array(values: np.ndarray | Sequence[Any]) -> Any:
     """``pa.array(values)``, built without the pandas shim wherever the type allows."""
     import pyarrow as pa
 
-    data = values if isinstance(values, np.ndarray) else _from_list(values)
+    data = values if isinstance(values, np.ndarray) else from_list(values)
     if data is not None and data.ndim == 1:
         for build in (_number, _text):
             built = build(data)
@@ -41,7 +41,7 @@ def array(values: np.ndarray | Sequence[Any]) -> Any:
     return pa.array(values)
 
 
-def _from_list(values: Sequence[Any]) -> np.ndarray | None:
+def from_list(values: Sequence[Any]) -> np.ndarray | None:
     """A list of only ints, only floats or only strs as numpy (what pa.array infers)."""
     kinds = {type(v) for v in values}
     if kinds == {int}:

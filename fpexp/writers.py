@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fpexp import arrow_columns
+from fpexp import arrow_columns, csv_text
 from fpexp.atomic import atomic_path, finalize, temporary
 from fpexp.hashing import sha256_file
 from fpexp.output_formats import OUTPUT_FORMATS
@@ -42,6 +42,9 @@ class CsvEncoder:
         self.sink = writer.sink
         self.writer: Any = None
         self.stream: Any = None
+        rows = writer.expected_rows
+        self.small = rows is not None and rows <= csv_text.SMALL_ROWS  # text built in Python
+        self.header = True  # still to be written
 
     def buffered(self) -> Any:
         """The buffered stream in front of the sink, opened on first use."""
@@ -53,11 +56,17 @@ class CsvEncoder:
         return self.stream
 
     def write(self, columns: dict[str, np.ndarray]) -> None:
+        if self.small and self.writer is None:
+            text = csv_text.encode(columns, header=self.header)
+            if text is not None:  # the same bytes as pyarrow's, without importing it
+                self.sink.write(text)
+                self.header = False
+                return
         import pyarrow.csv as pacsv
 
         table = arrow_columns.table(columns)
         if self.writer is None:
-            options = pacsv.WriteOptions(quoting_style="needed")
+            options = pacsv.WriteOptions(quoting_style="needed", include_header=self.header)
             self.writer = pacsv.CSVWriter(self.buffered(), table.schema, write_options=options)
         self.writer.write_table(table)
 
@@ -206,10 +215,15 @@ class TableWriter:
 
 def write_layers(path: Path, rows: list[dict[str, object]]) -> None:
     """``layers.csv``: one row per module with its output statistics."""
-    import pyarrow.csv as pacsv
-
     from fpexp.layer_stats import COLUMNS
 
-    table = arrow_columns.table({c: [r[c] for r in rows] for c in COLUMNS})
+    columns = {c: [r[c] for r in rows] for c in COLUMNS}
+    text = csv_text.encode(columns)
     with atomic_path(path) as tmp:
-        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+        if text is not None:  # the same bytes as pyarrow's, without importing it
+            Path(tmp).write_bytes(text)
+        else:
+            import pyarrow.csv as pacsv
+
+            table = arrow_columns.table(columns)
+            pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
