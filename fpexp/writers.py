@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fpexp import arrow_columns, csv_text
+from fpexp import arrow_columns, atomic, csv_text
 from fpexp.atomic import atomic_path, finalize, temporary
 from fpexp.hashing import sha256_file
 from fpexp.output_formats import OUTPUT_FORMATS
@@ -219,11 +219,11 @@ def write_layers(path: Path, rows: list[dict[str, object]]) -> None:
 
     columns = {c: [r[c] for r in rows] for c in COLUMNS}
     text = csv_text.encode(columns)
-    with atomic_path(path) as tmp:
-        if text is not None:  # the same bytes as pyarrow's, without importing it
-            Path(tmp).write_bytes(text)
-        else:
-            import pyarrow.csv as pacsv
+    if text is not None:  # the same bytes as pyarrow's, without importing it
+        atomic.write_bytes(path, text)
+        return
+    import pyarrow.csv as pacsv
 
-            table = arrow_columns.table(columns)
-            pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+    table = arrow_columns.table(columns)
+    with atomic_path(path) as tmp:
+        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))

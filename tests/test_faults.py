@@ -310,14 +310,24 @@ def inject(monkeypatch: pytest.MonkeyPatch, point: str, target: str, code: int) 
             raise SafetensorError(f"Error while serializing: I/O error: x (os error {code})")
 
         monkeypatch.setattr(safetensors.torch, "save_file", save_file)
-    elif point == "write" and target == "layers.csv":
+    elif point == "write" and target == "layers.csv":  # written in Python or by pyarrow
         import pyarrow.csv
+
+        import fpexp.atomic
 
         def write_csv(table, name, options=None):
             Path(name).write_bytes(b"index,")
             raise fault(code)
 
+        real_bytes, failing = fpexp.atomic.write_bytes, half_written(code)
+
+        def write_bytes(path: Path, data: bytes) -> None:
+            if Path(path).name != "layers.csv":
+                return real_bytes(path, data)
+            return failing(path, data.decode())
+
         monkeypatch.setattr(pyarrow.csv, "write_csv", write_csv)
+        monkeypatch.setattr(fpexp.atomic, "write_bytes", write_bytes)
     elif point == "fsync":
         real_fsync = os.fsync
 
