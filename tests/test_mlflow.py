@@ -477,6 +477,9 @@ def mlflow_server(request, tmp_path_factory) -> Iterator[tuple[str, subprocess.P
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        # mlflow's job runner (its GenAI jobs: seven Huey consumer processes, ~35 s of CPU over
+        # the module) is not what fpexp talks to: tracking and artifacts over HTTP are.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     try:
         yield f"http://127.0.0.1:{port}", server
