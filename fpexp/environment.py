@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import platform
 import subprocess
 import sys
@@ -41,8 +42,43 @@ def _git(cwd: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+# Variables that change where git looks for a repository: then only git itself can say.
+_GIT_DISCOVERY = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+)
+
+
+def _maybe_in_git(cwd: Path) -> bool:
+    """False only where git would find no repository: no ``.git`` in ``cwd`` or above it and
+    no directory on the way that is itself a repository (``HEAD``, ``objects``, ``refs``), with
+    none of the variables that redirect git's search set. Saves a ``git`` process per run (most
+    runs of a notebook outside a repository, and the test suite's)."""
+    if any(name in os.environ for name in _GIT_DISCOVERY):
+        return True
+    try:
+        here = cwd.resolve()
+        for folder in (here, *here.parents):
+            if os.path.lexists(folder / ".git") or _is_git_directory(folder):
+                return True
+    except (OSError, RuntimeError):
+        return True
+    return False
+
+
+def _is_git_directory(folder: Path) -> bool:
+    return (
+        (folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()
+    )
+
+
 def git_state(cwd: Path) -> dict[str, Any] | None:
     """Commit and dirty flag of the git work tree holding ``cwd``; None outside git."""
+    if not _maybe_in_git(cwd):
+        return None
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:
         return None
