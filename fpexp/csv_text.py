@@ -66,13 +66,17 @@ def _quoted(text: str) -> str:
 
 
 def _floats(data: np.ndarray) -> list[str]:
-    """Shortest round-trip digits at the array's own width (numpy's ``str`` of a float32 or
-    float64 scalar), laid out as pyarrow lays them out."""
-    return [_float_text(str(value)) for value in data]
+    """Shortest round-trip digits at the array's own width, laid out as pyarrow lays them out:
+    Python's ``repr`` for float64, numpy's unique scientific form for float32. Not numpy's
+    ``str``, which follows the caller's print options (``legacy="1.13"`` gives 12 digits)."""
+    if data.dtype.itemsize == 8:
+        return [_float_text(repr(value)) for value in data.tolist()]
+    scientific = np.format_float_scientific
+    return [_float_text(scientific(value, unique=True)) for value in data]
 
 
 def _float_text(shortest: str) -> str:
-    """``1e-07`` / ``0.0001`` / ``1.2345679e+11`` / ``123.0`` as pyarrow writes the number."""
+    """``1e-07`` / ``0.0001`` / ``7.3430586e-01`` / ``123.0`` as pyarrow writes the number."""
     sign, body = ("-", shortest[1:]) if shortest.startswith("-") else ("", shortest)
     if body in ("nan", "inf"):
         return body if body == "nan" else sign + body

@@ -69,6 +69,16 @@ def test_floats_are_written_as_pyarrow_writes_them(dtype, bits, seed):
         assert csv_text.encode(column) == _pyarrow(column)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_print_options_change_nothing(dtype):
+    """numpy's ``str`` of a float follows the caller's print options (a notebook's, or a user
+    layer's module that sets them on import); the CSV text must not."""
+    values = {"x": np.array([0.1, 1 / 3, 0.7343058586120605, 1e-7, 123456.789], dtype=dtype)}
+    expected = _pyarrow(values)
+    with np.printoptions(legacy="1.13", precision=3, floatmode="fixed"):
+        assert csv_text.encode(values) == expected
+
+
 @pytest.mark.parametrize(
     "dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
 )
