@@ -46,11 +46,11 @@ def _run(args: list[str], call: HydraCall) -> int:
     """Hydra's run or multirun; user mistakes and interruptions become exit codes."""
     from fpexp.config.additions import preflight
 
-    if problems := _unparsable(args) or preflight(args):  # before any run directory
-        _print(problems)
-        return EXIT_USAGE
     hydra_main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=CONFIG_NAME)
     try:
+        if problems := _unparsable(args) or preflight(args):  # before any run directory
+            _print(problems)
+            return EXIT_USAGE
         hydra_main(call.task)()
     except UsageError as err:  # in a multirun: the first failed job's, already logged
         if not err.reported:

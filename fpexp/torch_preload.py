@@ -17,6 +17,7 @@ fails, nothing more is loaded and torch loads as it always does.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -26,6 +27,7 @@ from pathlib import Path
 _FIRST = "libtorch_global_deps.so"  # what torch loads first, globally
 _MAIN = "libtorch.so"  # with libtorch_cpu and c10, what torch._C needs
 _CUDA = "libtorch_cuda.so"
+JOIN_TIMEOUT_S = 60.0  # an exit waits this long at most for a load still running
 
 
 def wanted(args: list[str], commands: tuple[str, ...]) -> bool:
@@ -61,6 +63,10 @@ def start(args: list[str], commands: tuple[str, ...]) -> threading.Thread | None
         return None
     thread = threading.Thread(target=_load, args=(lib,), name="fpexp torch preload", daemon=True)
     thread.start()
+    # A normal exit (a profiler attached, FPEXP_SLOW_EXIT, a traceback) runs libtorch's C++
+    # destructors: while the thread is still inside dlopen that aborts or segfaults. It waits
+    # for the load first (~0.3 s at most; the usual fast exit leaves with os._exit after it).
+    atexit.register(thread.join, JOIN_TIMEOUT_S)
     return thread
 
 

@@ -109,3 +109,52 @@ def test_a_preloaded_run_writes_the_golden_files(tmp_path, name, args):
     assert seen == {"thread": True, "mapped": True, "torch_imported": False}
     record = json.loads((run_dir / "run.json").read_text())
     assert {k: v["sha256"] for k, v in record["outputs"].items()} == GOLDEN[name]
+
+
+EXIT_DURING_LOAD = """
+import sys, time
+from fpexp.torch_preload import start
+assert start([], ()) is not None
+time.sleep(float(sys.argv[1]))
+sys.exit(3)  # a normal exit: the interpreter is finalized while libtorch may still be loading
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15])
+def test_a_normal_exit_while_the_libraries_load_waits_for_them(delay):
+    """Finalizing the interpreter (libtorch's C++ destructors) during the thread's dlopen
+    aborted or segfaulted (exit 134/139); the exit now waits for the load."""
+    argv = [sys.executable, "-c", EXIT_DURING_LOAD, str(delay)]
+    done = subprocess.run(argv, env=ENV, capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (3, "")
+
+
+def test_ctrl_c_while_fpexp_starts_is_one_line_and_130(monkeypatch, capsys):
+    """Before fpexp's own handlers are in place (its imports), Ctrl-C is still no traceback."""
+    import fpexp.__main__ as entry_point
+    import fpexp.cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fpexp.cli, "entry", interrupted)
+    monkeypatch.setattr("fpexp.torch_preload.start", lambda *a: None)
+    with pytest.raises(SystemExit) as exit:
+        entry_point.main()
+    assert exit.value.code == 130
+    assert capsys.readouterr().err == "fpexp: interrupted\n"
+
+
+def test_a_signal_during_the_command_line_checks_is_an_interruption(monkeypatch, capsys):
+    """SIGTERM while the overrides are being checked (before Hydra starts) stops like any
+    other: one line and 130, not a traceback."""
+    import fpexp.cli
+    from fpexp.errors import Interrupted
+
+    def checking(args):
+        raise Interrupted("SIGTERM")
+
+    monkeypatch.setattr(fpexp.cli, "_unparsable", checking)
+    assert fpexp.cli.main(["task=multiclass"]) == 130
+    assert capsys.readouterr().err == "fpexp: interrupted\n"
