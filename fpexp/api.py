@@ -18,6 +18,7 @@ from typing import NoReturn, TypeVar
 from fpexp.api_run import Run
 from fpexp.api_state import caller_state
 from fpexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, Problem, UsageError
+from fpexp.interrupts import deliver_now
 
 _PREFIX = "fpexp: error: "
 T = TypeVar("T")
@@ -186,7 +187,7 @@ def interrupted(stopped_by: str | None) -> NoReturn:
     the process as the signal asked (a notebook kernel told to stop, stops); then, and for
     Ctrl-C, ``KeyboardInterrupt``."""
     if stopped_by == "SIGTERM" and threading.current_thread() is threading.main_thread():
-        signal.raise_signal(signal.SIGTERM)
+        deliver_now(signal.SIGTERM)
     raise KeyboardInterrupt
 
 

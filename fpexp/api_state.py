@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from fpexp.hydra_state import save_hydra
+from fpexp.interrupts import deliver_now
 from fpexp.logging_state import save_logging
 from fpexp.process_state import (
     save_environ,
@@ -124,4 +125,4 @@ def _signals_held() -> Iterator[None]:
             if signal.getsignal(sig) is holder:  # not put back by a restorer
                 signal.signal(sig, handler)
         for signum in dict.fromkeys(held):
-            signal.raise_signal(signum)
+            deliver_now(signum)

@@ -85,3 +85,18 @@ def shielded() -> Iterator[None]:
                 handler.held.clear()
                 handler.holding = True
                 raise _exception(signum)
+
+
+def deliver_now(signum: int) -> None:
+    """Hand ``signum`` to the handler in place, now, in this (the main) thread.
+
+    ``signal.raise_signal`` leaves a Python handler to run at the main thread's next check for
+    signals, which CPython may postpone while another thread runs (a notebook's logging thread,
+    a writer): its ``KeyboardInterrupt`` then surfaces wherever the main thread happens to be,
+    or inside code that swallows it. A Python handler is called directly; the default action
+    (the process ends) goes through ``raise_signal``; an ignored signal stays ignored."""
+    handler = signal.getsignal(signum)
+    if callable(handler):
+        handler(signum, None)
+    elif handler != signal.SIG_IGN:
+        signal.raise_signal(signum)
