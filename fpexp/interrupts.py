@@ -91,10 +91,11 @@ def deliver_now(signum: int) -> None:
     """Hand ``signum`` to the handler in place, now, in this (the main) thread.
 
     ``signal.raise_signal`` leaves a Python handler to run at the main thread's next check for
-    signals, which CPython may postpone while another thread runs (a notebook's logging thread,
-    a writer): its ``KeyboardInterrupt`` then surfaces wherever the main thread happens to be,
-    or inside code that swallows it. A Python handler is called directly; the default action
-    (the process ends) goes through ``raise_signal``; an ignored signal stays ignored."""
+    pending signals, at some later bytecode (later still while another thread holds the GIL),
+    so its ``KeyboardInterrupt`` would surface wherever the main thread is by then. A Python
+    handler is called here instead; the default action (the process ends) goes through
+    ``raise_signal``; an ignored signal stays ignored (a caller started with Ctrl-C ignored,
+    as a background job of a script is, gets no ``KeyboardInterrupt``)."""
     handler = signal.getsignal(signum)
     if callable(handler):
         handler(signum, None)

@@ -43,10 +43,21 @@ _CURRENT = {"slow": False}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _ctrl_c_handled_by_python()
     _whole_modules_longest_first(config)
     _tmp_on_ram_disk(config)
     if not hasattr(config, "workerinput"):  # once, before the workers start
         _bytecode_compiled()
+
+
+def _ctrl_c_handled_by_python() -> None:
+    """Python's own Ctrl-C handler, as an interactive start installs it. A suite started in the
+    background by a script (``.ci/run &``) inherits SIGINT ignored, and Python then leaves it
+    ignored: the tests of what Ctrl-C does to a run or an API call would see nothing."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _bytecode_compiled() -> None:

@@ -1,8 +1,6 @@
-"""A signal fpexp held back (while putting a caller's state back, or after a stopped call) reaches
-the caller's handler at once, in the main thread, not whenever CPython next checks for signals:
-with another thread running that check may come late, and the ``KeyboardInterrupt`` then lands
-wherever the main thread is, or is swallowed (seen once: a test's Ctrl-C during the restore,
-DID NOT RAISE)."""
+"""A signal fpexp held back (while putting a caller's state back, or after a stopped call) is
+handed to the caller's handler at once, in the main thread: not through ``raise_signal``, whose
+Python handler runs at a later bytecode, wherever the main thread is by then."""
 
 from __future__ import annotations
 
@@ -16,10 +14,13 @@ from fpexp.interrupts import deliver_now
 
 @pytest.fixture
 def late_raise_signal(monkeypatch):
-    """``raise_signal`` whose Python handler would run only later: it does nothing now."""
+    """``raise_signal`` whose Python handler would run only later: it does nothing now. Ctrl-C
+    has Python's own handler meanwhile (whatever the suite was started with)."""
     raised: list[int] = []
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     monkeypatch.setattr(signal, "raise_signal", raised.append)
-    return raised
+    yield raised
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_a_ctrl_c_held_during_the_restore_is_raised_before_the_call_returns(late_raise_signal):
