@@ -55,10 +55,12 @@ def _cells(values: np.ndarray | Sequence[Any]) -> list[str] | None:
     formatter = formatter or _FORMATTERS.get(data.dtype.kind)
     if formatter is None:
         return None
+    if data.dtype.kind == "f":
+        return formatter(data)
     items = data.tolist()
     if data.dtype.kind == "O" and not all(type(item) is str for item in items):
         return None
-    return formatter(items if data.dtype.kind != "f" else data)
+    return formatter(items)
 
 
 def _quoted(text: str) -> str:
