@@ -2,9 +2,9 @@
 
 ``import torch`` spends ~0.27 s in ``dlopen`` of libtorch (its static initialisers register
 thousands of operators), holding the GIL, so nothing else can run meanwhile. libc's ``dlopen``
-called through ctypes releases the GIL: started on a thread as the process starts, it loads
-the libraries on the other core while Hydra imports and composes the config, and torch's own
-import then finds them loaded (measured: a default run 2.61 -> ~2.35 s).
+called through ctypes releases the GIL: started on a thread once ``fpexp.cli`` is imported, it
+loads the libraries on the other core while Hydra composes the config, and torch's own import
+then finds them loaded (measured: torch's import inside a default run 1.80-1.90 -> 1.43-1.51 s).
 
 The same files, flags and order as torch's own import: ``lib/libtorch_global_deps.so`` with
 ``RTLD_NOW | RTLD_GLOBAL`` (what ``torch._load_global_deps`` asks ctypes for), then

@@ -50,13 +50,14 @@ def one_name_per_output(task: Any) -> list[Problem]:
 def nul_label(raw: Any, rows: Any) -> UsageError | None:
     """A text label holding a NUL character (numpy would drop a trailing one and read ``a\\0``
     as the class ``a``): the first one, as one line; None if there is none."""
+    items = raw.tolist()
     try:
-        joined = "".join(raw.tolist())
+        joined = "".join(items)
     except TypeError:  # not all text: labels that are not text hold no NUL
         return None
     if "\x00" not in joined:
         return None
-    row = next(i for i, v in enumerate(raw.tolist()) if "\x00" in v)
+    row = next(i for i, v in enumerate(items) if "\x00" in v)
     return bad_label(f"{raw[row]!r} (row {rows[row]}) holds a NUL character", "labels without NUL")
 
 
