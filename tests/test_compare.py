@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import call_fpexp
 
 import fpexp
 from fpexp.catalog import load_run
 from fpexp.run_table import cell
 from fpexp.sweep_jobs import LINKED_JOB
-from tests.conftest import call_fpexp
 
 BINARY_METRICS = [f"metrics.{k}" for k in ("n", "accuracy", "bce", "tp", "fp", "tn", "fn")]
 BINARY_STATS = ["outputs.mean[mammal]", "outputs.std[mammal]"]

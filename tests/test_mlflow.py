@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import call_fpexp
 
 import fpexp
 from fpexp.catalog import shown
 from fpexp.cli import main
 from fpexp.mlflow_map import PARAM_LIMIT, cut, millis, params, run_key
-from tests.conftest import call_fpexp
 
 pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 

@@ -13,13 +13,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import call_fpexp
+from report_browser import Browser, chromium
 
 import fpexp
 from fpexp import run_table
 from fpexp.report_data import build, key_plots, swept_keys
 from fpexp.report_html import GENERATOR, page
-from tests.conftest import call_fpexp
-from tests.report_browser import Browser, chromium
 
 HOSTILE = "</script><script>alert(1)</script><!--"
 HOSTILE_KEY = "<img src=x onerror=alert(2)>"

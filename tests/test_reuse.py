@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import call_fpexp
 
 import fpexp
 from fpexp.catalog import shown
 from fpexp.cli import main
 from fpexp.content_key import EXCLUDED, content_key, key_of_record
-from tests.conftest import call_fpexp
 
 BASE = ("data=file", "data.path=x.npy", "model.weights=w.safetensors", "model.width=3")
 

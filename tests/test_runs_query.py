@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import call_fpexp
 
 import fpexp
 from fpexp.errors import UsageError
 from fpexp.run_query import parse, select, sort_order
-from tests.conftest import call_fpexp
 
 FORM = "(KEY OP VALUE with OP one of = != < <= > >= ~)"
 

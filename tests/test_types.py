@@ -11,17 +11,23 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Wrong calls of the torch API fpexp uses: each must stay an error under pyproject's settings,
-# which leave torch's compiler and distributed internals unfollowed.
+# Wrong calls of the torch and MLflow APIs fpexp uses (each line marked WRONG): each must stay an
+# error under pyproject's settings, which leave torch's compiler and distributed internals and
+# MLflow's internals (all but its client and exceptions) unfollowed.
 PROBE = """\
 import torch
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 from torch import nn
-layer = nn.Linear(6, "4")
-count: int = torch.zeros(3)
-out = nn.Sequential(nn.Linear(1, 2)).forward(3, 4)
-mode: str = torch.inference_mode()
-state = torch.load("w.pt", weights_only="yes")
-name: int = nn.Module().state_dict()
+layer = nn.Linear(6, "4")  # WRONG
+count: int = torch.zeros(3)  # WRONG
+out = nn.Sequential(nn.Linear(1, 2)).forward(3, 4)  # WRONG
+mode: str = torch.inference_mode()  # WRONG
+state = torch.load("w.pt", weights_only="yes")  # WRONG
+name: int = nn.Module().state_dict()  # WRONG
+client = MlflowClient(tracking_uri=3)  # WRONG
+client.log_batch(5)  # WRONG
+message: int = MlflowException("x").message  # WRONG
 """
 
 
@@ -39,4 +45,5 @@ def test_mypy_reports_no_errors_and_still_checks_torch_calls(tmp_path):
     probe.write_text(PROBE)
     found = _mypy(str(probe))  # the cache the first run made: a second or two
     errors = re.findall(r"probe\.py:(\d+): error: ", found.stdout)
-    assert errors == [str(n) for n in range(3, 9)], found.stdout  # every wrong call, each once
+    wrong = [str(n) for n, line in enumerate(PROBE.splitlines(), 1) if line.endswith("# WRONG")]
+    assert errors == wrong and len(wrong) == 9, found.stdout  # every wrong call, each once
