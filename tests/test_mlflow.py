@@ -4,6 +4,7 @@ store's tables take seconds), read back with MLflow's own client."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import call_fpexp
@@ -24,9 +25,21 @@ from fpexp.catalog import shown
 from fpexp.cli import main
 from fpexp.mlflow_map import PARAM_LIMIT, cut, millis, params, run_key
 
-pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
-from mlflow.tracking import MlflowClient
+# MLflow is imported by the first test that needs it, not at collection: its import costs
+# ~1.6 s of CPU, and pytest -n 2 collects every module on both workers.
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason="the mlflow extra is not installed"
+)
+
+
+def client_class() -> type[MlflowClient]:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient
+
 
 CONFIG_KEYS = 24  # the default config's dotted keys (task 4, model 12, data 1, top 6, output 1)
 BINARY_METRICS = {"n", "accuracy", "bce", "tp", "fp", "tn", "fn"}
@@ -56,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 def experiment(world: World) -> tuple[MlflowClient, str, str]:
     """A new experiment of the module's store (artifacts in its folder): client, name, id."""
-    client = MlflowClient(tracking_uri=world.uri)
+    client = client_class()(tracking_uri=world.uri)
     name = f"e{next(_names)}"
     exp_id = client.create_experiment(name, artifact_location=str(world.cwd / "art" / name))
     return client, name, exp_id
@@ -173,7 +186,7 @@ def test_an_export_stopped_half_way_then_repeated_is_a_whole_export(
     whole_client, whole, whole_id = experiment(world)
     export(world, whole, str(world.one.dir), str(world.sweep.dir))
     client, name, exp_id = experiment(world)
-    real = getattr(MlflowClient, method)
+    real = getattr(client_class(), method)
     calls = count(1)
 
     def stopping(self, *args, **kwargs):
@@ -182,7 +195,7 @@ def test_an_export_stopped_half_way_then_repeated_is_a_whole_export(
         return real(self, *args, **kwargs)
 
     with monkeypatch.context() as m:
-        m.setattr(MlflowClient, method, stopping)
+        m.setattr(client_class(), method, stopping)
         with pytest.raises(Stop):
             export(world, name, str(world.one.dir), str(world.sweep.dir))
     assert export(world, name, str(world.one.dir), str(world.sweep.dir))[0] == 0
@@ -409,7 +422,7 @@ def test_ctrl_c_is_one_line_and_exit_130(world, monkeypatch, capsys):
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(MlflowClient, "log_artifact", stop)
+    monkeypatch.setattr(client_class(), "log_artifact", stop)
     code, _, err = export(world, name, str(world.one.dir), capsys=capsys)
     assert (code, err) == (130, "fpexp: export mlflow: stopped (the same command finishes it)\n")
 
@@ -507,7 +520,7 @@ def test_export_to_a_real_mlflow_server_over_http(world, mlflow_server):
     uri, server = mlflow_server
     _wait_for(uri, server)
     lines = fpexp.export_mlflow(world.one, world.sweep, tracking_uri=uri)
-    client = MlflowClient(tracking_uri=uri)
+    client = client_class()(tracking_uri=uri)
     exp = client.get_experiment_by_name("fpexp")
     runs = by_dir(client, exp.experiment_id)
     assert len(lines) == 4 and len(runs) == 4

@@ -49,8 +49,10 @@ def _zip(p: Path) -> None:
         z.writestr("x.csv", "a,b\n1,2\n")
 
 
-def _parquet(table: pa.Table) -> Callable[[Path], None]:
-    return lambda p: pq.write_table(table, p)
+def _parquet(table: Callable[[], pa.Table]) -> Callable[[Path], None]:
+    """Writes ``table()``, made when the test runs: pyarrow imports pandas (~0.5 s) the first
+    time it converts a Python list, and pytest -n 2 collects every module on both workers."""
+    return lambda p: pq.write_table(table(), p)
 
 
 def _truncated_npy(p: Path) -> None:
@@ -138,8 +140,9 @@ HOSTILE = [
      "(the same number of fields on every row)"),
     ("dup.csv", _csv("a,a,b\n1,2,3\n"), [],
      "data.path: {p}: column 'a' appears 2 times in the header (distinct column names)"),
-    ("dup.parquet", _parquet(pa.Table.from_arrays([pa.array([1.0])] * 3, names=["a", "b", "a"])),
-     [], "data.path: {p}: column 'a' appears 2 times in the header (distinct column names)"),
+    ("dup.parquet",
+     _parquet(lambda: pa.Table.from_arrays([pa.array([1.0])] * 3, names=["a", "b", "a"])), [],
+     "data.path: {p}: column 'a' appears 2 times in the header (distinct column names)"),
     ("mixed.csv", _csv("a,b,c\n1,2,3\n4,oops,6\n"), [],
      "data.path: {p}: column 'b', row 2: 'oops' is not a number, but row 1 holds the number 2 "
      "(a feature column holds only numbers; data.features picks the columns)"),
@@ -158,7 +161,7 @@ HOSTILE = [
     ("empty_col_drop.csv", _csv("a,b\n1,\n2,nan\n"), ["data.nan=drop"],
      "data.path: {p}: column 'b' has no number in any of the 2 rows "
      "(a feature column with numbers; data.features picks the columns)"),
-    ("null_col.parquet", _parquet(pa.table({"a": [1.0, 2.0], "n": pa.nulls(2)})),
+    ("null_col.parquet", _parquet(lambda: pa.table({"a": [1.0, 2.0], "n": pa.nulls(2)})),
      ["data.nan=drop"],
      "data.path: {p}: column 'n' has no number in any of the 2 rows "
      "(a feature column with numbers; data.features picks the columns)"),
@@ -171,7 +174,7 @@ HOSTILE = [
     ("label_inf.csv", _csv("a,b,y\n1,2,0.5\n3,4,inf\n"), ["data.label=y", "task=regression"],
      "data.label: {p}: column 'y', row 2: inf is not a finite label "
      "(a label in every row; data.nan=drop skips such rows)"),
-    ("label_null.parquet", _parquet(pa.table({"a": [1.0, 2.0], "k": ["mammal", None]})),
+    ("label_null.parquet", _parquet(lambda: pa.table({"a": [1.0, 2.0], "k": ["mammal", None]})),
      ["data.label=k", "task=multiclass"],
      "data.label: {p}: column 'k', row 2: no label (empty or NaN) "
      "(a label in every row; data.nan=drop skips such rows)"),
