@@ -40,17 +40,21 @@ ALLOWED = {
     "cython_runtime",  # pyarrow's
     "safetensors",
 }
-# Runs `python -m fpexp ARGS` as the console does, then writes sys.modules' top-level names.
+# `python -m fpexp ARGS` as the console runs it, for each ARGS in turn in this one process (each
+# run leaves through SystemExit: FPEXP_SLOW_EXIT), printing sys.modules' top-level names after each.
 PROBE = """
-import atexit, json, runpy, sys
-out = sys.argv[1]
-def dump():
-    with open(out, "w") as f:
-        json.dump(sorted({m.split(".")[0] for m in sys.modules}), f)
-atexit.register(dump)  # fpexp's fast exit still runs atexit handlers
-sys.argv = ["fpexp", *sys.argv[2:]]
-runpy.run_module("fpexp", run_name="__main__", alter_sys=True)
+import json, runpy, sys
+steps = []
+for args in json.loads(sys.argv[1]):
+    sys.argv = ["fpexp", *args]
+    try:
+        runpy.run_module("fpexp", run_name="__main__", alter_sys=True)
+    except SystemExit as exit:
+        steps.append([exit.code, sorted({m.split(".")[0] for m in sys.modules})])
+print(json.dumps(steps))
 """
+FORMATS = [None, *OUTPUT_FORMATS]
+SUFFIXES = [".csv", ".parquet"]
 
 
 def _stubs(root: Path) -> Path:
@@ -63,46 +67,64 @@ def _stubs(root: Path) -> Path:
     return root
 
 
-def _loaded(tmp_path: Path, *overrides: str) -> set[str]:
-    """The top-level modules a fresh `python -m fpexp OVERRIDES` process ended with."""
-    names = tmp_path / "modules.json"
-    env = dict(ENV, PYTHONPATH=str(_stubs(tmp_path / "stubs")))
-    argv = [sys.executable, "-c", PROBE, str(names), f"hydra.run.dir={tmp_path / 'run'}"]
-    done = subprocess.run([*argv, *overrides], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "run" / "run.json").is_file()
-    return set(json.loads(names.read_text()))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("fmt", [None, *OUTPUT_FORMATS])
-def test_a_single_run_loads_no_library_it_does_not_use(tmp_path: Path, fmt: str | None) -> None:
-    """A default run (None) and one per output format, as fresh processes."""
-    loaded = _loaded(tmp_path, *([f"output.format={fmt}"] if fmt else []))
-    assert [name for name in FORBIDDEN if name in loaded] == []
-    third_party = {m for m in loaded - set(sys.stdlib_module_names) if not m.startswith("_")}
-    assert third_party - ALLOWED == set()
-    assert {"torch", "numpy", "hydra", "omegaconf", "safetensors"} <= loaded
-    # Small CSV tables are written without pyarrow (fpexp.csv_text); Parquet needs it.
-    assert ("pyarrow" in loaded) == (fmt == "parquet")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_reading_a_table_file_loads_no_library_it_does_not_use(tmp_path: Path, suffix: str) -> None:
-    """CSV and Parquet inputs (with an id and a text label) become numpy without pyarrow's
-    ``to_numpy``, whose pandas check imports pandas where it is installed."""
+def _table_file(path: Path) -> Path:
+    """A CSV or Parquet input with an id and a text label."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     x = np.arange(60, dtype=np.float64).reshape(10, 6)
     table = pa.table({"name": [f"r{i}" for i in range(10)], **{f"f{j}": x[:, j] for j in range(6)}})
     table = table.append_column("y", pa.array(["a", "b"] * 5))
-    path = tmp_path / f"d{suffix}"
-    (pacsv.write_csv if suffix == ".csv" else pq.write_table)(table, path)
-    overrides = ("data=file", f"data.path={path}", "data.id=name", "data.label=y")
-    loaded = _loaded(tmp_path, *overrides, "task.classes=[a,b]")
-    assert [name for name in FORBIDDEN if name in loaded] == []
+    (pacsv.write_csv if path.suffix == ".csv" else pq.write_table)(table, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[object, set[str]]:
+    """The top-level modules loaded after each run (an output format, or reading a table file
+    of a suffix), all the runs in ONE fresh process (~2 s each as processes of their own).
+    Ordered so that each run is allowed all the earlier runs were (pyarrow's runs last): what
+    is loaded after a run is what its own fresh process would load together with what the
+    earlier ones' would, so a module a run must not load still shows after it."""
+    tmp = tmp_path_factory.mktemp("imports")
+    runs: dict[object, list[str]] = {}
+    for fmt in sorted(FORMATS, key=lambda f: f == "parquet"):
+        runs[fmt] = [*([f"output.format={fmt}"] if fmt else [])]
+    for suffix in SUFFIXES:
+        path = _table_file(tmp / f"d{suffix}")
+        runs[suffix] = [*("data=file", f"data.path={path}", "data.id=name", "data.label=y")]
+        runs[suffix].append("task.classes=[a,b]")
+    for n, args in enumerate(runs.values()):
+        args.append(f"hydra.run.dir={tmp / f'run{n}'}")
+    env = dict(ENV, PYTHONPATH=str(_stubs(tmp / "stubs")), FPEXP_SLOW_EXIT="1")
+    argv = [sys.executable, "-c", PROBE, json.dumps(list(runs.values()))]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=tmp)
+    assert done.returncode == 0, done.stderr
+    steps = json.loads(done.stdout.splitlines()[-1])
+    assert [code for code, _ in steps] == [0] * len(runs), done.stderr
+    assert all((tmp / f"run{n}" / "run.json").is_file() for n in range(len(runs)))
+    return {key: set(names) for key, (_, names) in zip(runs, steps, strict=True)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_single_run_loads_no_library_it_does_not_use(loaded, fmt: str | None) -> None:
+    """A default run (None) and one per output format."""
+    names = loaded[fmt]
+    assert [name for name in FORBIDDEN if name in names] == []
+    third_party = {m for m in names - set(sys.stdlib_module_names) if not m.startswith("_")}
+    assert third_party - ALLOWED == set()
+    assert {"torch", "numpy", "hydra", "omegaconf", "safetensors"} <= names
+    # Small CSV tables are written without pyarrow (fpexp.csv_text); Parquet needs it.
+    assert ("pyarrow" in names) == (fmt == "parquet")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_reading_a_table_file_loads_no_library_it_does_not_use(loaded, suffix: str) -> None:
+    """CSV and Parquet inputs (with an id and a text label) become numpy without pyarrow's
+    ``to_numpy``, whose pandas check imports pandas where it is installed."""
+    assert [name for name in FORBIDDEN if name in loaded[suffix]] == []
 
 
 def _ipc(array: pa.Array) -> bytes:

@@ -21,7 +21,7 @@ re-parses every YAML file and rebuilds the same defaults list and merge each tim
   and ``Hydra.run`` would again: it says None and hands the failure over once (where a sweep
   over hydra's settings makes the two differ, Hydra's own ``get_mode`` runs);
 * YAML config files are parsed once per content: each load reads the file and reuses the parse
-  of identical bytes, building a fresh node, which is what ``OmegaConf.load`` returns;
+  of identical bytes, handing out a deep copy of what ``OmegaConf.load`` returned for them;
 * the repository copy Hydra makes for every composition shares the ConfigStore instead of
   deep-copying it (nothing changes the store while composing; its ``load`` returns copies);
 * OmegaConf's deep copies (five of a job's whole config in Hydra's ``run_job`` and the
