@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import io
 import json
 import logging
@@ -128,6 +129,21 @@ LONG_FIRST = (
     "test_state.py",
     "test_hydra_memo.py",
 )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _garbage_collector_tuned()
+
+
+def _garbage_collector_tuned() -> None:
+    """What the session holds to its end (imported modules, collected items) frozen out of the
+    garbage collector's walks, and young cycles collected every 20,000 allocations, not 700:
+    each in-process run makes thousands of OmegaConf nodes (each points to its parent), and each
+    full collection walked the whole heap (~0.14 s). GC took ~8% of a worker's CPU, ~3% now.
+    Only when garbage is collected changes; fpexp never calls on the collector."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
