@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import call_fpexp
+from conftest import ENV, call_fpexp
+from warm_python import WARM
 
 import fpexp
 import fpexp.app
@@ -374,16 +375,11 @@ print(json.dumps(out))
 
 @pytest.mark.slow
 def test_many_calls_in_one_process_equal_separate_processes(tmp_path):
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    """The calls in one process (a fork of tests/warm_python's server: torch imported, nothing
+    run), then each in a process of its own."""
     script = textwrap.dedent(ONE_PROCESS)
-    done = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(MANY), str(tmp_path / "one")],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    done = WARM.run([json.dumps(MANY), str(tmp_path / "one")], tmp_path, ENV, code=script)
+    assert done.returncode == 0, done.stderr
     dirs = json.loads(done.stdout.splitlines()[-1])
     for i, args in enumerate(MANY):  # each a process of its own (tests/warm_python.py's fork)
         alone = tmp_path / f"alone{i}"
@@ -547,9 +543,7 @@ print("survived")
 @pytest.mark.slow
 def test_a_sigterm_during_a_call_ends_a_process_with_the_default_handler(tmp_path):
     """A notebook kernel sent SIGTERM stops as told, once the record says interrupted."""
-    done = subprocess.run(
-        [sys.executable, "-c", KERNEL, str(tmp_path / "out")], capture_output=True, text=True
-    )
+    done = WARM.run([str(tmp_path / "out")], tmp_path, ENV, code=KERNEL)  # a fresh process
     assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr
     assert "survived" not in done.stdout and "Traceback" not in done.stderr
     (record,) = (tmp_path / "out").rglob("run.json")
