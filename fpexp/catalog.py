@@ -21,7 +21,7 @@ from fpexp.liveness import is_alive
 from fpexp.record import PLAN, RECORD
 from fpexp.record_check import read_record
 from fpexp.run_query import instant
-from fpexp.yaml_read import read_yaml
+from fpexp.user_files import file_problem
 
 DEFAULT_ROOT = Path("outputs")
 ASIDE = ".resumed"  # where ``fpexp resume`` keeps a sweep's old, incomplete job directories
@@ -144,8 +144,19 @@ class Run:
 
 
 def _load_yaml(path: Path) -> Any:
-    """A YAML file of a record as plain data (``fpexp.yaml_read``)."""
-    return read_yaml(path, shown(path))
+    """A YAML file of a record as plain data, interpolations kept (safe loader: tags that
+    would build objects are errors; ``UsageError`` if unreadable)."""
+    import yaml
+
+    if (problem := file_problem(path, shown(path), "")) is not None:
+        raise UsageError([Problem(shown(path), problem.what.split(": ", 1)[-1])])
+    try:
+        return yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError([Problem(shown(path), f"unreadable ({first})")]) from None
+    except RecursionError:
+        raise UsageError([Problem(shown(path), "unreadable (nested too deeply)")]) from None
 
 
 def load_run(path: Path) -> Run:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from fpexp.catalog import ASIDE, shown
+from fpexp.catalog import ASIDE, _load_yaml, shown
 from fpexp.errors import Problem, UsageError
 from fpexp.resume_hydra import (
     hydra_overrides,
@@ -29,7 +29,6 @@ from fpexp.resume_hydra import (
 )
 from fpexp.sweep_jobs import Job, jobs_of
 from fpexp.sweep_plan import PLAN
-from fpexp.yaml_read import read_yaml
 
 MASTER = "multirun.yaml"
 SWEEP_MADE = "the sweep.json that fpexp -m writes (Hydra's basic sweeper, default subdir)"
@@ -94,7 +93,7 @@ def read_master(sweep_dir: Path) -> tuple[list[str], list[str], Any]:
     path = sweep_dir / MASTER
     if not path.is_file() or path.is_symlink():
         raise _refuse(shown(path), "is missing: not a sweep directory", "a directory of fpexp -m")
-    master = read_yaml(path, shown(path))
+    master = _load_yaml(path)
     overrides = master.get("hydra", {}).get("overrides") if isinstance(master, dict) else None
     task = overrides.get("task") if isinstance(overrides, dict) else None
     hydra = overrides.get("hydra") if isinstance(overrides, dict) else None
