@@ -98,7 +98,8 @@ def _tmp_on_ram_disk(config: pytest.Config) -> None:
 
 
 # The modules by their measured time, longest first (mypy's among them: cold on a clean clone):
-# with ``pytest -n 2`` each runs whole on one worker, in this order (_whole_modules_longest_first).
+# with ``pytest -n 2`` each runs whole on one worker, in this order (_whole_modules_longest_first;
+# ``ONE_LOKY_POOL``'s modules together, at the first one's place).
 LONG_FIRST = (
     "test_compose_equivalence.py",
     "test_mlflow.py",
@@ -129,6 +130,37 @@ LONG_FIRST = (
     "test_state.py",
     "test_hydra_memo.py",
 )
+
+
+# The modules whose sweeps run on joblib's launcher in the test process: one worker runs them all
+# (one xdist work unit), so that loky's reusable worker pool (two processes, each importing
+# torch: ~2 s of CPU apiece) starts on one worker, not on both.
+ONE_LOKY_POOL = frozenset(
+    {
+        "test_api.py",
+        "test_api_state.py",
+        "test_resume.py",
+        "test_reuse.py",
+        "test_sweep.py",
+        "test_trust_sweeps.py",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's ``loadfile`` (see ``_whole_modules_longest_first``), ``ONE_LOKY_POOL``'s
+    modules one unit."""
+    if getattr(config.option, "dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class OneLokyPool(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "one loky pool" if Path(scope).name in ONE_LOKY_POOL else scope
+
+    return OneLokyPool(config, log)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
