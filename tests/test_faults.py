@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ENV
+from warm_python import WARM, WarmProcess
 
 from fpexp import cli, writers
 from fpexp.app import run_experiment
@@ -197,16 +198,11 @@ cli.entry()
 """
 
 
-def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[subprocess.Popen, Path]:
+def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[WarmProcess, Path]:
+    """``python -c PAUSE_AT``, forked warm (torch imported once for the suite)."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PAUSE_AT, boundary, *args, f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
+    argv = [boundary, *args, f"hydra.run.dir={run_dir}"]
+    proc = WARM.start(argv, tmp_path, ENV, code=PAUSE_AT, text=True)
     for line in proc.stdout:
         if line.strip() == "paused":
             return proc, run_dir
