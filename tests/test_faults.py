@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ENV
-from warm_python import WARM, WarmProcess
 
 from fpexp import cli, writers
 from fpexp.app import run_experiment
@@ -198,11 +197,16 @@ cli.entry()
 """
 
 
-def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[WarmProcess, Path]:
-    """``python -c PAUSE_AT``, forked warm (torch imported once for the suite)."""
+def start_paused(tmp_path: Path, boundary: str, *args: str) -> tuple[subprocess.Popen, Path]:
     run_dir = tmp_path / "run"
-    argv = [boundary, *args, f"hydra.run.dir={run_dir}"]
-    proc = WARM.start(argv, tmp_path, ENV, code=PAUSE_AT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSE_AT, boundary, *args, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     for line in proc.stdout:
         if line.strip() == "paused":
             return proc, run_dir
