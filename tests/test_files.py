@@ -303,11 +303,20 @@ def test_every_output_format_works_with_diff_and_rerun_check(tmp_path):
         assert data["outputs"]["flipped"] == []
 
 
-@pytest.mark.slow  # a real process (forked warm), interrupted from outside
+# A cold ``python -m fpexp`` (not a fork of tests/warm_python's server): a signal's delivery into a
+# running forward pass is this test's point, and a forked child outlived its SIGINT once under a
+# full suite's load, as a paused one did in test_faults (neither reproduced alone).
+@pytest.mark.slow
 def test_interrupt_during_a_large_forward_pass(tmp_path):
     run = tmp_path / "big"
     args = ("data=synthetic", "data.n_rows=20000000", "batch_size=65536", "task=multiclass")
-    proc = start_fpexp(tmp_path, *args, f"hydra.run.dir={run}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={run}"],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
