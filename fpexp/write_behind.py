@@ -2,8 +2,13 @@
 
 pyarrow's CSV and Parquet writers, file writes, fsync and hashlib all release the GIL, so while
 the main thread runs batch ``k + 1`` through the model, this thread formats, writes and hashes
-batch ``k`` on the other core. The queue holds at most ``depth`` batches, so memory stays flat.
-An error in the thread is raised again in the main thread at its next call.
+batch ``k`` on the other core. At most ``depth`` batches wait, so memory stays flat. An error in
+the thread is raised again in the main thread at its next call.
+
+The main thread's side uses only ``queue.SimpleQueue`` (C, atomic) and ``Thread.join``: a
+Ctrl-C's ``KeyboardInterrupt`` is raised at any bytecode of the main thread, and raised inside
+``queue.Queue``'s Python-level lock handling it left the queue's mutex released under the other
+thread (a lost wake-up: the cleanup's ``stop()`` then waited forever).
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ class WriteBehind:
     """One daemon thread running submitted calls in order."""
 
     def __init__(self, name: str, depth: int = 2) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()  # one per call waiting
+        for _ in range(depth):
+            self._slots.put(None)
         self._error: BaseException | None = None
         self._cancelled = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -33,17 +41,16 @@ class WriteBehind:
 
     def _loop(self) -> None:
         while True:
-            item = self._queue.get()
+            item = self._calls.get()
+            if item is _STOP:
+                return
+            self._slots.put(None)  # no longer waiting: another call may be queued
             try:
-                if item is _STOP:
-                    return
                 if self._error is None and not self._cancelled:
                     call, args = item
                     call(*args)
             except BaseException as err:  # handed to the main thread
                 self._error = err
-            finally:
-                self._queue.task_done()
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -54,20 +61,20 @@ class WriteBehind:
     def submit(self, call: Callable[..., Any], *args: Any) -> None:
         """Queue ``call(*args)``; waits while ``depth`` calls are already queued."""
         self._raise()
-        self._queue.put((call, args))
+        self._slots.get()  # interrupted while waiting: nothing taken, nothing queued
+        self._calls.put((call, args))
 
     def finish(self) -> None:
-        """Wait for every queued call, stop the thread, raise the first error if any."""
-        self._queue.join()
+        """Run every queued call, stop the thread, raise the first error if any."""
         self.stop()
         self._raise()
 
     def stop(self, cancel: bool = False) -> None:
-        """Stop the thread (``cancel``: skip what is still queued)."""
+        """Stop the thread once the calls queued before are done (``cancel``: skipped)."""
         if not self._thread.is_alive():
             return
         self._cancelled = self._cancelled or cancel
-        self._queue.put(_STOP)
+        self._calls.put(_STOP)
         self._thread.join()
 
 

@@ -7,6 +7,11 @@ flat. An error in the thread (a bad cell: a ``UsageError`` naming it) is raised 
 reader's place, where it would have been raised without the thread; a consumer that stops
 early stops the thread, which closes the reader in its own thread (the consumer waits for it
 at most ``_STOP_WAIT_S``, not for a block being decoded).
+
+The consumer's side uses only ``queue.SimpleQueue`` (C, atomic): a Ctrl-C's
+``KeyboardInterrupt`` is raised at any bytecode of the main thread, and raised inside
+``queue.Queue``'s Python-level lock handling it left the queue's mutex released under the other
+thread (a ``RuntimeError`` in the interrupt's place, or a lost wake-up).
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ class _Producer(threading.Thread):
     def __init__(self, blocks: Iterator[Any], depth: int) -> None:
         super().__init__(name="read ahead", daemon=True)
         self.blocks = blocks
-        self.queue: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+        self.items: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
+        self.slots: queue.SimpleQueue[None] = queue.SimpleQueue()  # one per item that may wait
+        for _ in range(depth):
+            self.slots.put(None)
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -46,10 +54,11 @@ class _Producer(threading.Thread):
         """Queue an item unless the consumer has gone; whether it was queued."""
         while not self.stopped.is_set():
             try:
-                self.queue.put((item, error), timeout=_POLL_S)
-                return True
-            except queue.Full:
+                self.slots.get(timeout=_POLL_S)
+            except queue.Empty:
                 continue
+            self.items.put((item, error))
+            return True
         return False
 
     def stop(self) -> None:
@@ -66,7 +75,8 @@ def read_ahead(blocks: Iterator[T], depth: int = 2) -> Iterator[T]:
     producer.start()
     try:
         while True:
-            item, error = producer.queue.get()
+            item, error = producer.items.get()
+            producer.slots.put(None)
             if error is not None:
                 raise error
             if item is _END:
