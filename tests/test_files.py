@@ -303,9 +303,9 @@ def test_every_output_format_works_with_diff_and_rerun_check(tmp_path):
         assert data["outputs"]["flipped"] == []
 
 
-# A cold ``python -m fpexp`` (not a fork of tests/warm_python's server): a signal's delivery into a
-# running forward pass is this test's point, and a forked child outlived its SIGINT once under a
-# full suite's load, as a paused one did in test_faults (neither reproduced alone).
+# A cold ``python -m fpexp``, as a user starts it: a signal's delivery into a running forward pass
+# is this test's point. Under a full suite's load a run here once outlived its SIGINT: the writer
+# queue's lost wake-up, fixed in fpexp (tests/test_interrupt_anywhere.py tries every line).
 @pytest.mark.slow
 def test_interrupt_during_a_large_forward_pass(tmp_path):
     run = tmp_path / "big"
@@ -329,7 +329,7 @@ def test_interrupt_during_a_large_forward_pass(tmp_path):
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:  # say where the run was (a rare failure seen under load)
+    except subprocess.TimeoutExpired:  # say where the run was
         proc.kill()
         _, err = proc.communicate(timeout=30)
         raise AssertionError(f"no exit 120 s after SIGINT: {record(run)}\n{err.decode()}") from None
