@@ -303,20 +303,13 @@ def test_every_output_format_works_with_diff_and_rerun_check(tmp_path):
         assert data["outputs"]["flipped"] == []
 
 
-# A cold ``python -m fpexp``, as a user starts it: a signal's delivery into a running forward pass
-# is this test's point. Under a full suite's load a run here once outlived its SIGINT: the writer
-# queue's lost wake-up, fixed in fpexp (tests/test_interrupt_anywhere.py tries every line).
-@pytest.mark.slow
+# Under a full suite's load a run here once outlived its SIGINT: the writer queue's lost wake-up,
+# fixed in fpexp (tests/test_interrupt_anywhere.py tries every line of the hand-over).
+@pytest.mark.slow  # a real process (forked warm), interrupted from outside
 def test_interrupt_during_a_large_forward_pass(tmp_path):
     run = tmp_path / "big"
     args = ("data=synthetic", "data.n_rows=20000000", "batch_size=65536", "task=multiclass")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fpexp", *args, f"hydra.run.dir={run}"],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_fpexp(tmp_path, *args, f"hydra.run.dir={run}")
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
