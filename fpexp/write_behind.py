@@ -5,10 +5,9 @@ the main thread runs batch ``k + 1`` through the model, this thread formats, wri
 batch ``k`` on the other core. At most ``depth`` batches wait, so memory stays flat. An error in
 the thread is raised again in the main thread at its next call.
 
-The main thread's side uses only ``queue.SimpleQueue`` (C, atomic) and ``Thread.join``: a
-Ctrl-C's ``KeyboardInterrupt`` is raised at any bytecode of the main thread, and raised inside
-``queue.Queue``'s Python-level lock handling it left the queue's mutex released under the other
-thread (a lost wake-up: the cleanup's ``stop()`` then waited forever).
+The calls go through a ``Handoff``, which a Ctrl-C in the main thread cannot break (with a
+``queue.Queue`` the cleanup's ``stop()`` could wait forever); the thread is joined, which is
+safe against it too.
 """
 
 from __future__ import annotations
@@ -16,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
+
+from fpexp.handoff import Handoff
 
 _STOP = object()
 WRITEBACK = 16 << 20  # bytes written between two starts of the kernel's writeback
@@ -30,10 +30,7 @@ class WriteBehind:
     """One daemon thread running submitted calls in order."""
 
     def __init__(self, name: str, depth: int = 2) -> None:
-        self._calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()  # one per call waiting
-        for _ in range(depth):
-            self._slots.put(None)
+        self._calls: Handoff[Any] = Handoff(depth)
         self._error: BaseException | None = None
         self._cancelled = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -44,7 +41,6 @@ class WriteBehind:
             item = self._calls.get()
             if item is _STOP:
                 return
-            self._slots.put(None)  # no longer waiting: another call may be queued
             try:
                 if self._error is None and not self._cancelled:
                     call, args = item
@@ -61,7 +57,6 @@ class WriteBehind:
     def submit(self, call: Callable[..., Any], *args: Any) -> None:
         """Queue ``call(*args)``; waits while ``depth`` calls are already queued."""
         self._raise()
-        self._slots.get()  # interrupted while waiting: nothing taken, nothing queued
         self._calls.put((call, args))
 
     def finish(self) -> None:
@@ -74,7 +69,7 @@ class WriteBehind:
         if not self._thread.is_alive():
             return
         self._cancelled = self._cancelled or cancel
-        self._calls.put(_STOP)
+        self._calls.put_last(_STOP)
         self._thread.join()
 
 

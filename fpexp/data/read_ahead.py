@@ -8,18 +8,17 @@ reader's place, where it would have been raised without the thread; a consumer t
 early stops the thread, which closes the reader in its own thread (the consumer waits for it
 at most ``_STOP_WAIT_S``, not for a block being decoded).
 
-The consumer's side uses only ``queue.SimpleQueue`` (C, atomic): a Ctrl-C's
-``KeyboardInterrupt`` is raised at any bytecode of the main thread, and raised inside
-``queue.Queue``'s Python-level lock handling it left the queue's mutex released under the other
-thread (a ``RuntimeError`` in the interrupt's place, or a lost wake-up).
+The blocks go through a ``Handoff``, which a Ctrl-C in the consumer cannot break (with a
+``queue.Queue`` it could become a ``RuntimeError`` or a lost wake-up).
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar
+
+from fpexp.handoff import Handoff
 
 T = TypeVar("T")
 _END = object()
@@ -31,10 +30,7 @@ class _Producer(threading.Thread):
     def __init__(self, blocks: Iterator[Any], depth: int) -> None:
         super().__init__(name="read ahead", daemon=True)
         self.blocks = blocks
-        self.items: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
-        self.slots: queue.SimpleQueue[None] = queue.SimpleQueue()  # one per item that may wait
-        for _ in range(depth):
-            self.slots.put(None)
+        self.items: Handoff[tuple[Any, BaseException | None]] = Handoff(depth)
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -53,12 +49,8 @@ class _Producer(threading.Thread):
     def _put(self, item: Any, error: BaseException | None) -> bool:
         """Queue an item unless the consumer has gone; whether it was queued."""
         while not self.stopped.is_set():
-            try:
-                self.slots.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
-            self.items.put((item, error))
-            return True
+            if self.items.put((item, error), timeout=_POLL_S):
+                return True
         return False
 
     def stop(self) -> None:
@@ -76,7 +68,6 @@ def read_ahead(blocks: Iterator[T], depth: int = 2) -> Iterator[T]:
     try:
         while True:
             item, error = producer.items.get()
-            producer.slots.put(None)
             if error is not None:
                 raise error
             if item is _END:
