@@ -56,8 +56,8 @@ def execute(cfg: DictConfig, record: RunRecord, past: PastRun | None = None) -> 
     """Run every phase into ``record``; ``past`` is the run a rerun reproduces."""
     cwd = Path(record.data["command"]["cwd"])
     _prefetch_input(cfg, cwd)
-    with record.phase("import"):
-        for name in HEAVY_MODULES:
+    with record.phase("import"), shielded():  # a Ctrl-C waits for the imports: raised inside
+        for name in HEAVY_MODULES:  # torch's C++ start-up it aborted the process (SIGABRT)
             import_module(name)
     with record.phase("validate"):
         checked = validate(cfg, record, cwd, past)

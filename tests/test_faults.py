@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -694,3 +695,27 @@ def test_a_signal_during_the_cleanup_of_a_fault_waits_then_stops_the_run(
     rec = record(tmp_path)
     assert rec["status"] == "failed" and "No space left on device" in rec["error"]
     assert leftovers(tmp_path) == set()
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_a_signal_while_the_heavy_modules_import_waits_for_them(tmp_path, monkeypatch, capsys, sig):
+    """Raised inside torch's C++ start-up (a pybind11 callback), the interrupt aborted the
+    process (SIGABRT, run.json left ``running``): it is held until the imports are done."""
+    from fpexp import pipeline
+
+    imported: list[str] = []
+
+    def importing(name: str) -> object:
+        if name == pipeline.HEAVY_MODULES[1]:  # the signal arrives in the middle of the imports
+            signal.getsignal(SIGNALS[sig][0])(SIGNALS[sig][0], None)
+        imported.append(name)
+        return import_module(name)
+
+    monkeypatch.setattr(pipeline, "import_module", importing)
+    run_dir = tmp_path / "run"
+    assert cli.main([*SMALL, f"hydra.run.dir={run_dir}"]) == 130
+    assert imported == list(pipeline.HEAVY_MODULES)  # every import finished first
+    assert capsys.readouterr().err.splitlines()[-1] == "fpexp: interrupted"
+    rec = record(run_dir)
+    assert rec["status"] == "interrupted" and rec["error"] == f"interrupted ({sig})"
+    assert leftovers(run_dir) == set()
